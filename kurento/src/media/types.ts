@@ -1,0 +1,69 @@
+// The seam between the Kurento Protocol layer (objects, JSON-RPC, events: kurento/src/protocol,
+// kurento/src/objects) and the media layer (real WebRTC with werift, RTP forwarding: kurento/src/media).
+// One MediaPeer backs one WebRtcEndpoint. The object layer translates these events into KMS events
+// (IceCandidateFound, MediaFlowInStateChanged, ...) with KMS's payloads.
+import type { EventEmitter } from 'node:events';
+
+export type MediaKind = 'audio' | 'video';
+
+export interface IceCandidateInit {
+  candidate: string; // "candidate:..." line without the "a=" prefix
+  sdpMid: string;
+  sdpMLineIndex: number;
+}
+
+/** KMS IceComponentState values. */
+export type IceComponentState = 'DISCONNECTED' | 'GATHERING' | 'CONNECTING' | 'CONNECTED' | 'READY' | 'FAILED';
+
+export interface PeerOptions {
+  stunServerAddress?: string;
+  stunServerPort?: number;
+  turnUrl?: string; // KMS form: user:password@address:port[?transport=udp|tcp]
+  portRange?: { min: number; max: number };
+  /** Address to bind media sockets to and to advertise in candidates (tests: 127.0.0.1). */
+  bindAddress?: string;
+}
+
+export interface MediaPeerEvents {
+  /** A local candidate, only after gatherCandidates() was called (trickle ICE, as KMS). */
+  candidate: [IceCandidateInit];
+  'gathering-done': [];
+  'ice-component-state': [{ state: IceComponentState; streamId: string; componentId: number }];
+  'candidate-pair-selected': [{ streamID: string; componentID: number; localCandidate: string; remoteCandidate: string }];
+  /** ICE+DTLS transport up/down: KMS ConnectionStateChanged. */
+  'connection-state': ['CONNECTED' | 'DISCONNECTED'];
+  /** Media received from the remote peer started/stopped (per kind). KMS MediaFlowInStateChanged. */
+  'flow-in': [{ kind: MediaKind; flowing: boolean }];
+  /** Media sent to the remote peer started/stopped (per kind). KMS MediaFlowOutStateChanged. */
+  'flow-out': [{ kind: MediaKind; flowing: boolean }];
+  /** KMS Error event: e.g. { type: 'NOT_NEGOTIATED', description, errorCode } when a sink can't take the source's codec. */
+  error: [{ type: string; description: string; errorCode: number }];
+}
+
+/**
+ * One WebRTC peer on the server side. SDP methods throw SdpError for SDP they cannot use.
+ * connect() makes `this` a source for `sink`: RTP of the given kinds is forwarded without
+ * transcoding, with payload types, SSRCs and header extension ids rewritten for the sink, and
+ * the sink's keyframe requests (PLI/FIR) forwarded to this peer's remote sender, rate-limited.
+ */
+export interface MediaPeer extends EventEmitter {
+  processOffer(offer: string): Promise<string>;
+  generateOffer(): Promise<string>;
+  processAnswer(answer: string): Promise<string>;
+  gatherCandidates(): Promise<void>;
+  addIceCandidate(candidate: IceCandidateInit): Promise<void>;
+  readonly localDescription: string | null;
+  readonly remoteDescription: string | null;
+  connect(sink: MediaPeer, kinds: readonly MediaKind[]): void;
+  disconnect(sink: MediaPeer, kinds: readonly MediaKind[]): void;
+  isMediaFlowingIn(kind: MediaKind): boolean;
+  isMediaFlowingOut(kind: MediaKind): boolean;
+  /** Frees sockets, ports and timers; idempotent. */
+  close(): Promise<void>;
+}
+
+export class SdpError extends Error {
+  constructor(message: string, public readonly kind: 'SDP_PARSE_ERROR' | 'SDP_END_POINT_PROCESS_OFFER_ERROR' | 'SDP_END_POINT_PROCESS_ANSWER_ERROR' | 'SDP_END_POINT_GENERATE_OFFER_ERROR' | 'SDP_END_POINT_ALREADY_NEGOTIATED' | 'SDP_END_POINT_NOT_OFFER_GENERATED') {
+    super(message);
+  }
+}

@@ -1,0 +1,153 @@
+// The one list of configuration variables. Everything the service, the embedded media engine, the
+// TURN monitor and docker-compose read comes from here; README's configuration table and the
+// compose test are checked against CONFIG_VARS, so a variable that is not listed does not exist.
+
+export interface ConfigVar {
+  name: string;
+  default: string;
+  description: string;
+}
+
+export const CONFIG_VARS: readonly ConfigVar[] = [
+  { name: 'HOST', default: '127.0.0.1', description: 'Address the HTTP/WebSocket and STOMP TCP listeners bind to (0.0.0.0 in containers).' },
+  { name: 'PORT', default: '8080', description: 'HTTP port: web app, REST under /api, STOMP over WebSocket at /stomp, /healthz, /readyz, /metrics. 0 picks a free port.' },
+  { name: 'STOMP_TCP_PORT', default: '61613', description: 'STOMP over plain TCP (backend services, the TURN monitor sidecar). 0 picks a free port; -1 disables it.' },
+  { name: 'NODE_ID', default: '', description: 'Name of this signaling node in logs and metrics; random when empty. Must differ between nodes sharing one Redis.' },
+  { name: 'KMS_URLS', default: '', description: 'Comma-separated Kurento Media Server URLs (ws://kms:8888/kurento). Empty: start the embedded media engine in-process.' },
+  { name: 'EMBEDDED_KMS_PORT', default: '0', description: 'Port of the embedded media engine when KMS_URLS is empty (0 picks a free port; `npm run kms` uses 8888).' },
+  { name: 'RTP_MIN_PORT', default: '0', description: 'Lowest UDP port the embedded engine uses for media (0 with RTP_MAX_PORT 0: any free port).' },
+  { name: 'RTP_MAX_PORT', default: '0', description: 'Highest UDP port the embedded engine uses for media.' },
+  { name: 'REDIS_URL', default: '', description: 'redis://host:6379. Empty: in-memory state (one node). Set: shared state, GEO index and cross-node messaging.' },
+  { name: 'JWT_SECRET', default: '', description: 'HS256 secret for verifying tokens. Mutually exclusive with JWT_PUBLIC_KEY.' },
+  { name: 'JWT_PUBLIC_KEY', default: '', description: 'PEM public key (or a path to one) for RS256/ES256 tokens.' },
+  { name: 'JWT_ALGORITHM', default: '', description: 'Pinned algorithm: HS256 with JWT_SECRET (default), RS256 or ES256 with JWT_PUBLIC_KEY.' },
+  { name: 'JWT_ISSUER', default: '', description: 'Required `iss` claim, when set.' },
+  { name: 'JWT_AUDIENCE', default: '', description: 'Required `aud` claim, when set.' },
+  { name: 'DEV_TOKENS', default: 'auto', description: 'POST /api/dev/token issues tokens for testing: auto = only in the embedded development setup (no KMS_URLS, no JWT key configured), true/false to force.' },
+  { name: 'ANONYMOUS_VIEWING', default: 'true', description: 'Allow STOMP sessions without a token to watch and chat as guests.' },
+  { name: 'PRESENTER_GRACE_MS', default: '15000', description: 'How long a busk survives its presenter\'s dropped connection, waiting for a reconnect.' },
+  { name: 'CHAT_MAX_LENGTH', default: '500', description: 'Longest chat message, in characters.' },
+  { name: 'CHAT_RATE', default: '5/10s', description: 'Chat messages allowed per session per window.' },
+  { name: 'CHAT_HISTORY', default: '50', description: 'Chat messages replayed to a new subscriber.' },
+  { name: 'STUN_URLS', default: '', description: 'Comma-separated stun: URLs handed to browsers by /api/ice-servers and to the embedded engine.' },
+  { name: 'TURN_URLS', default: '', description: 'Comma-separated turn:/turns: URLs of coturn, handed out with short-lived credentials.' },
+  { name: 'TURN_SECRET', default: '', description: 'coturn static-auth-secret (use-auth-secret). Never sent to clients.' },
+  { name: 'TURN_TTL_S', default: '3600', description: 'Lifetime of TURN credentials, seconds.' },
+  { name: 'TURN_LOG', default: '', description: 'Path of coturn\'s log file for the in-service monitor (/api/ops/turn, metrics). Empty: monitor off.' },
+  { name: 'STOMP_HEARTBEAT_MS', default: '10000', description: 'Heart-beat interval the broker offers and wants (both directions).' },
+  { name: 'STOMP_MAX_FRAME_BYTES', default: '2097152', description: 'Largest STOMP frame accepted (headers and body).' },
+  { name: 'STOMP_MAX_SUBSCRIPTIONS', default: '100', description: 'Subscriptions per STOMP session.' },
+  { name: 'STOMP_RATE_LIMIT', default: '200/1s', description: 'Inbound frames per STOMP session per window.' },
+  { name: 'TILE_URL', default: '', description: 'Map tile URL template ({z}/{x}/{y}); empty: the bundled offline world outline.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+];
+
+export type Env = Record<string, string | undefined>;
+
+function raw(env: Env, name: string): string {
+  const v = CONFIG_VARS.find((c) => c.name === name);
+  if (!v) throw new Error(`unknown configuration variable ${name}`);
+  const given = env[name];
+  return given === undefined || given === '' ? v.default : given;
+}
+
+function int(env: Env, name: string): number {
+  const s = raw(env, name);
+  const n = Number(s);
+  if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${s}"`);
+  return n;
+}
+
+function bool(env: Env, name: string): boolean {
+  const s = raw(env, name).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  throw new Error(`${name} must be true or false, got "${s}"`);
+}
+
+function list(env: Env, name: string): string[] {
+  return raw(env, name).split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** "5/10s" → 5 per 10000 ms; "200/1s" → 200 per 1000 ms. */
+export function parseRate(s: string, name = 'rate'): { count: number; windowMs: number } {
+  const m = /^(\d+)\/(\d+)(ms|s|m)$/.exec(s.trim());
+  if (!m) throw new Error(`${name} must look like 5/10s, got "${s}"`);
+  const unit = m[3] === 'ms' ? 1 : m[3] === 's' ? 1000 : 60000;
+  return { count: Number(m[1]), windowMs: Number(m[2]) * unit };
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  stompTcpPort: number;
+  nodeId: string;
+  kmsUrls: string[];
+  embeddedKmsPort: number;
+  rtpPortRange: { min: number; max: number } | null;
+  redisUrl: string;
+  jwt: { secret: string; publicKey: string; algorithm: 'HS256' | 'RS256' | 'ES256'; issuer: string; audience: string };
+  devTokens: boolean;
+  anonymousViewing: boolean;
+  presenterGraceMs: number;
+  chat: { maxLength: number; rate: { count: number; windowMs: number }; history: number };
+  stunUrls: string[];
+  turn: { urls: string[]; secret: string; ttlSeconds: number; logFile: string };
+  stomp: { heartbeatMs: number; maxFrameBytes: number; maxSubscriptions: number; rateLimit: { count: number; windowMs: number } };
+  tileUrl: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const crypto = require('node:crypto') as typeof import('node:crypto');
+  const kmsUrls = list(env, 'KMS_URLS');
+  let publicKey = raw(env, 'JWT_PUBLIC_KEY');
+  if (publicKey && !publicKey.includes('-----BEGIN')) publicKey = fs.readFileSync(publicKey, 'utf8');
+  const secret = raw(env, 'JWT_SECRET');
+  if (secret && publicKey) throw new Error('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
+  const algorithm = (raw(env, 'JWT_ALGORITHM') || (publicKey ? 'RS256' : 'HS256')) as Config['jwt']['algorithm'];
+  if (!['HS256', 'RS256', 'ES256'].includes(algorithm)) throw new Error(`JWT_ALGORITHM must be HS256, RS256 or ES256, got "${algorithm}"`);
+  if (algorithm === 'HS256' && publicKey) throw new Error('JWT_ALGORITHM HS256 needs JWT_SECRET, not a public key');
+  if (algorithm !== 'HS256' && !publicKey) throw new Error(`JWT_ALGORITHM ${algorithm} needs JWT_PUBLIC_KEY`);
+  const devSetting = raw(env, 'DEV_TOKENS').toLowerCase();
+  const embeddedDev = kmsUrls.length === 0 && !secret && !publicKey;
+  const devTokens = devSetting === 'auto' ? embeddedDev : bool(env, 'DEV_TOKENS');
+  if (devTokens && algorithm !== 'HS256') throw new Error('DEV_TOKENS needs HS256 (a secret to sign with)');
+  const rtpMin = int(env, 'RTP_MIN_PORT');
+  const rtpMax = int(env, 'RTP_MAX_PORT');
+  const level = raw(env, 'LOG_LEVEL') as Config['logLevel'];
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`LOG_LEVEL must be debug, info, warn or error`);
+  return {
+    host: raw(env, 'HOST'),
+    port: int(env, 'PORT'),
+    stompTcpPort: int(env, 'STOMP_TCP_PORT'),
+    nodeId: raw(env, 'NODE_ID') || `node-${crypto.randomBytes(3).toString('hex')}`,
+    kmsUrls,
+    embeddedKmsPort: int(env, 'EMBEDDED_KMS_PORT'),
+    rtpPortRange: rtpMin > 0 && rtpMax >= rtpMin ? { min: rtpMin, max: rtpMax } : null,
+    redisUrl: raw(env, 'REDIS_URL'),
+    jwt: {
+      // The development setup signs its own tokens with a per-process random secret.
+      secret: secret || (devTokens ? crypto.randomBytes(32).toString('hex') : ''),
+      publicKey,
+      algorithm,
+      issuer: raw(env, 'JWT_ISSUER'),
+      audience: raw(env, 'JWT_AUDIENCE'),
+    },
+    devTokens,
+    anonymousViewing: bool(env, 'ANONYMOUS_VIEWING'),
+    presenterGraceMs: int(env, 'PRESENTER_GRACE_MS'),
+    chat: { maxLength: int(env, 'CHAT_MAX_LENGTH'), rate: parseRate(raw(env, 'CHAT_RATE'), 'CHAT_RATE'), history: int(env, 'CHAT_HISTORY') },
+    stunUrls: list(env, 'STUN_URLS'),
+    turn: { urls: list(env, 'TURN_URLS'), secret: raw(env, 'TURN_SECRET'), ttlSeconds: int(env, 'TURN_TTL_S'), logFile: raw(env, 'TURN_LOG') },
+    stomp: {
+      heartbeatMs: int(env, 'STOMP_HEARTBEAT_MS'),
+      maxFrameBytes: int(env, 'STOMP_MAX_FRAME_BYTES'),
+      maxSubscriptions: int(env, 'STOMP_MAX_SUBSCRIPTIONS'),
+      rateLimit: parseRate(raw(env, 'STOMP_RATE_LIMIT'), 'STOMP_RATE_LIMIT'),
+    },
+    tileUrl: raw(env, 'TILE_URL'),
+    logLevel: level,
+  };
+}
