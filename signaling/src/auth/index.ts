@@ -1,0 +1,5 @@
+export { AuthError, TokenVerifier, DevTokenIssuer } from './jwt';
+export type { TokenClaims } from './jwt';
+export { anonymousPrincipal, hasRole, ROLES } from './principal';
+export type { Principal, Role } from './principal';
+export { makeAuthenticator, permissions, tokenFromHeaders, destinationMatches } from './stomp-auth';

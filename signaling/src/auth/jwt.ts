@@ -1,0 +1,82 @@
+// JWT verification with the algorithm pinned by configuration. jsonwebtoken chooses a default
+// algorithm list from the key type when `algorithms` is missing; we never let it: an attacker who
+// could pick `none`, or HS256 with our RSA public key as the HMAC secret (key confusion), would
+// otherwise mint tokens. Every token is checked against exactly one algorithm and one key.
+import crypto from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Config } from '../config';
+import { Principal, ROLES } from './principal';
+
+export class AuthError extends Error {
+  readonly code = 'unauthorized';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}
+
+export interface TokenClaims {
+  sub: string;
+  name?: string;
+  roles?: string[];
+  exp?: number;
+}
+
+export class TokenVerifier {
+  private readonly key: string | crypto.KeyObject;
+
+  constructor(private readonly cfg: Config['jwt']) {
+    if (cfg.algorithm === 'HS256') {
+      if (!cfg.secret) throw new Error('HS256 needs JWT_SECRET');
+      this.key = cfg.secret;
+    } else {
+      if (!cfg.publicKey) throw new Error(`${cfg.algorithm} needs JWT_PUBLIC_KEY`);
+      // A KeyObject of type "public": jsonwebtoken refuses it as an HMAC secret, a second guard against key confusion.
+      this.key = crypto.createPublicKey(cfg.publicKey);
+    }
+  }
+
+  get enabled(): boolean {
+    return true;
+  }
+
+  /** Verifies `token` and returns its principal; throws AuthError for anything not acceptable. */
+  verify(token: string, nowMs = Date.now()): Principal {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 8192) throw new AuthError('missing or oversized token');
+    let claims: jwt.JwtPayload;
+    try {
+      const opts: jwt.VerifyOptions = { algorithms: [this.cfg.algorithm], clockTimestamp: Math.floor(nowMs / 1000) };
+      if (this.cfg.issuer) opts.issuer = this.cfg.issuer;
+      if (this.cfg.audience) opts.audience = this.cfg.audience;
+      const out = jwt.verify(token, this.key, opts);
+      if (typeof out === 'string') throw new AuthError('token payload is not a JSON object');
+      claims = out;
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      throw new AuthError(e instanceof jwt.TokenExpiredError ? 'token expired' : `invalid token: ${(e as Error).message}`);
+    }
+    if (typeof claims.sub !== 'string' || !claims.sub) throw new AuthError('token has no sub');
+    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string' && (ROLES as readonly string[]).includes(r)) : [];
+    const name = typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 64) : claims.sub.slice(0, 64);
+    return { id: claims.sub, name, roles, anonymous: false, expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined };
+  }
+}
+
+/**
+ * Development token issuer (POST /api/dev/token). Exists only when config.devTokens is on, which
+ * loadConfig allows only with HS256 and, by default, only in the embedded development setup.
+ */
+export class DevTokenIssuer {
+  constructor(private readonly cfg: Config['jwt'], private readonly ttlSeconds = 12 * 3600) {
+    if (cfg.algorithm !== 'HS256' || !cfg.secret) throw new Error('dev tokens need HS256 and a secret');
+  }
+
+  issue(name: string, roles: string[], ttlSeconds = this.ttlSeconds): string {
+    const clean = name.trim().slice(0, 64);
+    const sub = `dev-${clean.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'user'}`;
+    const opts: jwt.SignOptions = { algorithm: 'HS256', expiresIn: ttlSeconds };
+    if (this.cfg.issuer) opts.issuer = this.cfg.issuer;
+    if (this.cfg.audience) opts.audience = this.cfg.audience;
+    return jwt.sign({ sub, name: clean, roles: roles.filter((r) => (ROLES as readonly string[]).includes(r)) }, this.cfg.secret, opts);
+  }
+}

@@ -1,0 +1,98 @@
+// Server-originated STOMP messages and cross-node control events. The broker knows nothing of Redis;
+// busk/ sends through a Bus. Local delivery is always direct (no Redis round trip on the hot path:
+// an answer to a session on this node never leaves the process); other nodes get the message over
+// Redis pub/sub and deliver it to their own broker.
+import { EventEmitter } from 'node:events';
+import type { RedisClient } from './redis';
+
+/** The part of the broker a Bus delivers to. */
+export interface Delivery {
+  publish(destination: string, body: string | Buffer, headers?: Record<string, string>): void;
+  sendToUser(userId: string, destination: string, body: string | Buffer, headers?: Record<string, string>): void;
+  sendToSession(sessionId: string, destination: string, body: string | Buffer, headers?: Record<string, string>): void;
+  session(id: string): unknown;
+}
+
+/** Events between the nodes' busk services (busk ended elsewhere, media rebuilt, ...). */
+export interface ControlMessage {
+  type: string;
+  buskId?: string;
+  [k: string]: unknown;
+}
+
+export interface Bus extends EventEmitter {
+  publish(destination: string, body: string): void;
+  sendToUser(userId: string, destination: string, body: string): void;
+  sendToSession(sessionId: string, destination: string, body: string): void;
+  /** Delivered to every node's 'control' listeners, this one included (synchronously here). */
+  control(msg: ControlMessage): void;
+  close(): Promise<void>;
+}
+
+export class LocalBus extends EventEmitter implements Bus {
+  constructor(private readonly broker: Delivery) { super(); }
+  publish(d: string, b: string) { this.broker.publish(d, b); }
+  sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b); }
+  sendToSession(s: string, d: string, b: string) { this.broker.sendToSession(s, d, b); }
+  control(msg: ControlMessage) { this.emit('control', msg); }
+  async close() {}
+}
+
+interface Envelope {
+  o: string; // origin node
+  k: 'p' | 'u' | 's' | 'c';
+  t?: string; // user or session
+  d?: string;
+  b?: string;
+  c?: ControlMessage;
+}
+
+export class RedisBus extends EventEmitter implements Bus {
+  private readonly channel: string;
+
+  private constructor(private readonly broker: Delivery, private readonly pub: RedisClient, private readonly sub: RedisClient, private readonly nodeId: string, prefix: string) {
+    super();
+    this.channel = `${prefix}bus`;
+  }
+
+  static async create(broker: Delivery, client: RedisClient, nodeId: string, prefix = 'busking:'): Promise<RedisBus> {
+    const sub = client.duplicate();
+    sub.on('error', () => {});
+    await sub.connect();
+    const bus = new RedisBus(broker, client, sub, nodeId, prefix);
+    await sub.subscribe(bus.channel, (raw) => bus.onMessage(raw));
+    return bus;
+  }
+
+  private onMessage(raw: string) {
+    let e: Envelope;
+    try {
+      e = JSON.parse(raw) as Envelope;
+    } catch {
+      return;
+    }
+    if (e.o === this.nodeId) return; // delivered locally already
+    switch (e.k) {
+      case 'p': this.broker.publish(e.d!, e.b!); break;
+      case 'u': this.broker.sendToUser(e.t!, e.d!, e.b!); break;
+      case 's': if (this.broker.session(e.t!)) this.broker.sendToSession(e.t!, e.d!, e.b!); break;
+      case 'c': this.emit('control', e.c); break;
+    }
+  }
+
+  private send(e: Omit<Envelope, 'o'>) {
+    this.pub.publish(this.channel, JSON.stringify({ o: this.nodeId, ...e })).catch(() => { /* Redis down: readiness reports it */ });
+  }
+
+  publish(d: string, b: string) { this.broker.publish(d, b); this.send({ k: 'p', d, b }); }
+  sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b); this.send({ k: 'u', t: u, d, b }); }
+  sendToSession(s: string, d: string, b: string) {
+    if (this.broker.session(s)) this.broker.sendToSession(s, d, b);
+    else this.send({ k: 's', t: s, d, b });
+  }
+  control(msg: ControlMessage) { this.emit('control', msg); this.send({ k: 'c', c: msg }); }
+
+  async close() {
+    if (this.sub.isOpen) await this.sub.quit().catch(() => this.sub.disconnect());
+  }
+}
