@@ -1,0 +1,142 @@
+// One forwarding route: RTP of one kind from a source peer to a sink peer, without transcoding.
+// Everything the sink's browser negotiated differently from the source's is rewritten here:
+// payload type (per codec), header extension ids (by URI); werift's RTCRtpSender then stamps the
+// sink's SSRC, its own sequence/timestamp offsets, mid and abs-send-time, encrypts and sends.
+// This is the hot path: lookups are cached per route and invalidated when either side renegotiates.
+import { RtpHeader, RtpPacket, type RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
+import { findMatchingCodec, codecName, FORWARDED_EXTENSIONS } from './codecs';
+import type { MediaKind } from './types';
+
+/** What a route needs from the peers at both ends (implemented by the peer). */
+export interface RouteEnd {
+  /** The transceiver of `kind` that receives from (source) or sends to (sink) the remote. */
+  transceiverFor(kind: MediaKind, use: 'recv' | 'send'): RTCRtpTransceiver | undefined;
+}
+export interface RouteSink extends RouteEnd {
+  /** Packets actually handed to the transport (flow-out detection). */
+  packetSent(kind: MediaKind): void;
+  codecMismatch(kind: MediaKind, description: string): void;
+}
+export interface RouteSource extends RouteEnd {
+  requestKeyframe(): void;
+}
+
+const NOT_NEGOTIATED = null;
+
+export class Route {
+  /** source payload type → sink codec (null: the sink did not negotiate that codec). */
+  private ptMap = new Map<number, RTCRtpCodecParameters | null>();
+  /** source extension id → sink extension id (0: drop). One-byte ids are 1..14; two-byte up to 255. */
+  private extMap: Uint8Array | null = null;
+  private sinkTx: RTCRtpTransceiver | undefined | null = null; // null: not looked up yet
+  private lastSsrc = -1;
+  private started = false;
+
+  constructor(readonly source: RouteSource, readonly sink: RouteSink, readonly kind: MediaKind) {}
+
+  /** Either side renegotiated: recompute the mappings on the next packet. */
+  invalidate(): void {
+    this.ptMap.clear();
+    this.extMap = null;
+    this.sinkTx = null;
+  }
+
+  /** Checks, before any packet flows, whether the sink can take `codec` (the source's current codec). */
+  check(codec: RTCRtpCodecParameters | undefined): void {
+    if (!codec) return;
+    const tx = this.sink.transceiverFor(this.kind, 'send');
+    if (!tx || tx.codecs.length === 0) return; // sink not negotiated yet: checked again when it is
+    if (!findMatchingCodec(codec, tx.codecs)) this.reportMismatch(codec, tx);
+  }
+
+  forward(rtp: RtpPacket): void {
+    let tx = this.sinkTx;
+    if (tx === null) tx = this.sinkTx = this.sink.transceiverFor(this.kind, 'send');
+    if (!tx) return;
+    const sender = tx.sender;
+    if (sender.dtlsTransport?.state !== 'connected') return;
+    const h = rtp.header;
+    if (rtp.payload.length === 0) return; // padding-only probe: meaningless to the sink
+
+    let codec = this.ptMap.get(h.payloadType);
+    if (codec === undefined) codec = this.resolveCodec(h.payloadType, tx);
+    if (codec === NOT_NEGOTIATED) return;
+
+    if (h.ssrc !== this.lastSsrc) {
+      // A new upstream stream (first packet, or the source re-negotiated): keep the sink's sequence
+      // numbers and timestamps continuous, and ask for a keyframe so the sink can start decoding.
+      if (this.lastSsrc !== -1) sender.replaceRTP(h, true);
+      this.lastSsrc = h.ssrc;
+    }
+    if (!this.started) {
+      this.started = true;
+      if (this.kind === 'video') this.source.requestKeyframe();
+    }
+
+    const extMap = this.extMap ?? this.buildExtMap(tx);
+    let exts = NO_EXTENSIONS;
+    const srcExts = h.extensions;
+    for (let i = 0; i < srcExts.length; i++) {
+      const e = srcExts[i]!;
+      const id = extMap[e.id];
+      if (id) {
+        if (exts === NO_EXTENSIONS) exts = [];
+        exts.push({ id, payload: e.payload });
+      }
+    }
+    const header = new RtpHeader({
+      marker: h.marker,
+      payloadType: codec.payloadType,
+      sequenceNumber: h.sequenceNumber,
+      timestamp: h.timestamp,
+      ssrc: h.ssrc,
+      csrc: h.csrc,
+      csrcLength: h.csrcLength,
+      extensionProfile: h.extensionProfile,
+      extensions: exts === NO_EXTENSIONS ? [] : exts,
+    });
+    // werift's sender stamps `sender.codec.payloadType`; a sink that negotiated several codecs gets
+    // the one matching this packet.
+    if (sender.codec !== codec) sender.codec = codec;
+    sender.sendRtp(new RtpPacket(header, rtp.payload)).catch(() => undefined);
+    this.sink.packetSent(this.kind);
+  }
+
+  private resolveCodec(pt: number, tx: RTCRtpTransceiver): RTCRtpCodecParameters | null {
+    const srcTx = this.source.transceiverFor(this.kind, 'recv');
+    const srcCodec = srcTx?.codecs.find((c) => c.payloadType === pt);
+    if (!srcCodec) {
+      // Not a payload type the source negotiated (werift already drops those): ignore silently.
+      this.ptMap.set(pt, NOT_NEGOTIATED);
+      return NOT_NEGOTIATED;
+    }
+    const sinkCodec = findMatchingCodec(srcCodec, tx.codecs) ?? NOT_NEGOTIATED;
+    this.ptMap.set(pt, sinkCodec);
+    if (!sinkCodec) this.reportMismatch(srcCodec, tx);
+    return sinkCodec;
+  }
+
+  private reported = false;
+  private reportMismatch(codec: RTCRtpCodecParameters, tx: RTCRtpTransceiver): void {
+    if (this.reported) return;
+    this.reported = true;
+    const offered = [...new Set(tx.codecs.map(codecName))].join(', ') || 'none';
+    this.sink.codecMismatch(this.kind,
+      `The source sends ${this.kind} as ${codecName(codec)}, which this endpoint's remote peer did not negotiate ` +
+      `(it accepts: ${offered}). Media is forwarded without transcoding, so no ${this.kind} will flow to it.`);
+  }
+
+  private buildExtMap(tx: RTCRtpTransceiver): Uint8Array {
+    const map = new Uint8Array(256);
+    const srcTx = this.source.transceiverFor(this.kind, 'recv');
+    for (const src of srcTx?.headerExtensions ?? []) {
+      if (!FORWARDED_EXTENSIONS.includes(src.uri)) continue;
+      const dst = tx.headerExtensions.find((e) => e.uri === src.uri);
+      if (dst && src.id > 0 && src.id < 256) map[src.id] = dst.id;
+    }
+    this.extMap = map;
+    return map;
+  }
+}
+
+const NO_EXTENSIONS: { id: number; payload: Buffer }[] = [];

@@ -1,0 +1,24 @@
+// werift gathers a host candidate for every non-loopback interface address plus
+// `iceAdditionalHostAddresses`, and binds each of those sockets to `iceInterfaceAddresses` when given.
+// With bindAddress 127.0.0.1 that means several sockets all bound to 127.0.0.1 but advertised as the
+// machine's LAN addresses: useless candidates and wasted file descriptors. KMS, given a bind address,
+// offers candidates for that address only. This patch makes werift's per-connection gathering honour
+// that: when a connection was configured with interface addresses, only those addresses are gathered.
+import { Connection } from 'werift';
+
+let installed = false;
+
+export function installIceAddressFilter(): void {
+  if (installed) return;
+  installed = true;
+  const proto = Connection.prototype as unknown as {
+    getCandidatePromises(addresses: string[], timeout?: number): unknown;
+  };
+  const original = proto.getCandidatePromises;
+  if (typeof original !== 'function') return; // werift changed: fall back to its own behaviour
+  proto.getCandidatePromises = function (this: { options: { interfaceAddresses?: Record<string, string | undefined> } }, addresses: string[], timeout?: number) {
+    const wanted = this.options.interfaceAddresses ? Object.values(this.options.interfaceAddresses).filter(Boolean) : [];
+    const only = wanted.length ? addresses.filter((a) => wanted.includes(a)) : addresses;
+    return original.call(this, only.length ? only : addresses, timeout);
+  };
+}

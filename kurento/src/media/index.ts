@@ -1,0 +1,10 @@
+// The media layer's entry point: one MediaPeer per WebRtcEndpoint (see types.ts for the contract).
+import { WeriftMediaPeer, type WeriftPeerOptions } from './peer';
+import type { MediaPeer } from './types';
+
+export * from './types';
+export { WeriftMediaPeer, type WeriftPeerOptions } from './peer';
+
+export function createMediaPeer(options: WeriftPeerOptions = {}): MediaPeer {
+  return new WeriftMediaPeer(options);
+}

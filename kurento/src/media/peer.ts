@@ -1,0 +1,417 @@
+// A server-side WebRTC peer (werift) with KMS WebRtcEndpoint semantics: trickle ICE only after
+// gatherCandidates(), answers/offers without candidates, media forwarded to connected sinks.
+import { EventEmitter } from 'node:events';
+import {
+  RTCPeerConnection, RtcpPayloadSpecificFeedback, ReceiverEstimatedMaxBitrate,
+  type RTCRtpTransceiver, type RtpPacket, type RTCTrackEvent, type MediaStreamTrack, type RtcpPacket, type RTCRtpCodecParameters,
+} from 'werift';
+import { serverCodecs, serverHeaderExtensions } from './codecs';
+import { FlowMonitor } from './flow';
+import { Route, type RouteSink, type RouteSource } from './forwarder';
+import { iceConfig } from './ice-config';
+import { installIceAddressFilter } from './ice-addresses';
+import { KeyframeLimiter } from './keyframe';
+import { checkSdp, stripCandidates } from './sdp';
+import { addTicking, removeTicking, TICK_MS } from './ticker';
+import {
+  SdpError, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
+} from './types';
+
+const KINDS: readonly MediaKind[] = ['audio', 'video'];
+const PLI = 1;
+const FIR = 4;
+
+export interface WeriftPeerOptions extends PeerOptions {
+  /** Upper bound (kbps) advertised to the remote sender with REMB, as KMS maxVideoRecvBandwidth (default 500; 0 = none). */
+  maxVideoRecvBandwidth?: number;
+  /** Minimum interval between keyframe requests sent upstream (ms). */
+  keyframeIntervalMs?: number;
+}
+
+let peerSeq = 0;
+
+export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSink, RouteSource {
+  readonly id = ++peerSeq;
+  private readonly pc: RTCPeerConnection;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private localSdp: string | null = null;
+  private remoteSdp: string | null = null;
+  /** setLocalDescription runs in the background (it gathers): answers go out at once, as KMS's do. */
+  private localApplied: Promise<void> = Promise.resolve();
+  private offerPending = false;
+
+  private gatherRequested = false;
+  private gatherDone = false;
+  private readonly pendingCandidates: IceCandidateInit[] = [];
+
+  private readonly outRoutes: Record<MediaKind, Route[]> = { audio: [], video: [] };
+  private readonly inRoutes: Partial<Record<MediaKind, Route>> = {};
+  private readonly subscribed = new WeakSet<MediaStreamTrack>();
+  private readonly recvTx: Partial<Record<MediaKind, RTCRtpTransceiver>> = {};
+  private lastVideoSsrc = 0;
+  /** Codec of the last packet received per kind (to check a newly connected sink). */
+  private readonly currentCodec: Partial<Record<MediaKind, RTCRtpCodecParameters>> = {};
+  private readonly flowIn: FlowMonitor;
+  private readonly flowOut: FlowMonitor;
+  private readonly keyframes: KeyframeLimiter;
+  private readonly maxVideoRecvBps: number;
+  private rembTicks = 0;
+  private connected = false;
+  private iceState: IceComponentState | null = null;
+
+  constructor(opts: WeriftPeerOptions = {}) {
+    super();
+    installIceAddressFilter();
+    this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions() });
+    this.maxVideoRecvBps = (opts.maxVideoRecvBandwidth ?? 500) * 1000;
+    this.flowIn = new FlowMonitor((kind, flowing) => this.emitSafe('flow-in', { kind, flowing }));
+    this.flowOut = new FlowMonitor((kind, flowing) => this.emitSafe('flow-out', { kind, flowing }));
+    this.keyframes = new KeyframeLimiter(() => this.sendKeyframeRequest(), opts.keyframeIntervalMs ?? 400);
+    this.wire();
+    addTicking(this);
+  }
+
+  // ---- typed events -------------------------------------------------------------------------
+  override on<E extends keyof MediaPeerEvents>(event: E, listener: (...args: MediaPeerEvents[E]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this { return super.on(event, listener); }
+
+  private emitSafe<E extends keyof MediaPeerEvents>(event: E, ...args: MediaPeerEvents[E]): void {
+    if (this.closed) return;
+    // An 'error' without listeners would throw from inside werift's callbacks: never let it.
+    if (event === 'error' && this.listenerCount('error') === 0) return;
+    try { this.emit(event, ...args); } catch { /* a listener's bug must not break media */ }
+  }
+
+  // ---- werift wiring --------------------------------------------------------------------------
+  private wire(): void {
+    const pc = this.pc;
+    pc.onRemoteTransceiverAdded.subscribe((tx) => {
+      // werift creates remote-offered transceivers recvonly; a WebRtcEndpoint is both sink and
+      // source, so answer with the reverse of whatever the remote offered (sendonly ↔ recvonly).
+      tx.setDirection('sendrecv');
+      this.watchTransceiver(tx);
+    });
+    pc.on('track', (e: RTCTrackEvent) => this.watchTrack(e.track, e.transceiver));
+    pc.onIceCandidate.subscribe((c) => {
+      if (!c) {
+        this.gatherDone = true;
+        if (this.gatherRequested) this.emitSafe('gathering-done');
+        return;
+      }
+      const cand: IceCandidateInit = {
+        candidate: c.candidate.startsWith('candidate:') ? c.candidate : `candidate:${c.candidate}`,
+        sdpMid: c.sdpMid ?? '0',
+        sdpMLineIndex: c.sdpMLineIndex ?? 0,
+      };
+      if (this.gatherRequested) this.emitSafe('candidate', cand);
+      else this.pendingCandidates.push(cand);
+    });
+    pc.iceConnectionStateChange.subscribe((s) => {
+      const map: Record<string, IceComponentState | undefined> = {
+        checking: 'CONNECTING', connected: 'CONNECTED', failed: 'FAILED', disconnected: 'DISCONNECTED', closed: 'DISCONNECTED',
+      };
+      const state = map[s];
+      if (!state) return;
+      this.setIceState(state);
+      if (s === 'connected') {
+        // libnice (KMS) reports CONNECTED then READY once a pair is nominated.
+        this.emitPairSelected();
+        this.setIceState('READY');
+      }
+    });
+    pc.connectionStateChange.subscribe((s) => {
+      if (s === 'connected' && !this.connected) {
+        this.connected = true;
+        this.emitSafe('connection-state', 'CONNECTED');
+      } else if ((s === 'disconnected' || s === 'failed' || s === 'closed') && this.connected) {
+        this.connected = false;
+        this.emitSafe('connection-state', 'DISCONNECTED');
+      }
+    });
+  }
+
+  private setIceState(state: IceComponentState): void {
+    if (this.iceState === state) return;
+    this.iceState = state;
+    this.emitSafe('ice-component-state', { state, streamId: '1', componentId: 1 });
+  }
+
+  private emitPairSelected(): void {
+    const conn = this.pc.iceTransports[0]?.connection as unknown as {
+      nominated?: { localCandidate: { toSdp(): string }; remoteCandidate: { toSdp(): string } };
+    } | undefined;
+    const pair = conn?.nominated;
+    if (!pair) return;
+    const sdp = (c: { toSdp(): string }) => { const s = c.toSdp(); return s.startsWith('candidate:') ? s : `candidate:${s}`; };
+    this.emitSafe('candidate-pair-selected', {
+      streamID: '1', componentID: 1, localCandidate: sdp(pair.localCandidate), remoteCandidate: sdp(pair.remoteCandidate),
+    });
+  }
+
+  private watchTransceiver(tx: RTCRtpTransceiver): void {
+    // Keyframe requests (PLI/FIR) that this peer's remote (a viewer) sends about what we send it.
+    tx.sender.onRtcp.subscribe((p: RtcpPacket) => {
+      if (p.type !== RtcpPayloadSpecificFeedback.type) return;
+      const count = (p as RtcpPayloadSpecificFeedback).feedback.count;
+      if (count === PLI || count === FIR) this.inRoutes.video?.source.requestKeyframe();
+    });
+  }
+
+  private watchTrack(track: MediaStreamTrack, tx: RTCRtpTransceiver): void {
+    const kind = track.kind as MediaKind;
+    this.recvTx[kind] = tx;
+    if (this.subscribed.has(track)) return;
+    this.subscribed.add(track);
+    track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.onRtp(kind, rtp));
+  }
+
+  /** Hot path: one RTP packet from the remote peer. */
+  private onRtp(kind: MediaKind, rtp: RtpPacket): void {
+    if (this.closed) return;
+    this.flowIn.packet(kind);
+    const pt = rtp.header.payloadType;
+    if (kind === 'video') this.lastVideoSsrc = rtp.header.ssrc;
+    const cur = this.currentCodec[kind];
+    if (!cur || cur.payloadType !== pt) {
+      const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
+      if (codec) this.currentCodec[kind] = codec;
+    }
+    const routes = this.outRoutes[kind];
+    for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+  }
+
+  tick(): void {
+    this.flowIn.tick();
+    this.flowOut.tick();
+    // REMB every ~1 s caps what the remote sends us, like KMS's maxVideoRecvBandwidth.
+    if (this.maxVideoRecvBps > 0 && ++this.rembTicks * TICK_MS >= 1000 && this.lastVideoSsrc && this.flowIn.isFlowing('video')) {
+      this.rembTicks = 0;
+      this.sendRemb();
+    }
+  }
+
+  private sendRemb(): void {
+    const tx = this.recvTx.video;
+    if (!tx || tx.receiver.dtlsTransport?.state !== 'connected') return;
+    if (!tx.codecs.some((c) => c.rtcpFeedback.some((f) => f.type === 'goog-remb'))) return;
+    const packet = new RtcpPayloadSpecificFeedback({
+      feedback: new ReceiverEstimatedMaxBitrate({
+        senderSsrc: tx.receiver.rtcpSsrc, mediaSsrc: 0, ssrcNum: 1, ssrcFeedbacks: [this.lastVideoSsrc], bitrate: BigInt(this.maxVideoRecvBps),
+      }),
+    });
+    tx.receiver.dtlsTransport.sendRtcp([packet]).catch(() => undefined);
+  }
+
+  // ---- RouteSource / RouteSink ----------------------------------------------------------------
+  transceiverFor(kind: MediaKind, use: 'recv' | 'send'): RTCRtpTransceiver | undefined {
+    if (use === 'recv') return this.recvTx[kind] ?? this.pc.getTransceivers().find((t) => t.kind === kind && /recv/.test(t.currentDirection ?? ''));
+    return this.pc.getTransceivers().find((t) => t.kind === kind && /send/.test(t.currentDirection ?? ''));
+  }
+
+  packetSent(kind: MediaKind): void {
+    this.flowOut.packet(kind);
+  }
+
+  codecMismatch(kind: MediaKind, description: string): void {
+    // KMS reports caps negotiation failures with GStreamer's NOT_NEGOTIATED flow return.
+    this.emitSafe('error', { type: 'NOT_NEGOTIATED', description, errorCode: 2 });
+    void kind;
+  }
+
+  requestKeyframe(): void {
+    if (!this.closed) this.keyframes.request();
+  }
+
+  private sendKeyframeRequest(): void {
+    const tx = this.recvTx.video;
+    if (!tx || !this.lastVideoSsrc || tx.receiver.dtlsTransport?.state !== 'connected') return;
+    tx.receiver.sendRtcpPLI(this.lastVideoSsrc).catch(() => undefined);
+  }
+
+  // ---- SDP ------------------------------------------------------------------------------------
+  get localDescription(): string | null { return this.localSdp; }
+  get remoteDescription(): string | null { return this.remoteSdp; }
+
+  async processOffer(offer: string): Promise<string> {
+    this.assertOpen();
+    const sdp = checkSdp(offer, 'SDP_END_POINT_PROCESS_OFFER_ERROR');
+    if (this.offerPending) throw new SdpError('An offer was generated by this endpoint: call processAnswer', 'SDP_END_POINT_PROCESS_OFFER_ERROR');
+    if (this.localSdp && this.remoteSdp) throw new SdpError('Endpoint already negotiated', 'SDP_END_POINT_ALREADY_NEGOTIATED');
+    let answerSdp: string;
+    try {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      const answer = await this.pc.createAnswer();
+      answerSdp = answer.sdp;
+      this.localApplied = this.applyLocal({ type: 'answer', sdp: answer.sdp });
+    } catch (e) {
+      throw new SdpError(`Cannot process offer: ${errText(e)}`, 'SDP_END_POINT_PROCESS_OFFER_ERROR');
+    }
+    this.remoteSdp = sdp;
+    this.localSdp = stripCandidates(answerSdp);
+    this.negotiated();
+    return this.localSdp;
+  }
+
+  async generateOffer(): Promise<string> {
+    this.assertOpen();
+    if (this.localSdp) throw new SdpError('Endpoint already negotiated or offer already generated', 'SDP_END_POINT_ALREADY_NEGOTIATED');
+    try {
+      for (const kind of KINDS) {
+        if (!this.pc.getTransceivers().some((t) => t.kind === kind)) this.watchTransceiver(this.pc.addTransceiver(kind, { direction: 'sendrecv' }));
+      }
+      const offer = await this.pc.createOffer();
+      this.localApplied = this.applyLocal({ type: 'offer', sdp: offer.sdp });
+      this.localSdp = stripCandidates(offer.sdp);
+      this.offerPending = true;
+      return this.localSdp;
+    } catch (e) {
+      throw new SdpError(`Cannot generate offer: ${errText(e)}`, 'SDP_END_POINT_GENERATE_OFFER_ERROR');
+    }
+  }
+
+  async processAnswer(answer: string): Promise<string> {
+    this.assertOpen();
+    if (!this.offerPending) {
+      if (this.remoteSdp) throw new SdpError('Endpoint already negotiated', 'SDP_END_POINT_ALREADY_NEGOTIATED');
+      throw new SdpError('No offer was generated: call generateOffer first', 'SDP_END_POINT_NOT_OFFER_GENERATED');
+    }
+    const sdp = checkSdp(answer, 'SDP_END_POINT_PROCESS_ANSWER_ERROR');
+    try {
+      await this.localApplied;
+      await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    } catch (e) {
+      throw new SdpError(`Cannot process answer: ${errText(e)}`, 'SDP_END_POINT_PROCESS_ANSWER_ERROR');
+    }
+    this.offerPending = false;
+    this.remoteSdp = sdp;
+    this.negotiated();
+    return this.localSdp!;
+  }
+
+  private async applyLocal(desc: { type: 'offer' | 'answer'; sdp: string }): Promise<void> {
+    try {
+      await this.pc.setLocalDescription(desc);
+    } catch (e) {
+      if (!this.closed) this.emitSafe('error', { type: 'SDP_ERROR', description: `Cannot apply local description: ${errText(e)}`, errorCode: 40208 });
+    }
+  }
+
+  /** Both descriptions are set: mappings may have changed; check codecs of connected routes now. */
+  private negotiated(): void {
+    for (const kind of KINDS) {
+      for (const r of this.outRoutes[kind]) { r.invalidate(); r.check(this.currentCodec[kind]); }
+      const inR = this.inRoutes[kind];
+      if (inR) { inR.invalidate(); inR.check((inR.source as WeriftMediaPeer).currentCodec[kind] ?? (inR.source as WeriftMediaPeer).negotiatedCodec(kind)); }
+    }
+  }
+
+  /** The codec the remote said it would send first, before any packet arrived. */
+  private negotiatedCodec(kind: MediaKind): RTCRtpCodecParameters | undefined {
+    const tx = this.transceiverFor(kind, 'recv');
+    if (!tx || !/recv/.test(tx.currentDirection ?? '')) return undefined;
+    return tx.codecs[0];
+  }
+
+  // ---- ICE ------------------------------------------------------------------------------------
+  async gatherCandidates(): Promise<void> {
+    this.assertOpen();
+    if (this.gatherRequested) return;
+    this.gatherRequested = true;
+    const pending = this.pendingCandidates.splice(0);
+    for (const c of pending) this.emitSafe('candidate', c);
+    if (this.gatherDone) this.emitSafe('gathering-done');
+    else this.setIceState('GATHERING');
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit): Promise<void> {
+    this.assertOpen();
+    const text = typeof candidate?.candidate === 'string' ? candidate.candidate.replace(/^a=/, '') : '';
+    if (text === '') return; // end-of-candidates marker: nothing to do
+    if (!/^candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)\b/i.test(text)) {
+      throw new SdpError(`Invalid ICE candidate: ${text.slice(0, 120)}`, 'SDP_PARSE_ERROR');
+    }
+    const mid = candidate.sdpMid ?? null;
+    try {
+      await this.pc.addIceCandidate({ candidate: text, sdpMid: mid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? 0 });
+    } catch (e) {
+      throw new SdpError(`Cannot add ICE candidate: ${errText(e)}`, 'SDP_PARSE_ERROR');
+    }
+  }
+
+  // ---- connections ----------------------------------------------------------------------------
+  connect(sink: MediaPeer, kinds: readonly MediaKind[]): void {
+    this.assertOpen();
+    if (!(sink instanceof WeriftMediaPeer)) throw new Error('sink is not a media peer of this engine');
+    if (sink.closed) throw new Error('sink is closed');
+    for (const kind of kinds.length ? kinds : KINDS) {
+      const existing = sink.inRoutes[kind];
+      if (existing?.source === this) continue;
+      // A sink takes one source per kind (as KMS): connecting another one replaces it.
+      if (existing) (existing.source as WeriftMediaPeer).disconnect(sink, [kind]);
+      const route = new Route(this, sink, kind);
+      this.outRoutes[kind] = [...this.outRoutes[kind], route]; // copy-on-write: safe during forwarding
+      sink.inRoutes[kind] = route;
+      route.check(this.currentCodec[kind] ?? this.negotiatedCodec(kind));
+      if (kind === 'video') this.requestKeyframe();
+    }
+  }
+
+  disconnect(sink: MediaPeer, kinds: readonly MediaKind[]): void {
+    if (!(sink instanceof WeriftMediaPeer)) return;
+    for (const kind of kinds.length ? kinds : KINDS) {
+      const route = this.outRoutes[kind].find((r) => r.sink === sink);
+      if (!route) continue;
+      this.outRoutes[kind] = this.outRoutes[kind].filter((r) => r !== route);
+      if (sink.inRoutes[kind] === route) delete sink.inRoutes[kind];
+      sink.flowOut.stop(kind);
+    }
+  }
+
+  /** Sinks currently fed by this peer (for the object layer and tests). */
+  sinks(kind: MediaKind): MediaPeer[] {
+    return this.outRoutes[kind].map((r) => r.sink as WeriftMediaPeer);
+  }
+
+  isMediaFlowingIn(kind: MediaKind): boolean { return this.flowIn.isFlowing(kind); }
+  isMediaFlowingOut(kind: MediaKind): boolean { return this.flowOut.isFlowing(kind); }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    // Sinks learn at once that nothing flows to them any more (KMS: MediaFlowOut NOT_FLOWING).
+    for (const kind of KINDS) {
+      for (const r of this.outRoutes[kind]) {
+        const sink = r.sink as WeriftMediaPeer;
+        if (sink.inRoutes[kind] === r) delete sink.inRoutes[kind];
+        sink.flowOut.stop(kind);
+      }
+      this.outRoutes[kind] = [];
+      const inR = this.inRoutes[kind];
+      if (inR) (inR.source as WeriftMediaPeer).disconnect(this, [kind]);
+    }
+    this.closed = true;
+    removeTicking(this);
+    this.keyframes.close();
+    this.pendingCandidates.length = 0;
+    try {
+      await this.localApplied;
+      await this.pc.close();
+    } catch { /* already torn down */ }
+    this.removeAllListeners();
+  }
+
+  private assertOpen(): void {
+    if (this.closed || this.closing) throw new Error('media peer is closed');
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
