@@ -1,0 +1,107 @@
+// Turns the monitor's evidence into plain-words explanations of common coturn faults. Pure: the
+// monitor gathers the numbers, this file decides what they mean and how to say it.
+
+export type DiagnosisId = 'unauthenticated-401s' | 'expired-credentials' | 'wrong-secret' | 'clock-skew' | 'quota-reached' | 'peer-denied';
+
+export interface Diagnosis {
+  id: DiagnosisId;
+  severity: 'warning' | 'error';
+  /** One or two sentences an operator can act on. */
+  message: string;
+  /** Events behind it within the diagnosis window. */
+  count: number;
+  details: Record<string, unknown>;
+}
+
+export interface Evidence {
+  windowMinutes: number;
+  /** 401s to requests that carried no username and were never followed by one on that session. */
+  unanswered401s: number;
+  unansweredSessions: number;
+  /** Sessions that did authenticate in the same window (context: is everything failing?). */
+  authenticatedSessions: number;
+  realms: string[];
+  /** "Cannot find credentials" for shared-secret usernames whose expiry had passed at log time. */
+  expired: { count: number; users: string[]; maxExpiredForS: number; minExpiredForS: number };
+  /** Rejected although not expired: the HMAC did not match. */
+  wrongSecret: { count: number; users: string[] };
+  /** Seconds coturn's clock is behind the credential issuer's, from credentials dated beyond the TTL. */
+  skewSeconds: number | null;
+  ttlSeconds: number | null;
+  quota: { count: number; users: string[] };
+  peerDenied: { count: number; peers: string[] };
+}
+
+const list = (xs: string[], max = 5) => xs.slice(0, max).map((x) => `"${x}"`).join(', ') + (xs.length > max ? ` and ${xs.length - max} more` : '');
+
+export const UNANSWERED_401_THRESHOLD = 5;
+/** Credentials can legitimately arrive this much "early" (issuer and coturn clocks on NTP). */
+export const SKEW_TOLERANCE_S = 30;
+
+export function diagnose(e: Evidence): Diagnosis[] {
+  const out: Diagnosis[] = [];
+  const w = `in the last ${e.windowMinutes} minutes`;
+
+  if (e.unanswered401s >= UNANSWERED_401_THRESHOLD) {
+    const realm = e.realms.length ? ` (coturn's realm: ${list(e.realms, 3)})` : '';
+    out.push({
+      id: 'unauthenticated-401s', severity: e.authenticatedSessions === 0 ? 'error' : 'warning', count: e.unanswered401s,
+      message: `${e.unanswered401s} TURN requests from ${e.unansweredSessions} client session(s) ${w} were answered 401 and the client never came back with a username: ` +
+        `either the client has no TURN credentials (an iceServers entry without username/credential, or stale static ones), or it cannot answer for the realm coturn announces${realm}. ` +
+        `Check that clients use the credentials from GET /api/ice-servers and that coturn's realm is set.`,
+      details: { unansweredSessions: e.unansweredSessions, authenticatedSessions: e.authenticatedSessions, realms: e.realms },
+    });
+  }
+
+  if (e.expired.count > 0) {
+    const by = Math.round(e.expired.maxExpiredForS);
+    const skewHint = e.ttlSeconds
+      ? ` If these clients had just fetched them, coturn's clock is about ${Math.round(e.expired.minExpiredForS + e.ttlSeconds)} s ahead of the signaling server's (check NTP on both).`
+      : ' If these clients had just fetched them, coturn\'s clock is ahead of the signaling server\'s (check NTP on both).';
+    out.push({
+      id: 'expired-credentials', severity: 'warning', count: e.expired.count,
+      message: `${e.expired.count} TURN requests ${w} used expired shared-secret credentials ("Cannot find credentials") from ${list(e.expired.users)}; ` +
+        `the newest had expired ${Math.round(e.expired.minExpiredForS)} s and the oldest ${by} s before coturn's log time. ` +
+        `Clients must fetch GET /api/ice-servers again before (re)connecting instead of reusing old credentials.` + skewHint,
+      details: { users: e.expired.users, minExpiredForSeconds: Math.round(e.expired.minExpiredForS), maxExpiredForSeconds: by, ttlSeconds: e.ttlSeconds },
+    });
+  }
+
+  if (e.wrongSecret.count > 0) {
+    out.push({
+      id: 'wrong-secret', severity: 'error', count: e.wrongSecret.count,
+      message: `${e.wrongSecret.count} TURN requests ${w} from ${list(e.wrongSecret.users)} were refused although their credentials had not expired: ` +
+        `the password does not match the username, so the signaling service's TURN_SECRET differs from coturn's static-auth-secret (or the client altered the password).`,
+      details: { users: e.wrongSecret.users },
+    });
+  }
+
+  if (e.skewSeconds !== null && Math.abs(e.skewSeconds) > SKEW_TOLERANCE_S) {
+    out.push({
+      id: 'clock-skew', severity: 'warning', count: 1,
+      message: `Credentials reach coturn with more lifetime left than TURN_TTL_S allows: the signaling server's clock is about ${Math.round(e.skewSeconds)} s ahead of coturn's. ` +
+        `Credentials will seem to live longer than configured (and a clock going the other way makes fresh ones look expired); synchronise both clocks (NTP).`,
+      details: { skewSeconds: Math.round(e.skewSeconds), ttlSeconds: e.ttlSeconds },
+    });
+  }
+
+  if (e.quota.count > 0) {
+    out.push({
+      id: 'quota-reached', severity: 'warning', count: e.quota.count,
+      message: `${e.quota.count} allocations ${w} were refused with 486 Allocation Quota Reached (users ${list(e.quota.users)}): ` +
+        `a user holds user-quota allocations at once (many tabs, or clients that never release their allocations), or the server hit total-quota. ` +
+        `Find who holds the sessions below, or raise user-quota/total-quota in turnserver.conf.`,
+      details: { users: e.quota.users },
+    });
+  }
+
+  if (e.peerDenied.count > 0) {
+    out.push({
+      id: 'peer-denied', severity: 'warning', count: e.peerDenied.count,
+      message: `${e.peerDenied.count} permissions ${w} were refused for peers ${list(e.peerDenied.peers)} (denied-peer-ip / loopback rules). ` +
+        `If one of them is the media server, allow exactly its address with allowed-peer-ip.`,
+      details: { peers: e.peerDenied.peers },
+    });
+  }
+  return out;
+}
