@@ -1,0 +1,116 @@
+// One show, from the busker's side: start it, keep its media up across connection drops, move
+// its pin, end it. The page shows what this reports.
+import { FlowWatch, type Flow } from './media-health';
+import { RequestError, type Signaling } from './stomp';
+import type { BuskEvent, LatLng, MediaState } from './types';
+import { Presenter } from './webrtc';
+
+export interface ShowDetails { title: string; description: string; hashtags: string[]; location: LatLng | null }
+
+export type OnAirState = 'starting' | 'live' | 'recovering' | 'ended';
+
+export interface BroadcastEvents {
+  state(s: OnAirState, detail?: string): void;
+  viewers(n: number): void;
+  /** Media as the service sees it, and as this browser's sender sees it. */
+  media(service: MediaState | null, local: Flow): void;
+  peer(state: RTCPeerConnectionState): void;
+}
+
+const START_TIMEOUT_MS = 10000;
+
+export class Broadcast {
+  buskId: string | null = null;
+  private presenter: Presenter | null = null;
+  private watch: FlowWatch | null = null;
+  private stops: (() => void)[] = [];
+  private serviceMedia: MediaState | null = null;
+  private localFlow: Flow = 'waiting';
+  private ended = false;
+
+  constructor(
+    private readonly signaling: Signaling,
+    private readonly iceServers: RTCIceServer[],
+    private readonly on: BroadcastEvents,
+  ) {}
+
+  async start(details: ShowDetails, stream: MediaStream): Promise<string> {
+    this.on.state('starting');
+    const started = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { off(); reject(new Error('the service did not start the show')); }, START_TIMEOUT_MS);
+      const off = this.signaling.subscribe<{ type: string; buskId: string }>('/user/queue/busk', (m) => {
+        if (m.type !== 'started') return;
+        clearTimeout(timer);
+        off();
+        resolve(m.buskId);
+      });
+    });
+    const body: Record<string, unknown> = { title: details.title, description: details.description, hashtags: details.hashtags };
+    if (details.location) body.location = details.location;
+    await this.signaling.request('/app/busk.start', body);
+    const id = await started;
+    this.buskId = id;
+    this.stops.push(this.signaling.subscribe<BuskEvent>(`/topic/busk.${id}`, (ev) => this.onBuskEvent(ev)));
+    this.presenter = new Presenter({
+      signaling: this.signaling,
+      buskId: id,
+      iceServers: this.iceServers,
+      onState: (s) => this.on.peer(s),
+      onError: (e) => this.on.state('recovering', e.message),
+    }, stream);
+    this.watch = new FlowWatch(() => this.presenter?.pc ?? null, 'out', (s) => {
+      this.localFlow = s.flow;
+      this.on.media(this.serviceMedia, s.flow);
+    });
+    // The STOMP session came back after a drop: the service holds the show for a grace period and
+    // expects the presenter's new session to offer again.
+    this.stops.push(this.signaling.onConnect((again) => { if (again) void this.renegotiate(); }));
+    this.stops.push(this.signaling.onState((s) => { if (s === 'reconnecting' && !this.ended) this.on.state('recovering', 'connection lost, reconnecting'); }));
+    await this.presenter.negotiate();
+    this.on.state('live');
+    return id;
+  }
+
+  async useStream(stream: MediaStream): Promise<void> {
+    await this.presenter?.useStream(stream);
+  }
+
+  async moveTo(location: LatLng | null): Promise<void> {
+    if (!this.buskId) return;
+    await this.signaling.request(`/app/busk.${this.buskId}.location`, location);
+  }
+
+  async end(): Promise<void> {
+    if (!this.buskId || this.ended) return;
+    await this.signaling.request(`/app/busk.${this.buskId}.leave`, {}).catch(() => undefined); // ending anyway
+    this.finish('you ended the show');
+  }
+
+  private async renegotiate(): Promise<void> {
+    if (!this.presenter || this.ended) return;
+    this.watch?.reset();
+    try {
+      await this.presenter.negotiate();
+      this.on.state('live');
+    } catch (e) {
+      // The grace period ran out while we were away: the service already ended the show.
+      if (e instanceof RequestError && (e.code === 'not-found' || e.code === 'forbidden')) this.finish('the connection was lost for too long');
+      else this.on.state('recovering', (e as Error).message);
+    }
+  }
+
+  private onBuskEvent(ev: BuskEvent): void {
+    if (ev.type === 'viewers') this.on.viewers(ev.count);
+    else if (ev.type === 'media') { this.serviceMedia = ev.state; this.on.media(ev.state, this.localFlow); }
+    else if (ev.type === 'ended') this.finish(ev.reason ?? 'ended');
+  }
+
+  private finish(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stops.forEach((s) => s());
+    this.watch?.stop();
+    this.presenter?.close();
+    this.on.state('ended', reason);
+  }
+}

@@ -1,0 +1,46 @@
+// Is media actually moving? The service reports its own view (`media` on /topic/busk.{id}); this
+// watches the browser's side from getStats: decoded video frames for a viewer, bytes sent for the
+// presenter. A counter that stops growing for a few seconds is a stall.
+export type Flow = 'waiting' | 'flowing' | 'stalled';
+
+export interface FlowSample { flow: Flow; counter: number }
+
+const STALL_AFTER_MS = 3000;
+
+export class FlowWatch {
+  private last = -1;
+  private lastChange = Date.now();
+  private flow: Flow = 'waiting';
+  private timer: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly pc: () => RTCPeerConnection | null,
+    private readonly direction: 'in' | 'out',
+    private readonly onSample: (s: FlowSample) => void,
+    intervalMs = 1000,
+  ) {
+    this.timer = setInterval(() => void this.poll(), intervalMs);
+  }
+
+  stop(): void { clearInterval(this.timer); }
+
+  /** A new peer connection starts from zero: wait for it rather than calling it stalled. */
+  reset(): void { this.last = -1; this.lastChange = Date.now(); this.flow = 'waiting'; }
+
+  private async poll(): Promise<void> {
+    const pc = this.pc();
+    if (!pc) return;
+    let counter = 0;
+    const report = await pc.getStats().catch(() => null);
+    report?.forEach((s: Record<string, unknown>) => {
+      if (this.direction === 'in' && s.type === 'inbound-rtp' && s.kind === 'video') counter += Number(s.framesDecoded ?? 0);
+      if (this.direction === 'out' && s.type === 'outbound-rtp') counter += Number(s.bytesSent ?? 0);
+    });
+    const now = Date.now();
+    if (counter > this.last && this.last >= 0) { this.flow = 'flowing'; this.lastChange = now; }
+    else if (this.flow !== 'waiting' && now - this.lastChange > STALL_AFTER_MS) this.flow = 'stalled';
+    else if (this.flow === 'waiting' && counter > 0 && this.last < 0) this.lastChange = now;
+    this.last = counter;
+    this.onSample({ flow: this.flow, counter });
+  }
+}

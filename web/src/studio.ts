@@ -1,0 +1,224 @@
+// The busker's studio: sign in, camera preview and device choice, show details, where the pin
+// goes (if anywhere), go live / end, and what happens on air (viewers, media health, chat).
+import { getConfig, getIceServers } from './lib/api';
+import { currentIdentity, hasRole, signOut, type Identity } from './lib/auth';
+import { createBaseMap } from './lib/basemap';
+import { Broadcast, type OnAirState } from './lib/broadcast';
+import { Camera } from './lib/camera';
+import { Chat } from './lib/chat';
+import { askPosition } from './lib/geo';
+import L from './lib/leaflet';
+import { showLinkState } from './lib/link-status';
+import type { Flow } from './lib/media-health';
+import { mountSignIn } from './lib/signin';
+import { Signaling } from './lib/stomp';
+import type { LatLng, MediaState } from './lib/types';
+import { $, announce, el, errorText, hashtagsOf, show, viewersText } from './lib/ui';
+
+const config = await getConfig();
+const camera = new Camera();
+let identity: Identity | null = null;
+let broadcast: Broadcast | null = null;
+let chat: Chat | null = null;
+let pin: LatLng | null = null;
+
+const preview = $<HTMLVideoElement>('preview');
+const cameraSelect = $<HTMLSelectElement>('camera');
+const micSelect = $<HTMLSelectElement>('microphone');
+const cameraError = $('camera-error');
+const form = $<HTMLFormElement>('details');
+const goLive = $<HTMLButtonElement>('go-live');
+const endButton = $<HTMLButtonElement>('end');
+const buskState = $('busk-state');
+const whereStatus = $('where-status');
+const formError = $('details-error');
+
+// ---- connection -------------------------------------------------------------------------------
+const signaling = new Signaling({
+  token: () => identity?.token ?? null,
+  onUnauthorized: () => {
+    // The token expired or was revoked: ask for a new sign-in rather than retrying forever.
+    signOut();
+    identity = mountSignIn($('signin'), signInOptions);
+    announce(buskState, 'Your sign-in expired: please sign in again.');
+  },
+});
+showLinkState(signaling, $('link-state'));
+
+// ---- sign in ----------------------------------------------------------------------------------
+const signInOptions = {
+  role: 'busker',
+  devTokens: config.devTokens,
+  onChange: (id: Identity | null) => {
+    identity = id;
+    updateControls();
+    if (id) signaling.reconnect();
+  },
+};
+identity = mountSignIn($('signin'), signInOptions);
+signaling.start();
+
+// ---- camera -----------------------------------------------------------------------------------
+function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string, fallback: string): void {
+  select.replaceChildren(...devices.map((d, i) => el('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `${fallback} ${i + 1}`)));
+  select.disabled = devices.length < 2 && !broadcast;
+}
+
+async function openCamera(): Promise<void> {
+  cameraError.textContent = '';
+  try {
+    const stream = await camera.open(cameraSelect.value || undefined, micSelect.value || undefined);
+    preview.srcObject = stream;
+    await preview.play().catch(() => undefined);
+    const { cameras, microphones } = await camera.devices();
+    fillSelect(cameraSelect, cameras, camera.currentId('video'), 'Camera');
+    fillSelect(micSelect, microphones, camera.currentId('audio'), 'Microphone');
+    $('start-camera').textContent = 'Restart camera';
+    await broadcast?.useStream(stream);
+  } catch (e) {
+    cameraError.textContent = `Camera or microphone unavailable: ${errorText(e)}`;
+  }
+  updateControls();
+}
+
+$('start-camera').addEventListener('click', () => void openCamera());
+cameraSelect.addEventListener('change', () => void openCamera());
+micSelect.addEventListener('change', () => void openCamera());
+
+// ---- location ---------------------------------------------------------------------------------
+const pinMap = createBaseMap($('pin-map'), { tileUrl: config.tileUrl });
+let pinMarker: L.Marker | null = null;
+
+function whereChoice(): 'none' | 'gps' | 'map' {
+  return (form.elements.namedItem('where') as RadioNodeList).value as 'none' | 'gps' | 'map';
+}
+
+function setPin(at: LatLng | null, how: string): void {
+  pin = at;
+  pinMarker?.remove();
+  pinMarker = null;
+  if (at) {
+    pinMarker = L.marker([at.lat, at.lng], {
+      draggable: true, keyboard: true, title: 'Your pin', alt: 'Your pin',
+      icon: L.divIcon({ className: 'pin mine', html: el('span', { class: 'pin-dot', 'aria-hidden': 'true' }), iconSize: [28, 28], iconAnchor: [14, 28] }),
+    }).addTo(pinMap);
+    pinMarker.on('dragend', () => { const p = pinMarker!.getLatLng(); setPin({ lat: p.lat, lng: p.lng }, 'Pin moved'); });
+  }
+  announce(whereStatus, at ? `${how}: ${at.lat.toFixed(5)}, ${at.lng.toFixed(5)}${at.accuracy ? ` (±${at.accuracy} m)` : ''}.` : 'No pin: your show is listed without a place.');
+  broadcast?.moveTo(at).catch((e) => announce(whereStatus, `Could not move the pin: ${errorText(e)}`));
+}
+
+async function useMyLocation(): Promise<void> {
+  announce(whereStatus, 'Asking your browser where you are…');
+  try {
+    const here = await askPosition();
+    pinMap.setView([here.lat, here.lng], 16);
+    setPin(here, 'Pin at your location');
+  } catch (e) {
+    announce(whereStatus, `Could not use your location: ${errorText(e)}. You can place the pin on the map instead.`);
+  }
+}
+
+for (const radio of form.querySelectorAll<HTMLInputElement>('input[name="where"]')) {
+  radio.addEventListener('change', () => {
+    const choice = whereChoice();
+    show($('pin-tools'), choice === 'map');
+    if (choice === 'none') setPin(null, '');
+    else if (choice === 'gps') void useMyLocation(); // only now, after the busker chose it
+    else { pinMap.invalidateSize(); announce(whereStatus, 'Click or tap the map where you are playing, or use “Pin at map centre”.'); }
+  });
+}
+pinMap.on('click', (e: L.LeafletMouseEvent) => {
+  if (whereChoice() !== 'map') return;
+  setPin({ lat: e.latlng.lat, lng: e.latlng.lng }, 'Pin placed');
+});
+$('pin-centre').addEventListener('click', () => {
+  const c = pinMap.getCenter();
+  setPin({ lat: c.lat, lng: c.lng }, 'Pin placed at the map centre');
+});
+
+// ---- on air -----------------------------------------------------------------------------------
+const STATE_TEXT: Record<OnAirState, string> = {
+  starting: 'Going live…',
+  live: 'You are live',
+  recovering: 'Reconnecting: your show continues',
+  ended: 'Show ended',
+};
+
+function onAir(state: OnAirState, detail?: string): void {
+  document.body.dataset.onAir = state;
+  buskState.dataset.state = state;
+  announce(buskState, detail && state !== 'live' ? `${STATE_TEXT[state]} (${detail})` : STATE_TEXT[state]);
+  if (state === 'ended') {
+    chat?.close();
+    broadcast = null;
+    $('viewer-count').textContent = '—';
+  }
+  updateControls();
+}
+
+function mediaHealth(service: MediaState | null, local: Flow): void {
+  // The service's word wins when it has one: it sees whether media reaches the media server.
+  const s = service === 'flowing' || service === 'stalled' ? service : local;
+  const text = s === 'flowing' ? 'Flowing' : s === 'stalled' ? 'Stalled' : 'Connecting';
+  const health = $('media-health');
+  health.textContent = text;
+  health.dataset.state = s;
+}
+
+function updateControls(): void {
+  const onAirNow = !!broadcast;
+  const canBusk = hasRole(identity, 'busker');
+  goLive.disabled = onAirNow || !canBusk;
+  show(goLive, !onAirNow);
+  show(endButton, onAirNow);
+  for (const id of ['title', 'hashtags', 'description']) $<HTMLInputElement>(id).readOnly = onAirNow;
+  $('go-live-hint').textContent = canBusk ? '' : 'Sign in as a busker to go live.';
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  formError.textContent = '';
+  if (!identity) { formError.textContent = 'Sign in first.'; return; }
+  const title = $<HTMLInputElement>('title').value.trim();
+  if (!title) { formError.textContent = 'Give your show a title.'; $('title').focus(); return; }
+  if (whereChoice() !== 'none' && !pin) { formError.textContent = 'Place your pin first, or choose “No pin”.'; return; }
+  if (!camera.stream) await openCamera();
+  if (!camera.stream) { formError.textContent = 'The camera is needed to go live.'; return; }
+  const iceServers = await getIceServers();
+  const b = new Broadcast(signaling, iceServers, {
+    state: onAir,
+    viewers: (n) => { $('viewer-count').textContent = viewersText(n); },
+    media: mediaHealth,
+    peer: (s) => { $('peer-state').textContent = s; },
+  });
+  broadcast = b;
+  updateControls();
+  try {
+    const id = await b.start({
+      title,
+      description: $<HTMLTextAreaElement>('description').value.trim(),
+      hashtags: hashtagsOf($<HTMLInputElement>('hashtags').value),
+      location: whereChoice() === 'none' ? null : pin,
+    }, camera.stream);
+    const link = $<HTMLAnchorElement>('watch-link');
+    link.href = `watch.html?busk=${encodeURIComponent(id)}`;
+    show(link, true);
+    $('viewer-count').textContent = viewersText(0);
+    chat = new Chat($('chat'), { signaling, buskId: id, myName: identity.name, myId: identity.id });
+    show($('chat'), true);
+  } catch (err) {
+    broadcast = null;
+    formError.textContent = `Could not go live: ${errorText(err)}`;
+    onAir('ended', errorText(err));
+  }
+});
+
+endButton.addEventListener('click', async () => {
+  endButton.disabled = true;
+  await broadcast?.end();
+  endButton.disabled = false;
+});
+
+window.addEventListener('pagehide', () => { void broadcast?.end(); });
+updateControls();

@@ -1,0 +1,158 @@
+// Watching one busk: the video, what it is, how far away it is and how to get there, and its chat.
+// The page always says which state it is in: connecting, live, stalled or ended.
+import { getBusk, getIceServers } from './lib/api';
+import { currentIdentity, signOut } from './lib/auth';
+import { Chat } from './lib/chat';
+import { askPosition, directionsUrl, distanceMeters, formatDistance, geoUri, rememberedPosition } from './lib/geo';
+import { showLinkState } from './lib/link-status';
+import { FlowWatch, type Flow } from './lib/media-health';
+import { RequestError, Signaling } from './lib/stomp';
+import type { Busk, BuskEvent, LatLng, MediaState } from './lib/types';
+import { $, announce, errorText, show, sinceText, tagList, viewersText } from './lib/ui';
+import { Viewer } from './lib/webrtc';
+
+type WatchState = 'connecting' | 'live' | 'stalled' | 'ended';
+
+const STATE_TEXT: Record<WatchState, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  stalled: 'The stream has stalled: waiting for it to come back…',
+  ended: 'This show has ended.',
+};
+
+const video = $<HTMLVideoElement>('video');
+const stateBox = $('watch-state');
+const buskId = new URLSearchParams(location.search).get('busk') ?? '';
+let state: WatchState | null = null;
+let serviceMedia: MediaState | null = null;
+let localFlow: Flow = 'waiting';
+let viewer: Viewer | null = null;
+let watch: FlowWatch | null = null;
+let chat: Chat | null = null;
+
+function setState(next: WatchState, detail?: string): void {
+  if (state === 'ended') return; // final
+  state = next;
+  document.body.dataset.state = next;
+  stateBox.dataset.state = next;
+  announce(stateBox, detail ? `${STATE_TEXT[next]} ${detail}` : STATE_TEXT[next]);
+  if (next === 'ended') {
+    viewer?.close();
+    watch?.stop();
+    chat?.close();
+    video.srcObject = null;
+    show($('unmute'), false);
+    show($('ended-actions'), true);
+    void signaling.stop();
+  }
+}
+
+/** Live when frames are decoding; stalled when they stop, or when the service says media stalled. */
+function judge(): void {
+  if (state === 'ended') return;
+  if (localFlow === 'flowing' && serviceMedia !== 'stalled') setState('live');
+  else if (localFlow === 'stalled' || (serviceMedia === 'stalled' && state === 'live')) setState('stalled');
+}
+
+function describe(b: Busk): void {
+  document.title = `${b.title} · busking`;
+  $('title').textContent = b.title;
+  $('owner').textContent = [b.owner.name, sinceText(b.startedAt)].filter(Boolean).join(' · ');
+  $('hashtags').replaceChildren(tagList(b.hashtags));
+  $('description').textContent = b.description ?? '';
+  $('viewer-count').textContent = viewersText(b.viewers);
+  showPlace(b.location, rememberedPosition());
+}
+
+function showPlace(pin: LatLng | null, here: LatLng | null): void {
+  show($('where'), !!pin);
+  if (!pin) return;
+  const directions = $<HTMLAnchorElement>('directions');
+  directions.href = directionsUrl(pin, here);
+  $<HTMLAnchorElement>('geo-link').href = geoUri(pin);
+  $('distance').textContent = here ? formatDistance(distanceMeters(here, pin)) : 'Share your location to see how far it is.';
+  show($('how-far'), !here);
+}
+
+// ---- video: autoplay with sound when the browser allows it, muted with a button when not -------
+async function play(stream: MediaStream): Promise<void> {
+  if (video.srcObject !== stream) video.srcObject = stream;
+  video.muted = false;
+  try {
+    await video.play();
+    show($('unmute'), false);
+  } catch {
+    video.muted = true;
+    await video.play().catch(() => undefined);
+    show($('unmute'), true);
+  }
+}
+
+$('unmute').addEventListener('click', () => {
+  video.muted = false;
+  void video.play();
+  show($('unmute'), false);
+});
+
+// ---- start ------------------------------------------------------------------------------------
+const signaling = new Signaling({
+  token: () => currentIdentity()?.token ?? null,
+  onUnauthorized: () => { signOut(); signaling.reconnect(); }, // watch as a guest instead
+});
+showLinkState(signaling, $('link-state'));
+
+async function main(): Promise<void> {
+  setState('connecting');
+  if (!buskId) { setState('ended', 'No show was chosen: pick one on the map.'); return; }
+  const busk = await getBusk(buskId).catch(() => undefined);
+  if (busk === null) { setState('ended'); return; }
+  if (busk) describe(busk);
+
+  $('how-far').addEventListener('click', async () => {
+    try {
+      const here = await askPosition();
+      const b = await getBusk(buskId).catch(() => busk);
+      showPlace(b?.location ?? null, here);
+    } catch (e) {
+      $('distance').textContent = `Distance unknown: ${errorText(e)}.`;
+    }
+  });
+
+  const iceServers = await getIceServers();
+  signaling.subscribe<BuskEvent>(`/topic/busk.${buskId}`, (ev) => {
+    if (ev.type === 'viewers') $('viewer-count').textContent = viewersText(ev.count);
+    else if (ev.type === 'media') { serviceMedia = ev.state; judge(); }
+    else if (ev.type === 'ended') setState('ended');
+  });
+  viewer = new Viewer({
+    signaling, buskId, iceServers,
+    onError: (e) => announce($('watch-detail'), `Media: ${e.message}`),
+  }, (stream) => void play(stream));
+  watch = new FlowWatch(() => viewer?.pc ?? null, 'in', (s) => {
+    localFlow = s.flow;
+    video.dataset.framesDecoded = String(s.counter);
+    judge();
+  });
+  const me = currentIdentity();
+  chat = new Chat($('chat'), { signaling, buskId, myName: me?.name ?? null, myId: me?.id ?? null });
+
+  // First connect and every reconnect: (re)offer. After a drop the service has released this
+  // session's endpoint, so a new negotiation is needed either way.
+  signaling.onConnect(async (again) => {
+    if (state === 'ended') return;
+    if (again) { setState(state === 'live' ? 'stalled' : 'connecting'); watch?.reset(); }
+    try {
+      await viewer!.negotiate();
+    } catch (e) {
+      if (e instanceof RequestError && e.code === 'not-found') setState('ended');
+      else announce($('watch-detail'), `Could not connect: ${errorText(e)}`);
+    }
+  });
+  signaling.start();
+}
+
+window.addEventListener('pagehide', () => {
+  if (state !== 'ended' && buskId) signaling.send(`/app/busk.${buskId}.leave`, {});
+});
+
+void main();
