@@ -1,0 +1,24 @@
+// What a session needs from its transport. ws.ts and tcp.ts implement it; the session never sees
+// a socket directly, so both transports share every line of protocol handling.
+import type { TransportKind } from './types';
+
+export interface Connection {
+  readonly transport: TransportKind;
+  readonly remoteAddress?: string;
+  /** Writes one frame (or a heart-beat EOL). `binary`: WebSocket binary message rather than text. */
+  write(data: Buffer, binary: boolean): void;
+  /** Writes one frame given in two parts (MESSAGE prefix + shared tail) without re-serializing. */
+  writeParts(head: Buffer, tail: Buffer, binary: boolean): void;
+  /** Bytes accepted but not yet on the wire (slow-consumer detection). */
+  bufferedBytes(): number;
+  /** Closes after what was written has been flushed. */
+  end(): void;
+  /** Closes now. */
+  destroy(): void;
+}
+
+/** Called by the transport. */
+export interface ConnectionHandler {
+  onData(chunk: Buffer, binary: boolean): void;
+  onClosed(): void;
+}

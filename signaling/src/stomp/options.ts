@@ -1,0 +1,108 @@
+// Broker options: a typed object with defaults. Mapping environment variables onto it is the
+// signaling service's job (config.ts: STOMP_HEARTBEAT_MS, STOMP_MAX_FRAME_BYTES, ...).
+import { Authenticator, Logger, PermissionCheck } from './types';
+import { defaultPermissions } from './permissions';
+
+export interface BrokerLimits {
+  /** Largest frame accepted (command, headers, body). STOMP_MAX_FRAME_BYTES. */
+  maxFrameBytes: number;
+  maxHeaders: number;
+  maxHeaderLineBytes: number;
+  /** Subscriptions per session. STOMP_MAX_SUBSCRIPTIONS. */
+  maxSubscriptions: number;
+  /** Unacknowledged deliveries per session (client/client-individual subscriptions). */
+  maxPendingAcks: number;
+  /** Outbound bytes buffered for one session (ws bufferedAmount / socket writableLength) before it is dropped as a slow consumer. */
+  maxOutboundBufferBytes: number;
+  /** Inbound frames per session per window (heart-beats do not count). STOMP_RATE_LIMIT. */
+  rateLimit: { count: number; windowMs: number };
+  /** A frame that started must complete within this time. */
+  partialFrameTimeoutMs: number;
+  /** A socket must send CONNECT (and be authenticated) within this time. */
+  connectTimeoutMs: number;
+  /** Open transactions per session, and frames buffered in one transaction. */
+  maxTransactions: number;
+  maxTransactionFrames: number;
+  /** Messages a /queue destination holds while nobody can take them; the oldest go first. */
+  maxQueueDepth: number;
+}
+
+export interface HeartbeatOptions {
+  /** How often the broker can send heart-beats, ms (0: never). */
+  sendMs: number;
+  /** How often the broker wants the client's heart-beats, ms (0: not at all). */
+  receiveMs: number;
+  /** A session is closed after receiveInterval × graceFactor of silence. */
+  graceFactor: number;
+}
+
+export interface BrokerOptions {
+  authenticator?: Authenticator;
+  /** Default: defaultPermissions (SEND to /app/**; SUBSCRIBE to /topic/**, /queue/**, /user/**). */
+  permissions?: PermissionCheck;
+  /** Refused SEND/SUBSCRIBE: 'error' = ERROR frame and close (STOMP's way, default);
+   *  'errors-queue' = {code:"forbidden"} on the session's /user/queue/errors, session stays. */
+  onDenied?: 'error' | 'errors-queue';
+  limits?: Partial<BrokerLimits>;
+  /** A number sets both directions (STOMP_HEARTBEAT_MS). */
+  heartbeat?: number | Partial<HeartbeatOptions>;
+  /** Prefix of session ids and message ids (the node id), so ids are unique across nodes. */
+  sessionIdPrefix?: string;
+  /** CONNECTED `server` header. */
+  serverName?: string;
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  authenticator: Authenticator | null;
+  permissions: PermissionCheck;
+  onDenied: 'error' | 'errors-queue';
+  limits: BrokerLimits;
+  heartbeat: HeartbeatOptions;
+  sessionIdPrefix: string;
+  serverName: string;
+  logger: Logger;
+}
+
+export const DEFAULT_LIMITS: BrokerLimits = {
+  maxFrameBytes: 2 * 1024 * 1024,
+  maxHeaders: 64,
+  maxHeaderLineBytes: 8192,
+  maxSubscriptions: 100,
+  maxPendingAcks: 1000,
+  maxOutboundBufferBytes: 8 * 1024 * 1024,
+  rateLimit: { count: 200, windowMs: 1000 },
+  partialFrameTimeoutMs: 30000,
+  connectTimeoutMs: 10000,
+  maxTransactions: 16,
+  maxTransactionFrames: 1000,
+  maxQueueDepth: 10000,
+};
+
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { sendMs: 10000, receiveMs: 10000, graceFactor: 2 };
+
+const consoleLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: (m, meta) => console.warn(`[stomp] ${m}`, meta ?? ''),
+  error: (m, meta) => console.error(`[stomp] ${m}`, meta ?? ''),
+};
+
+export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
+  const limits = { ...DEFAULT_LIMITS, ...(o.limits ?? {}) };
+  // The slow-consumer cap must leave room for at least one maximal frame.
+  limits.maxOutboundBufferBytes = Math.max(limits.maxOutboundBufferBytes, limits.maxFrameBytes + 65536);
+  const hb = typeof o.heartbeat === 'number'
+    ? { ...DEFAULT_HEARTBEAT, sendMs: o.heartbeat, receiveMs: o.heartbeat }
+    : { ...DEFAULT_HEARTBEAT, ...(o.heartbeat ?? {}) };
+  return {
+    authenticator: o.authenticator ?? null,
+    permissions: o.permissions ?? defaultPermissions,
+    onDenied: o.onDenied ?? 'error',
+    limits,
+    heartbeat: hb,
+    sessionIdPrefix: o.sessionIdPrefix ?? `n${process.pid.toString(36)}`,
+    serverName: o.serverName ?? 'busking-stomp/1.0',
+    logger: o.logger ?? consoleLogger,
+  };
+}

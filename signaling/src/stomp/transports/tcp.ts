@@ -1,0 +1,72 @@
+// STOMP over plain TCP (backend services, ops tools, stompit).
+import net from 'node:net';
+import type { Connection, ConnectionHandler } from '../connection';
+
+class TcpConnection implements Connection {
+  readonly transport = 'tcp' as const;
+  readonly remoteAddress: string | undefined;
+  constructor(private readonly socket: net.Socket) {
+    this.remoteAddress = socket.remoteAddress;
+  }
+
+  write(data: Buffer): void {
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(data);
+  }
+
+  writeParts(head: Buffer, tail: Buffer): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    // Corked: both parts leave in one writev, no copy of the shared tail.
+    this.socket.cork();
+    this.socket.write(head);
+    this.socket.write(tail);
+    this.socket.uncork();
+  }
+
+  bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  end(): void {
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+export class TcpTransport {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(accept: (c: Connection) => ConnectionHandler) {
+    this.server = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      this.sockets.add(socket);
+      const handler = accept(new TcpConnection(socket));
+      socket.on('data', (chunk: Buffer) => handler.onData(chunk, false));
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        handler.onClosed();
+      });
+      socket.on('error', () => socket.destroy());
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,77 @@
+// STOMP over WebSocket: `ws` on an existing http.Server at one path. Text and binary messages are
+// both fed to the parser as bytes; a message may hold several frames or part of one.
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, RawData } from 'ws';
+import type { Connection, ConnectionHandler } from '../connection';
+
+const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
+
+class WsConnection implements Connection {
+  readonly transport = 'ws' as const;
+  constructor(private readonly ws: WebSocket, readonly remoteAddress: string | undefined) {}
+
+  write(data: Buffer, binary: boolean): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary });
+  }
+
+  writeParts(head: Buffer, tail: Buffer, binary: boolean): void {
+    // One WebSocket message per frame: the two parts must be joined (one copy of the tail).
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(Buffer.concat([head, tail], head.length + tail.length), { binary });
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  end(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    // A peer that never answers the close handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data as ArrayBuffer);
+}
+
+export class WsTransport {
+  private readonly wss: WebSocketServer;
+  private readonly onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  constructor(private readonly server: http.Server, path: string, maxFrameBytes: number, accept: (c: Connection) => ConnectionHandler) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // A message may carry a whole frame plus heart-beats; the parser enforces the frame limit.
+      maxPayload: maxFrameBytes + 64 * 1024,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
+    });
+    this.wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
+      const handler = accept(new WsConnection(ws, req.socket.remoteAddress));
+      ws.on('message', (data, isBinary) => handler.onData(toBuffer(data), isBinary));
+      ws.on('close', () => handler.onClosed());
+      ws.on('error', () => handler.onClosed());
+    });
+    this.onUpgrade = (req, socket, head) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const pathname = q < 0 ? url : url.slice(0, q);
+      if (pathname !== path && pathname !== path + '/') return; // someone else's upgrade
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+    };
+    server.on('upgrade', this.onUpgrade);
+  }
+
+  async close(): Promise<void> {
+    this.server.off('upgrade', this.onUpgrade);
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
