@@ -31,7 +31,10 @@ signaling.subscribe<Record<string, unknown>>('/topic/ops.turn', (ev) => {
 async function refreshTurn(): Promise<void> {
   if (!identity) return;
   try {
-    renderTurnSnapshot(await opsTurnSnapshot(identity.token), $('turn-figures'), $('turn-sessions'));
+    renderTurnSnapshot(await opsTurnSnapshot(identity.token), {
+      figures: $('turn-figures'), diagnoses: $('turn-diagnoses'),
+      sessions: $<HTMLTableElement>('turn-sessions'), failures: $<HTMLTableElement>('turn-failures'),
+    });
     announce($('turn-status'), `Updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
     announce($('turn-status'), `TURN monitor unavailable: ${errorText(e)}`);
