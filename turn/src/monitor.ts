@@ -111,6 +111,7 @@ interface SessionState {
   emptyChallenges: number;
   sawUser: boolean;
   challengeResolved: boolean;
+  unansweredCounted: number;
   failures: number;
   failuresAttributed: string | null; // the client-address key the failures are counted under
 }
@@ -264,7 +265,9 @@ export class TurnMonitor extends EventEmitter {
       // The normal first step of every allocation (the client learns realm and nonce): only a
       // problem when the client never answers it with a username (see sweepChallenges).
       s.emptyChallenges++;
-      if (s.sawUser) this.countUnanswered(s, at, 1);
+      this.lastAuthProblem = null; // "Cannot find credentials of user <>": nothing to add
+      // A second challenge on one session means the first was not answered either.
+      if (s.sawUser || s.emptyChallenges >= 2) this.countUnanswered(s, at, s.emptyChallenges - s.unansweredCounted - (s.sawUser ? 1 : 0));
       return;
     }
     if (ev.user) this.noteUser(s, at);
@@ -272,7 +275,7 @@ export class TurnMonitor extends EventEmitter {
       s.user = ev.user;
       let problem: AuthFailure['problem'] = 'unauthorized';
       const p = this.lastAuthProblem;
-      if (p && (!p.session || p.session === ev.session) && (!p.user || p.user === ev.user)) problem = p.problem;
+      if (p && (p.session === undefined || p.session === ev.session) && (p.user === undefined || p.user === ev.user)) problem = p.problem;
       this.lastAuthProblem = null;
       this.authFailure(s, ev, at, problem);
       return;
@@ -335,22 +338,22 @@ export class TurnMonitor extends EventEmitter {
     if (s.sawUser) return;
     s.sawUser = true;
     this.authenticated.add(at);
-    // The first empty-user 401 was the normal challenge; further ones on the same session were not.
-    if (s.emptyChallenges > 1 && !s.challengeResolved) this.countUnanswered(s, at, s.emptyChallenges - 1);
     s.challengeResolved = true;
   }
 
   private countUnanswered(s: SessionState, at: number, n: number): void {
+    if (n <= 0) return;
+    if (s.unansweredCounted === 0) this.unansweredSessions.add(at, 1);
+    s.unansweredCounted += n;
     this.unanswered.add(at, n);
-    this.unansweredSessions.add(at, 1);
   }
 
   /** Sessions that got only 401s without ever sending a username, after a grace period. */
   private sweep(nowMs: number): void {
     for (const s of this.sessions.values()) {
-      if (!s.sawUser && !s.challengeResolved && s.emptyChallenges > 0 && nowMs - s.firstSeen >= this.graceMs) {
+      if (!s.sawUser && !s.challengeResolved && s.emptyChallenges > s.unansweredCounted && nowMs - s.firstSeen >= this.graceMs) {
         s.challengeResolved = true;
-        this.countUnanswered(s, nowMs, s.emptyChallenges);
+        this.countUnanswered(s, nowMs, s.emptyChallenges - s.unansweredCounted);
       }
       const dead =
         (s.ended) ||
@@ -370,7 +373,7 @@ export class TurnMonitor extends EventEmitter {
       s = {
         id, user: '', realm: '', clientAddress: null, transport: null, firstSeen: at, startedAt: null, lastRefresh: at, lifetime: 0,
         peers: new Set(), client: zero(), peer: zero(), ended: false,
-        emptyChallenges: 0, sawUser: false, challengeResolved: false, failures: 0, failuresAttributed: null,
+        emptyChallenges: 0, sawUser: false, challengeResolved: false, unansweredCounted: 0, failures: 0, failuresAttributed: null,
       };
       this.sessions.set(id, s);
       if (this.sessions.size > MAX_SESSIONS) this.sweep(this.now());
