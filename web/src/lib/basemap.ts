@@ -20,6 +20,7 @@ export function createBaseMap(container: HTMLElement, opts: BaseMapOptions): L.M
     center: opts.center ?? [30, 10],
     zoom: opts.zoom ?? 2,
     minZoom: 2,
+    maxZoom: opts.tileUrl ? 19 : 18, // marker clustering needs one
     worldCopyJump: true,
     preferCanvas: true,
     keyboard: true,
@@ -60,14 +61,16 @@ async function addOfflineWorld(map: L.Map): Promise<void> {
   let current = outlineLayers(await loadTopology('countries-110m.json'), 'world');
   current.forEach((l) => l.addTo(map));
   let detailed = false;
-  map.on('zoomend', async () => {
+  const detail = async () => {
     if (detailed || map.getZoom() < 4) return;
     detailed = true;
     const next = outlineLayers(await loadTopology('countries-50m.json'), 'world');
     next.forEach((l) => l.addTo(map));
     current.forEach((l) => l.remove());
     current = next;
-  });
+  };
+  map.on('zoomend', () => void detail());
+  void detail(); // the page may have zoomed in (to its pins) while the coarse outlines loaded
   await addCities(map);
 }
 
