@@ -163,6 +163,11 @@ export class Broker extends EventEmitter implements SessionHost {
     return this.topics.subscriberCount(destination);
   }
 
+  /** Messages waiting in a /queue destination. */
+  queueDepth(destination: string): number {
+    return this.queues.depth(destination);
+  }
+
   stats(): BrokerStats {
     const c = this.counters;
     return {

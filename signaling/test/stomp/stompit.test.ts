@@ -1,5 +1,6 @@
 // stompit over plain TCP against the running broker.
-import stompit from 'stompit';
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const stompit = require('stompit'); // untyped package
 import { startBroker, Running, waitFor, sleep } from './helpers';
 import { openPermissions } from '../../src/stomp';
 

@@ -63,7 +63,13 @@ export class WsTransport {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const pathname = q < 0 ? url : url.slice(0, q);
-      if (pathname !== path && pathname !== path + '/') return; // someone else's upgrade
+      if (pathname !== path && pathname !== path + '/') {
+        // Someone else's upgrade; when nobody else listens, refuse it rather than leave it hanging.
+        if (server.listenerCount('upgrade') === 1) {
+          socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        }
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
     };
     server.on('upgrade', this.onUpgrade);
