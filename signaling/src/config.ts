@@ -25,6 +25,8 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'JWT_AUDIENCE', default: '', description: 'Required `aud` claim, when set.' },
   { name: 'DEV_TOKENS', default: 'auto', description: 'POST /api/dev/token issues tokens for testing: auto = only in the embedded development setup (no KMS_URLS, no JWT key configured), true/false to force.' },
   { name: 'ANONYMOUS_VIEWING', default: 'true', description: 'Allow STOMP sessions without a token to watch and chat as guests.' },
+  { name: 'NODE_PRESENCE_TTL_MS', default: '15000', description: 'With Redis: a node refreshes its presence key every third of this; when it expires, other nodes end that node\'s busks and forget its viewers.' },
+  { name: 'MEDIA_TIMEOUT_MS', default: '10000', description: 'Longest wait for one media server call (create, processOffer, ...) before the client gets `unavailable`.' },
   { name: 'PRESENTER_GRACE_MS', default: '15000', description: 'How long a busk survives its presenter\'s dropped connection, waiting for a reconnect.' },
   { name: 'CHAT_MAX_LENGTH', default: '500', description: 'Longest chat message, in characters.' },
   { name: 'CHAT_RATE', default: '5/10s', description: 'Chat messages allowed per session per window.' },
@@ -90,6 +92,8 @@ export interface Config {
   devTokens: boolean;
   anonymousViewing: boolean;
   presenterGraceMs: number;
+  nodePresenceTtlMs: number;
+  mediaTimeoutMs: number;
   chat: { maxLength: number; rate: { count: number; windowMs: number }; history: number };
   stunUrls: string[];
   turn: { urls: string[]; secret: string; ttlSeconds: number; logFile: string };
@@ -138,6 +142,8 @@ export function loadConfig(env: Env = process.env): Config {
     devTokens,
     anonymousViewing: bool(env, 'ANONYMOUS_VIEWING'),
     presenterGraceMs: int(env, 'PRESENTER_GRACE_MS'),
+    nodePresenceTtlMs: int(env, 'NODE_PRESENCE_TTL_MS'),
+    mediaTimeoutMs: int(env, 'MEDIA_TIMEOUT_MS'),
     chat: { maxLength: int(env, 'CHAT_MAX_LENGTH'), rate: parseRate(raw(env, 'CHAT_RATE'), 'CHAT_RATE'), history: int(env, 'CHAT_HISTORY') },
     stunUrls: list(env, 'STUN_URLS'),
     turn: { urls: list(env, 'TURN_URLS'), secret: raw(env, 'TURN_SECRET'), ttlSeconds: int(env, 'TURN_TTL_S'), logFile: raw(env, 'TURN_LOG') },

@@ -29,11 +29,14 @@ export interface Bus extends EventEmitter {
   close(): Promise<void>;
 }
 
+/** Every server message is JSON (PROTOCOL.md). */
+const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' }) as Record<string, string>;
+
 export class LocalBus extends EventEmitter implements Bus {
   constructor(private readonly broker: Delivery) { super(); }
-  publish(d: string, b: string) { this.broker.publish(d, b); }
-  sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b); }
-  sendToSession(s: string, d: string, b: string) { this.broker.sendToSession(s, d, b); }
+  publish(d: string, b: string) { this.broker.publish(d, b, JSON_HEADERS); }
+  sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b, JSON_HEADERS); }
+  sendToSession(s: string, d: string, b: string) { this.broker.sendToSession(s, d, b, JSON_HEADERS); }
   control(msg: ControlMessage) { this.emit('control', msg); }
   async close() {}
 }
@@ -73,9 +76,9 @@ export class RedisBus extends EventEmitter implements Bus {
     }
     if (e.o === this.nodeId) return; // delivered locally already
     switch (e.k) {
-      case 'p': this.broker.publish(e.d!, e.b!); break;
-      case 'u': this.broker.sendToUser(e.t!, e.d!, e.b!); break;
-      case 's': if (this.broker.session(e.t!)) this.broker.sendToSession(e.t!, e.d!, e.b!); break;
+      case 'p': this.broker.publish(e.d!, e.b!, JSON_HEADERS); break;
+      case 'u': this.broker.sendToUser(e.t!, e.d!, e.b!, JSON_HEADERS); break;
+      case 's': if (this.broker.session(e.t!)) this.broker.sendToSession(e.t!, e.d!, e.b!, JSON_HEADERS); break;
       case 'c': this.emit('control', e.c); break;
     }
   }
@@ -84,10 +87,10 @@ export class RedisBus extends EventEmitter implements Bus {
     this.pub.publish(this.channel, JSON.stringify({ o: this.nodeId, ...e })).catch(() => { /* Redis down: readiness reports it */ });
   }
 
-  publish(d: string, b: string) { this.broker.publish(d, b); this.send({ k: 'p', d, b }); }
-  sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b); this.send({ k: 'u', t: u, d, b }); }
+  publish(d: string, b: string) { this.broker.publish(d, b, JSON_HEADERS); this.send({ k: 'p', d, b }); }
+  sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b, JSON_HEADERS); this.send({ k: 'u', t: u, d, b }); }
   sendToSession(s: string, d: string, b: string) {
-    if (this.broker.session(s)) this.broker.sendToSession(s, d, b);
+    if (this.broker.session(s)) this.broker.sendToSession(s, d, b, JSON_HEADERS);
     else this.send({ k: 's', t: s, d, b });
   }
   control(msg: ControlMessage) { this.emit('control', msg); this.send({ k: 'c', c: msg }); }

@@ -1,0 +1,85 @@
+// One WebRtcEndpoint on a media server: a presenter's (source) or a viewer's (sink).
+import { EventEmitter } from 'node:events';
+import { KObject, KWebRtc, kurento } from './kurento';
+import { MediaError, withTimeout } from './errors';
+
+export interface IceCandidate {
+  candidate: string;
+  sdpMid: string;
+  sdpMLineIndex: number;
+}
+
+export interface EndpointEvents {
+  candidate: [IceCandidate];
+  /** KMS MediaFlowInStateChanged: media from the remote peer into this endpoint, per kind. */
+  'flow-in': [{ kind: 'audio' | 'video'; flowing: boolean }];
+}
+
+/**
+ * kurento-client emits 'error' on a media object when an event subscription fails, and refuses an
+ * 'error' listener ("doesn't accept events of type 'error'"), so such a failure would be an uncaught
+ * exception. We add the listener underneath its 'newListener' guard.
+ */
+export function guardErrors(obj: KObject & { listeners?(e: string): Function[] }, onError: (e: unknown) => void): void {
+  const ee = obj as unknown as EventEmitter;
+  const guards = ee.listeners('newListener');
+  ee.removeAllListeners('newListener');
+  ee.on('error', onError);
+  for (const g of guards) ee.on('newListener', g as (...a: any[]) => void);
+}
+
+export class Endpoint extends EventEmitter<EndpointEvents> {
+  private released = false;
+
+  constructor(readonly k: KWebRtc, readonly pipelineId: string, private readonly timeoutMs: number) {
+    super();
+    guardErrors(k, () => { /* object gone: whoever owns it is tearing down */ });
+  }
+
+  get id(): string { return this.k.id; }
+
+  /** Subscribes to the endpoint's events; must run before gatherCandidates (same socket, in order). */
+  listen(opts: { candidates: boolean; flow: boolean }): void {
+    if (opts.candidates) {
+      this.k.on('IceCandidateFound', (ev: { candidate: IceCandidate }) => {
+        const c = ev.candidate;
+        this.emit('candidate', { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
+      });
+    }
+    if (opts.flow) {
+      this.k.on('MediaFlowInStateChanged', (ev: { state: string; mediaType: string }) => {
+        const kind = String(ev.mediaType).toLowerCase() === 'audio' ? 'audio' : 'video';
+        this.emit('flow-in', { kind, flowing: ev.state === 'FLOWING' });
+      });
+    }
+  }
+
+  async processOffer(sdp: string): Promise<string> {
+    try {
+      return await withTimeout(this.k.processOffer(sdp), this.timeoutMs, 'processOffer');
+    } catch (e) {
+      throw MediaError.from(e, 'the media server could not use this SDP offer');
+    }
+  }
+
+  gatherCandidates(): Promise<void> { return withTimeout(this.k.gatherCandidates(), this.timeoutMs, 'gatherCandidates'); }
+
+  addIceCandidate(c: IceCandidate): Promise<void> {
+    const ice = kurento.getComplexType('IceCandidate')({ candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
+    return withTimeout(this.k.addIceCandidate(ice), this.timeoutMs, 'addIceCandidate');
+  }
+
+  connect(sink: Endpoint): Promise<void> { return withTimeout(this.k.connect(sink.k), this.timeoutMs, 'connect'); }
+
+  get isReleased() { return this.released; }
+
+  /** Idempotent; never throws (the object may be gone with its media server session). */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    this.removeAllListeners();
+    try {
+      await withTimeout(this.k.release(), this.timeoutMs, 'release');
+    } catch { /* already gone */ }
+  }
+}

@@ -1,0 +1,151 @@
+// One media server (KMS or the embedded engine) behind one kurento-client connection.
+// kurento-client reconnects by itself; we translate its signals into three events:
+//   'down' (socket lost), 'up' (socket back), 'session-lost' (reconnected, but the server answered
+//   INVALID_SESSION: every object we had there is gone, e.g. the server restarted).
+import { EventEmitter } from 'node:events';
+import { KClient, KObject, KPipeline, KWebRtc, kurento } from './kurento';
+import { Endpoint } from './endpoint';
+import { MediaError, withTimeout } from './errors';
+import { Pipeline } from './pipeline';
+import { quietKurentoClient } from './quiet';
+import { log } from '../log';
+
+export interface MediaServerEvents {
+  up: [];
+  down: [];
+  'session-lost': [];
+}
+
+export class MediaServer extends EventEmitter<MediaServerEvents> {
+  private client: KClient | null = null;
+  private connected = false;
+  private closed = false;
+  /** Pipelines this node created here (the least-loaded choice falls back on it). */
+  readonly pipelines = new Set<Pipeline>();
+  private loadCache: { at: number; value: number } | null = null;
+
+  constructor(readonly url: string, private readonly timeoutMs = 10000) {
+    super();
+  }
+
+  get isUp(): boolean { return this.connected && !this.closed; }
+
+  start(): void {
+    quietKurentoClient();
+    const client = kurento(this.url, { failAfter: Infinity, request_timeout: this.timeoutMs, response_timeout: this.timeoutMs });
+    this.client = client;
+    const re = client._re;
+    // reconnect-core re-emits socket errors; without a listener they would be uncaught exceptions.
+    re.on('error', (e: Error) => log.debug('media', `${this.url}: ${e.message}`));
+    re.on('connection', () => {
+      if (this.closed) return;
+      const was = this.connected;
+      this.connected = true;
+      if (!was) { log.info('media', `connected to ${this.url}`); this.emit('up'); }
+    });
+    re.on('disconnect', () => {
+      if (this.closed) return;
+      const was = this.connected;
+      this.connected = false;
+      if (was) { log.warn('media', `lost connection to ${this.url}`); this.emit('down'); }
+    });
+    client.on('reconnected', (sameSession: boolean) => {
+      if (this.closed || sameSession) return;
+      log.warn('media', `${this.url} lost our session (INVALID_SESSION): its objects are gone`);
+      for (const p of this.pipelines) p.server === this && this.pipelines.delete(p);
+      this.loadCache = null;
+      this.emit('session-lost');
+    });
+    // Swallow the constructor's own rejection (strict module check, unreachable server): 'up' tells.
+    client.then(() => {}, (e: unknown) => log.warn('media', `${this.url}: ${(e as Error).message}`));
+  }
+
+  /** Resolves when connected, rejects after `ms`. */
+  async ready(ms = this.timeoutMs): Promise<void> {
+    if (this.isUp) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => { this.off('up', up); reject(new MediaError('unavailable', `media server ${this.url} unreachable`)); }, ms);
+      const up = () => { clearTimeout(t); resolve(); };
+      this.once('up', up);
+    });
+  }
+
+  private get c(): KClient {
+    if (!this.client || !this.isUp) throw new MediaError('unavailable', 'media server unavailable');
+    return this.client;
+  }
+
+  async createPipeline(): Promise<Pipeline> {
+    let k: KPipeline;
+    try {
+      k = await withTimeout(this.c.create('MediaPipeline'), this.timeoutMs, 'create MediaPipeline');
+    } catch (e) {
+      throw MediaError.from(e, 'could not create a pipeline');
+    }
+    const p = new Pipeline(k, this, this.timeoutMs, true);
+    this.pipelines.add(p);
+    this.loadCache = null;
+    return p;
+  }
+
+  /** A pipeline created by another node (shared media server objects). */
+  async pipelineById(id: string): Promise<Pipeline> {
+    try {
+      const k = (await withTimeout(this.c.getMediaobjectById(id), this.timeoutMs, 'getMediaobjectById')) as KPipeline;
+      return new Pipeline(k, this, this.timeoutMs, false);
+    } catch (e) {
+      throw MediaError.from(e, `pipeline ${id} not found`);
+    }
+  }
+
+  async endpointById(id: string, pipelineId: string): Promise<Endpoint> {
+    try {
+      const k = (await withTimeout(this.c.getMediaobjectById(id), this.timeoutMs, 'getMediaobjectById')) as KWebRtc;
+      return new Endpoint(k, pipelineId, this.timeoutMs);
+    } catch (e) {
+      throw MediaError.from(e, `endpoint ${id} not found`);
+    }
+  }
+
+  /** Releases an object by id, ignoring "not found" (cleanup of a dead node's busk). */
+  async releaseById(id: string): Promise<void> {
+    try {
+      const k = (await withTimeout(this.c.getMediaobjectById(id), this.timeoutMs, 'getMediaobjectById')) as KObject;
+      await withTimeout(k.release(), this.timeoutMs, 'release');
+    } catch { /* already gone */ }
+  }
+
+  forget(p: Pipeline): void {
+    this.pipelines.delete(p);
+    this.loadCache = null;
+  }
+
+  /** Pipelines on the server (all nodes' ones), cached briefly; our own count if the call fails. */
+  async load(): Promise<number> {
+    if (this.loadCache && Date.now() - this.loadCache.at < 1000) return this.loadCache.value;
+    let value = this.pipelines.size;
+    try {
+      const sm = await withTimeout(this.c.getServerManager(), 2000, 'getServerManager');
+      value = (await withTimeout(sm.getPipelines(), 2000, 'getPipelines')).length;
+    } catch { /* keep local count */ }
+    this.loadCache = { at: Date.now(), value };
+    return value;
+  }
+
+  /** The server's own list of pipelines (tests check that nothing is left behind). */
+  async serverPipelineIds(): Promise<string[]> {
+    const sm = await withTimeout(this.c.getServerManager(), this.timeoutMs, 'getServerManager');
+    return (await withTimeout(sm.getPipelines(), this.timeoutMs, 'getPipelines')).map((p) => p.id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.connected = false;
+    const c = this.client;
+    this.client = null;
+    if (c) {
+      try { c.close(); } catch { /* already closed */ }
+    }
+  }
+}

@@ -1,0 +1,186 @@
+// The whole product in one process: media engine (embedded or KMS pool), state, broker, busk service,
+// HTTP. startService() is what main.ts runs and what tests start on free ports (PORT=0, STOMP_TCP_PORT=0).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config';
+import { Broker } from './stomp';
+import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions } from './auth';
+import { MediaPool } from './media';
+import { Bus, LocalBus, MemoryState, RedisBus, RedisState, State } from './state';
+import { BuskService } from './busk';
+import { createHttpApp } from './http/app';
+import { Gauge, Metrics } from './http/metrics';
+import { log } from './log';
+import { startMediaServer } from '../../kurento/src';
+import type { MediaServer as EmbeddedEngine } from '../../kurento/src';
+import { LogFollower } from '../../turn/src/follower';
+import { TurnMonitor } from '../../turn/src/monitor';
+
+export interface ServiceOptions {
+  /** Redis key/channel prefix (tests run several services on one Redis). */
+  redisPrefix?: string;
+  /** Static files directory instead of dist/web. */
+  webDir?: string;
+  /** Skip waiting for a media server at start (it may come later; /readyz tells). */
+  mediaWaitMs?: number;
+}
+
+export interface Service {
+  config: Config;
+  nodeId: string;
+  /** http://HOST:PORT */
+  url: string;
+  /** ws://HOST:PORT/stomp */
+  stompUrl: string;
+  httpPort: number;
+  stompTcpPort: number | null;
+  /** The media servers in use (the embedded engine's URL when KMS_URLS is empty). */
+  kmsUrls: string[];
+  engine: EmbeddedEngine | null;
+  broker: Broker;
+  state: State;
+  media: MediaPool;
+  busks: BuskService;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  log.setLevel(config.logLevel);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try { await c(); } catch (e) { log.warn('service', 'close step failed', e); }
+    }
+  };
+  try {
+    // 1. Media: the embedded engine when no KMS is configured.
+    let engine: EmbeddedEngine | null = null;
+    let kmsUrls = config.kmsUrls;
+    if (kmsUrls.length === 0) {
+      const stun = config.stunUrls[0] ? /^stuns?:([^:?]+)(?::(\d+))?/.exec(config.stunUrls[0]) : null;
+      engine = await startMediaServer({
+        host: '127.0.0.1', port: config.embeddedKmsPort,
+        bindAddress: config.host === '127.0.0.1' || config.host === 'localhost' ? '127.0.0.1' : undefined,
+        portRange: config.rtpPortRange ?? undefined,
+        stunServerAddress: stun?.[1], stunServerPort: stun?.[2] ? Number(stun[2]) : undefined,
+      });
+      const e = engine;
+      cleanups.push(() => e.close());
+      kmsUrls = [engine.url];
+      log.info('media', `embedded media engine at ${engine.url}`);
+    }
+    const media = new MediaPool(kmsUrls, config.mediaTimeoutMs);
+    cleanups.push(() => media.close());
+    media.start();
+    await media.ready(opts.mediaWaitMs ?? 10000).catch((e) => log.warn('media', `${(e as Error).message}; starting anyway (/readyz reports it)`));
+
+    // 2. State.
+    let state: State;
+    if (config.redisUrl) {
+      state = await RedisState.connect(config.redisUrl, opts.redisPrefix);
+    } else {
+      state = new MemoryState();
+    }
+    const st = state;
+    cleanups.push(() => st.close());
+
+    // 3. Broker, auth and the bus.
+    const verifier = new TokenVerifier(config.jwt);
+    const devTokens = config.devTokens ? new DevTokenIssuer(config.jwt) : null;
+    const broker = new Broker({
+      authenticator: makeAuthenticator(verifier, { anonymousViewing: config.anonymousViewing }),
+      permissions,
+      onDenied: 'errors-queue',
+      heartbeat: config.stomp.heartbeatMs,
+      limits: { maxFrameBytes: config.stomp.maxFrameBytes, maxSubscriptions: config.stomp.maxSubscriptions, rateLimit: config.stomp.rateLimit },
+      sessionIdPrefix: config.nodeId,
+      serverName: 'busking',
+      logger: {
+        debug: (m, meta) => log.debug('stomp', m, meta),
+        info: (m, meta) => log.info('stomp', m, meta),
+        warn: (m, meta) => log.warn('stomp', m, meta),
+        error: (m, meta) => log.error('stomp', m, meta),
+      },
+    });
+    let bus: Bus;
+    if (state instanceof RedisState) bus = await RedisBus.create(broker, state.client, config.nodeId, opts.redisPrefix);
+    else bus = new LocalBus(broker);
+    const theBus = bus;
+
+    // 4. TURN monitor (optional).
+    const metrics = new Metrics();
+    let monitor: TurnMonitor | null = null;
+    if (config.turn.logFile) {
+      const mon = new TurnMonitor({ ttlSeconds: config.turn.ttlSeconds });
+      monitor = mon;
+      const follower = new LogFollower(config.turn.logFile, { fromStart: true });
+      follower.on('line', (line: string) => mon.feed(line));
+      follower.on('error', (e: unknown) => log.warn('turn', 'log follower', e));
+      mon.on('event', (ev: unknown) => broker.publish('/topic/ops.turn', JSON.stringify(ev), { 'content-type': 'application/json' }));
+      follower.start();
+      cleanups.push(() => { follower.stop(); });
+      metrics.addText(() => mon.metrics());
+    }
+
+    // 5. Busk service.
+    const busks = new BuskService({
+      config, nodeId: config.nodeId, broker, bus, state, media, verifier, metrics, presenceTtlMs: config.nodePresenceTtlMs,
+    });
+    busks.start();
+    cleanups.push(() => theBus.close());
+    cleanups.push(() => broker.close());
+    cleanups.push(() => busks.close());
+
+    // Gauges read at scrape time.
+    const label = { node: config.nodeId };
+    metrics.add(new Gauge('busking_sessions', 'Open STOMP sessions on this node.', () => [{ labels: label, v: broker.stats().sessions }]));
+    metrics.add(new Gauge('busking_busks', 'Busks whose presenter is on this node.', () => [{ labels: label, v: busks.stats().busks }]));
+    metrics.add(new Gauge('busking_viewers', 'Viewer legs on this node.', () => [{ labels: label, v: busks.stats().viewers }]));
+    metrics.add(new Gauge('busking_media_objects', 'Media server objects held by this node, by type.', () => {
+      const s = busks.stats();
+      return [{ labels: { ...label, type: 'MediaPipeline' }, v: s.pipelines }, { labels: { ...label, type: 'WebRtcEndpoint' }, v: s.endpoints }];
+    }));
+    metrics.add(new Gauge('busking_media_servers_up', 'Media servers reachable from this node.', () => media.servers.map((s) => ({ labels: { url: s.url }, v: s.isUp ? 1 : 0 }))));
+    const brokerGauge = (name: string, help: string, key: 'messagesIn' | 'messagesOut' | 'dropped' | 'errors' | 'connectionsTotal' | 'subscriptions' | 'bytesIn' | 'bytesOut') =>
+      metrics.add(new Gauge(name, help, () => [{ labels: label, v: broker.stats()[key] }]));
+    brokerGauge('stomp_messages_in_total', 'Frames SENT by clients plus server publications (counter).', 'messagesIn');
+    brokerGauge('stomp_messages_out_total', 'MESSAGE frames written (counter).', 'messagesOut');
+    brokerGauge('stomp_messages_dropped_total', 'Messages not delivered (counter).', 'dropped');
+    brokerGauge('stomp_errors_total', 'ERROR frames sent (counter).', 'errors');
+    brokerGauge('stomp_connections_total', 'Sessions ever opened (counter).', 'connectionsTotal');
+    brokerGauge('stomp_subscriptions', 'Active subscriptions.', 'subscriptions');
+    brokerGauge('stomp_bytes_in_total', 'Bytes received (counter).', 'bytesIn');
+    brokerGauge('stomp_bytes_out_total', 'Bytes sent (counter).', 'bytesOut');
+
+    // 6. HTTP + WebSocket + TCP.
+    const app = createHttpApp({
+      config, state, verifier, devTokens, metrics, turn: monitor, webDir: opts.webDir,
+      ready: async () => {
+        const mediaUp = media.anyUp;
+        const stateOk = await state.ping();
+        return { ok: mediaUp && stateOk, checks: { media: mediaUp ? true : 'no media server reachable', state: stateOk ? true : 'state store unreachable' } };
+      },
+    });
+    const server = http.createServer(app);
+    broker.attachTo(server, '/stomp');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
+    });
+    cleanups.splice(cleanups.length - 3, 0, () => new Promise<void>((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
+    const httpPort = (server.address() as AddressInfo).port;
+    const stompTcpPort = config.stompTcpPort >= 0 ? await broker.listenTcp(config.stompTcpPort, config.host) : null;
+    const urlHost = config.host === '0.0.0.0' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+
+    let closing: Promise<void> | null = null;
+    return {
+      config, nodeId: config.nodeId, url: `http://${urlHost}:${httpPort}`, stompUrl: `ws://${urlHost}:${httpPort}/stomp`,
+      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, metrics,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

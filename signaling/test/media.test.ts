@@ -1,0 +1,36 @@
+import { startTestService, devToken, connect, serverPipelines } from './support/service';
+import { startBusk, watchBusk } from './support/peers';
+import type { Service } from '../src/service';
+import { waitFor } from '../../test-support/ports';
+
+jest.setTimeout(120000);
+
+describe('presenter and viewers exchange media', () => {
+  let svc: Service;
+  beforeAll(async () => { svc = await startTestService(); });
+  afterAll(async () => { await svc.close(); });
+
+  it('a viewer decodes the presenter frames, then everything is released', async () => {
+    const busker = await connect(svc, await devToken(svc, 'Ann', ['busker']));
+    const topic = await busker.subscribeSync('/topic/busks');
+    const { buskId, presenter } = await startBusk(busker, { title: 'Jazz at the corner', hashtags: ['#Jazz'], location: { lat: 52.5, lng: 13.4 } });
+    expect((await topic.type('live')).busk).toMatchObject({ id: buskId, title: 'Jazz at the corner', hashtags: ['jazz'], location: { lat: 52.5, lng: 13.4 }, viewers: 0 });
+    const fan = await connect(svc);
+    const bt = await fan.subscribeSync(`/topic/busk.${buskId}`);
+    const { viewer } = await watchBusk(fan, buskId);
+    await viewer.waitFrames(10);
+    expect((await bt.type('viewers', 15000, (b) => b.count === 1)).count).toBe(1);
+    await bt.type('media', 15000, (b) => b.state === 'flowing');
+    expect(await serverPipelines(svc)).toHaveLength(1);
+    // viewer leaves: count drops, pipeline stays
+    expect(await fan.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
+    await bt.type('viewers', 15000, (b) => b.count === 0);
+    // presenter leaves: busk ends, nothing on the media server
+    expect(await busker.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
+    expect((await bt.type('ended')).reason).toBe('presenter-left');
+    await topic.type('ended', 5000, (b) => b.buskId === buskId);
+    await waitFor(async () => (await serverPipelines(svc)).length === 0, 10000, 'no pipelines');
+    viewer.close(); presenter.close();
+    await fan.close(); await busker.close();
+  });
+});
