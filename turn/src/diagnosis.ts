@@ -76,7 +76,9 @@ export function diagnose(e: Evidence): Diagnosis[] {
     });
   }
 
-  if (e.skewSeconds !== null && Math.abs(e.skewSeconds) > SKEW_TOLERANCE_S) {
+  // Only a positive lead is evidence: credentials used late, or issued with a shorter TTL than
+  // configured, merely look "less ahead".
+  if (e.skewSeconds !== null && e.skewSeconds > SKEW_TOLERANCE_S) {
     out.push({
       id: 'clock-skew', severity: 'warning', count: 1,
       message: `Credentials reach coturn with more lifetime left than TURN_TTL_S allows: the signaling server's clock is about ${Math.round(e.skewSeconds)} s ahead of coturn's. ` +
