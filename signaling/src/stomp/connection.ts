@@ -5,6 +5,8 @@ import type { TransportKind } from './types';
 export interface Connection {
   readonly transport: TransportKind;
   readonly remoteAddress?: string;
+  /** True when a frame must go out as one buffer (WebSocket: one message per frame). */
+  readonly wholeFrames: boolean;
   /** Writes one frame (or a heart-beat EOL). `binary`: WebSocket binary message rather than text. */
   write(data: Buffer, binary: boolean): void;
   /** Writes one frame given in two parts (MESSAGE prefix + shared tail) without re-serializing. */

@@ -434,12 +434,21 @@ export class Session implements SessionInfo, ConnectionHandler {
       this.host.counters.unacked++;
       head = sub.prefixWith(this.version === '1.2' ? ackId : null, msg.redelivered);
     }
-    const tail = msg.tail(this.escape);
-    this.conn.writeParts(head, tail, this.binaryPeer || !msg.utf8);
+    const binary = this.binaryPeer || !msg.utf8;
+    let bytes: number;
+    if (this.conn.wholeFrames) {
+      const full = msg.full(head, this.escape);
+      this.conn.write(full, binary);
+      bytes = full.length;
+    } else {
+      const tail = msg.tail(this.escape);
+      this.conn.writeParts(head, tail, binary);
+      bytes = head.length + tail.length;
+    }
     this.wroteSinceTick = true;
     const c = this.host.counters;
     c.messagesOut++;
-    c.bytesOut += head.length + tail.length;
+    c.bytesOut += bytes;
     this.checkBuffered();
     return true;
   }

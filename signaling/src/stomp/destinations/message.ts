@@ -16,6 +16,12 @@ export class Message {
   /** True when the body is valid UTF-8 (may travel in a WebSocket text message). */
   readonly utf8: boolean;
   private readonly shared: [Buffer | undefined, Buffer | undefined, Buffer | undefined] = [undefined, undefined, undefined];
+  // One-entry cache of a whole frame: subscribers of one destination very often use the same
+  // subscription id (stompjs numbers them sub-0, sub-1, ... per connection), so consecutive
+  // deliveries over WebSocket can share one buffer instead of joining prefix and tail each time.
+  private fullPrefix: Buffer | null = null;
+  private fullMode: EscapeMode | null = null;
+  private fullBuf: Buffer | null = null;
 
   constructor(
     readonly id: string,
@@ -35,6 +41,17 @@ export class Message {
   tail(mode: EscapeMode): Buffer {
     const slot = mode === 'v12' ? 0 : mode === 'v11' ? 1 : 2;
     return this.shared[slot] ?? (this.shared[slot] = this.build(mode));
+  }
+
+  /** prefix + tail as one buffer, reusing the previous one when the prefix bytes are equal. */
+  full(prefix: Buffer, mode: EscapeMode): Buffer {
+    if (this.fullBuf !== null && this.fullMode === mode && (this.fullPrefix === prefix || this.fullPrefix!.equals(prefix))) {
+      return this.fullBuf;
+    }
+    const tail = this.tail(mode);
+    this.fullPrefix = prefix;
+    this.fullMode = mode;
+    return (this.fullBuf = Buffer.concat([prefix, tail], prefix.length + tail.length));
   }
 
   private build(mode: EscapeMode): Buffer {

@@ -4,21 +4,38 @@ import type { Connection, ConnectionHandler } from '../connection';
 
 class TcpConnection implements Connection {
   readonly transport = 'tcp' as const;
+  readonly wholeFrames = false;
   readonly remoteAddress: string | undefined;
   constructor(private readonly socket: net.Socket) {
     this.remoteAddress = socket.remoteAddress;
   }
 
+  private corked = false;
+
   write(data: Buffer): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(data);
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.cork();
+    this.socket.write(data);
   }
 
   writeParts(head: Buffer, tail: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    // Corked: both parts leave in one writev, no copy of the shared tail.
-    this.socket.cork();
+    // Both parts leave in one writev: no copy of the shared tail.
+    this.cork();
     this.socket.write(head);
     this.socket.write(tail);
+  }
+
+  /** Corked for the rest of the tick: a burst of frames becomes one writev. */
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(uncork, this);
+  }
+
+  flush(): void {
+    this.corked = false;
     this.socket.uncork();
   }
 
@@ -34,6 +51,10 @@ class TcpConnection implements Connection {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+function uncork(c: TcpConnection): void {
+  c.flush();
 }
 
 export class TcpTransport {

@@ -7,17 +7,40 @@ import type { Connection, ConnectionHandler } from '../connection';
 
 const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
+const BINARY = { binary: true };
+const TEXT = { binary: false };
+
 class WsConnection implements Connection {
   readonly transport = 'ws' as const;
-  constructor(private readonly ws: WebSocket, readonly remoteAddress: string | undefined) {}
+  readonly wholeFrames = true;
+  private corked = false;
+  private readonly socket: Duplex | undefined;
+
+  constructor(private readonly ws: WebSocket, readonly remoteAddress: string | undefined) {
+    // ws keeps its net.Socket in _socket (not public API; guarded): we cork it for the rest of the
+    // tick so a burst of frames (fan-out, queue drain) leaves in one writev, not one per frame.
+    const sock = (ws as unknown as { _socket?: Duplex })._socket;
+    this.socket = sock && typeof sock.cork === 'function' ? sock : undefined;
+  }
 
   write(data: Buffer, binary: boolean): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary });
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.corked && this.socket) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.ws.send(data, binary ? BINARY : TEXT);
+  }
+
+  flush(): void {
+    this.corked = false;
+    this.socket?.uncork();
   }
 
   writeParts(head: Buffer, tail: Buffer, binary: boolean): void {
     // One WebSocket message per frame: the two parts must be joined (one copy of the tail).
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(Buffer.concat([head, tail], head.length + tail.length), { binary });
+    this.write(Buffer.concat([head, tail], head.length + tail.length), binary);
   }
 
   bufferedBytes(): number {
@@ -33,6 +56,10 @@ class WsConnection implements Connection {
   destroy(): void {
     this.ws.terminate();
   }
+}
+
+function uncork(c: WsConnection): void {
+  c.flush();
 }
 
 function toBuffer(data: RawData): Buffer {
