@@ -201,7 +201,7 @@ export class Broker extends EventEmitter implements SessionHost {
     this.sessions.set(s.id, s);
     this.byTransport[s.transport]++;
     this.indexUser(s, s.principal);
-    this.emit('session-open', s);
+    this.safeEmit('session-open', s);
   }
 
   sessionClosed(s: Session, reason: CloseReason, wasOpen: boolean): void {
@@ -210,7 +210,7 @@ export class Broker extends EventEmitter implements SessionHost {
     this.sessions.delete(s.id);
     this.byTransport[s.transport]--;
     this.unindexUser(s, s.principal);
-    this.emit('session-close', s, reason);
+    this.safeEmit('session-close', s, reason);
   }
 
   principalChanged(s: Session, old: Principal | null): void {
@@ -221,7 +221,7 @@ export class Broker extends EventEmitter implements SessionHost {
   addSubscription(s: Session, sub: Subscription): void {
     this.subscriptionCount++;
     if (sub.kind === 'topic') this.topics.add(sub);
-    this.emit('subscribe', s, { id: sub.id, destination: sub.destination });
+    this.safeEmit('subscribe', s, { id: sub.id, destination: sub.destination });
     // After the event, so a listener can publish a snapshot before queued messages flow.
     if (sub.kind === 'queue') this.queues.add(sub);
   }
@@ -231,7 +231,7 @@ export class Broker extends EventEmitter implements SessionHost {
     if (sub.kind === 'topic') this.topics.remove(sub);
     else if (sub.kind === 'queue') this.queues.remove(sub, unacked);
     if (sub.kind !== 'queue') this.counters.dropped += unacked.length;
-    this.emit('unsubscribe', s, { id: sub.id, destination: sub.destination });
+    this.safeEmit('unsubscribe', s, { id: sub.id, destination: sub.destination });
   }
 
   route(s: Session, destination: string, headers: Headers, body: Buffer, receipt: string | undefined): boolean {
@@ -331,6 +331,15 @@ export class Broker extends EventEmitter implements SessionHost {
     }
     this.opts.logger.error('app handler failed', { destination, session: s.id, error: e instanceof Error ? e.stack : String(e) });
     this.reportError(s, 'unavailable', 'internal error', destination, receipt);
+  }
+
+  /** A listener's bug must not break the protocol handling that emitted the event. */
+  private safeEmit<K extends keyof BrokerEvents>(event: K, ...args: BrokerEvents[K]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (e) {
+      this.opts.logger.error(`'${event}' listener failed`, { error: e instanceof Error ? e.stack : String(e) });
+    }
   }
 
   private nextMessageId(): string {
