@@ -61,7 +61,7 @@ export function startSidecar(o: SidecarOptions): Sidecar {
 
 const USAGE = `usage: npm run turn:sidecar -- [LOGFILE|-] [--broker host:port] [--token-file FILE] [--destination D] [--from-start] [--max-buffer N]
   LOGFILE   coturn's log (a file, a glob, or coturn's log-file setting; default TURN_LOG); '-' reads stdin
-  --broker  the signaling service's STOMP TCP listener (default HOST:STOMP_TCP_PORT, 127.0.0.1:61613)
+  --broker  the signaling service's STOMP TCP listener (default TURN_SIDECAR_BROKER, 127.0.0.1:61613)
   token     TURN_SIDECAR_TOKEN (a JWT with role ops) or --token-file
   --destination  default ${DEFAULT_DESTINATION} (the signaling service republishes on /topic/ops.turn)`;
 
@@ -71,7 +71,7 @@ function main(argv: string[]): void {
   const env = process.env;
   const log = positional[0] ?? env.TURN_LOG;
   if (!log) { process.stderr.write(USAGE + '\n'); process.exit(2); }
-  const broker = str(flags.broker) ?? `${env.HOST || '127.0.0.1'}:${env.STOMP_TCP_PORT || '61613'}`;
+  const broker = str(flags.broker) ?? (env.TURN_SIDECAR_BROKER || '127.0.0.1:61613');
   const m = /^(.*):(\d+)$/.exec(broker);
   if (!m) { process.stderr.write(`--broker must be host:port, got ${broker}\n`); process.exit(2); }
   const tokenFile = str(flags['token-file']);
