@@ -205,7 +205,7 @@ form.addEventListener('submit', async (e) => {
     link.href = `watch.html?busk=${encodeURIComponent(id)}`;
     show(link, true);
     $('viewer-count').textContent = viewersText(0);
-    chat = new Chat($('chat'), { signaling, buskId: id, myName: identity.name, myId: identity.id });
+    chat = new Chat($('chat'), { signaling, buskId: id, myName: identity.name, myId: identity.id, maxLength: config.chat?.maxLength });
     show($('chat'), true);
   } catch (err) {
     broadcast = null;

@@ -1,6 +1,6 @@
 // Watching one busk: the video, what it is, how far away it is and how to get there, and its chat.
 // The page always says which state it is in: connecting, live, stalled or ended.
-import { getBusk, getIceServers } from './lib/api';
+import { getBusk, getConfig, getIceServers } from './lib/api';
 import { currentIdentity, signOut } from './lib/auth';
 import { Chat } from './lib/chat';
 import { askPosition, directionsUrl, distanceMeters, formatDistance, geoUri, rememberedPosition } from './lib/geo';
@@ -134,7 +134,8 @@ async function main(): Promise<void> {
     judge();
   });
   const me = currentIdentity();
-  chat = new Chat($('chat'), { signaling, buskId, myName: me?.name ?? null, myId: me?.id ?? null });
+  const config = await getConfig();
+  chat = new Chat($('chat'), { signaling, buskId, myName: me?.name ?? null, myId: me?.id ?? null, maxLength: config.chat?.maxLength });
 
   // First connect and every reconnect: (re)offer. After a drop the service has released this
   // session's endpoint, so a new negotiation is needed either way.

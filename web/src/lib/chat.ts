@@ -26,15 +26,17 @@ export class Chat {
 
   constructor(root: HTMLElement, private readonly opts: ChatOptions) {
     const inputId = `chat-text-${opts.buskId}`;
-    this.log = el('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Chat messages', tabindex: 0 });
+    this.log = el('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages', tabindex: 0 });
     this.input = el('input', { id: inputId, name: 'text', type: 'text', maxlength: opts.maxLength ?? 500, autocomplete: 'off', required: true, placeholder: 'Say something nice' });
     this.sendButton = el('button', { type: 'submit' }, 'Send');
     this.error = el('p', { class: 'error', role: 'alert' });
-    const form = el('form', { class: 'chat-form', 'aria-label': 'Send a chat message' },
+    const form = el('form', { class: 'chat-form', 'aria-label': 'Write in the chat' },
       el('label', { for: inputId, class: 'visually-hidden' }, 'Chat message'), this.input, this.sendButton);
     const who = el('p', { class: 'hint' }, opts.myName ? `Chatting as ${opts.myName}` : 'Chatting as a guest (sign in on the studio page to use your name)');
     root.replaceChildren(el('h2', {}, 'Chat'), this.log, form, who, this.error);
     form.addEventListener('submit', (e) => { e.preventDefault(); void this.send(); });
+    // A service that cannot replay history into the topic subscription sends it to the session.
+    this.stops.push(opts.signaling.subscribe<ChatMessage>(`/user/queue/busk.${opts.buskId}.chat`, (m) => this.add(m)));
     this.stops.push(opts.signaling.subscribe<ChatMessage>(`/topic/busk.${opts.buskId}.chat`, (m) => this.add(m)));
     this.stops.push(opts.signaling.onState((s: LinkState) => { this.sendButton.disabled = s !== 'online'; }));
   }

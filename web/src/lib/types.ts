@@ -43,4 +43,4 @@ export interface ChatMessage {
 
 export interface ServiceError { code: string; message: string; destination?: string; receipt?: string }
 
-export interface WebConfig { tileUrl: string; anonymousViewing: boolean; devTokens: boolean }
+export interface WebConfig { tileUrl: string; anonymousViewing: boolean; devTokens: boolean; chat?: { maxLength: number } }

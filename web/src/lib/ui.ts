@@ -30,7 +30,8 @@ export function show(e: HTMLElement, visible: boolean): void {
 }
 
 export function hashtagsOf(input: string): string[] {
-  const tags = input.split(/[\s,]+/).map((t) => t.replace(/^#+/, '').trim().toLowerCase()).filter(Boolean);
+  // The service accepts 1-32 letters, digits, _ or -: tidy rather than refuse what was typed.
+  const tags = input.split(/[\s,]+/).map((t) => t.toLowerCase().replace(/[^\p{L}\p{N}_-]/gu, '').slice(0, 32)).filter(Boolean);
   return [...new Set(tags)].slice(0, 10);
 }
 

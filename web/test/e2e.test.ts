@@ -1,0 +1,284 @@
+// The whole product in a browser: the service (embedded media engine, in-memory state) on free
+// ports, Debian's headless Chromium with a fake camera. A busker goes live with a pin; viewers find
+// it on the map, watch (decoded frames, not just a <video>), chat both ways; a late viewer gets
+// video within seconds; the busker's network drops and the show goes on; the busker ends it and
+// viewers see "ended" while the pin leaves the map. Each page is photographed for the README.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../../test-support/browser';
+import { waitFor } from '../../test-support/ports';
+import { loadConfig } from '../../signaling/src/config';
+import { startService, type Service } from '../../signaling/src/service';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { build, outDir } = require('../build.js') as { build(o?: { quiet?: boolean }): Promise<unknown>; outDir: string };
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'docs', 'screenshots');
+const FOUNTAIN = { latitude: 51.50795, longitude: -0.12805 }; // Trafalgar Square
+const NEARBY = { latitude: 51.5115, longitude: -0.1230 };
+const TURN_FIXTURE = path.join(ROOT, 'turn', 'test', 'fixtures', 'coturn-4.6.1-timestamps.log');
+
+let svc: Service;
+let browser: Browser;
+let tmp: string;
+let turnLog: string;
+const contexts: BrowserContext[] = [];
+
+async function context(opts: { phone?: boolean; geolocation?: { latitude: number; longitude: number } } = {}): Promise<BrowserContext> {
+  const ctx = await browser.newContext({
+    viewport: opts.phone ? { width: 360, height: 740 } : { width: 1280, height: 800 },
+    deviceScaleFactor: 1,
+    isMobile: !!opts.phone,
+    hasTouch: !!opts.phone,
+    baseURL: svc.url,
+    ...(opts.geolocation ? { geolocation: opts.geolocation, permissions: ['geolocation', 'camera', 'microphone'] } : { permissions: ['camera', 'microphone'] }),
+  });
+  contexts.push(ctx);
+  return ctx;
+}
+
+async function open(ctx: BrowserContext, url: string): Promise<Page> {
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  (page as unknown as { errors: string[] }).errors = errors;
+  await page.goto(url);
+  return page;
+}
+
+function pageErrors(page: Page): string[] {
+  return (page as unknown as { errors: string[] }).errors;
+}
+
+async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+}
+
+/** Frames decoded by the page's own peer connection (getStats), read by the app into the DOM. */
+async function framesDecoded(page: Page): Promise<number> {
+  return page.$eval('#video', (v) => Number((v as HTMLVideoElement).dataset.framesDecoded ?? 0));
+}
+
+/** Independent of the app: the <video> has real dimensions and presents new frames. */
+async function presentsFrames(page: Page): Promise<boolean> {
+  return page.$eval('#video', (v) => new Promise<boolean>((resolve) => {
+    const video = v as HTMLVideoElement;
+    if (!video.videoWidth || !('requestVideoFrameCallback' in video)) { resolve(false); return; }
+    let n = 0;
+    const t = setTimeout(() => resolve(false), 2000);
+    const tick = () => { if (++n >= 3) { clearTimeout(t); resolve(true); } else video.requestVideoFrameCallback(tick); };
+    video.requestVideoFrameCallback(tick);
+  }));
+}
+
+async function expectVideoFlowing(page: Page, within = 10000): Promise<void> {
+  const before = await framesDecoded(page);
+  await waitFor(async () => (await framesDecoded(page)) > before + 5, within, 'frames decoded to grow');
+  await waitFor(() => presentsFrames(page), within, 'the <video> to present frames');
+}
+
+async function chatLines(page: Page): Promise<string[]> {
+  return page.$$eval('.chat-log li', (lis) => lis.map((li) => li.textContent ?? ''));
+}
+
+beforeAll(async () => {
+  await build({ quiet: true });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busking-web-'));
+  // A TURN log for the ops page: the first half of a real coturn capture now, the rest later.
+  turnLog = path.join(tmp, 'turn.log');
+  const lines = fs.readFileSync(TURN_FIXTURE, 'utf8').split('\n');
+  fs.writeFileSync(turnLog, lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n');
+  const config = loadConfig({
+    HOST: '127.0.0.1', PORT: '0', STOMP_TCP_PORT: '-1', LOG_LEVEL: 'warn',
+    PRESENTER_GRACE_MS: '20000', TURN_LOG: turnLog, STOMP_HEARTBEAT_MS: '4000',
+  });
+  svc = await startService(config, { webDir: outDir });
+  browser = await launchChromium();
+}, 120000);
+
+afterAll(async () => {
+  process.stderr.write('[e2e] closing\n');
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await svc?.close();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('a show, from going live to the end', () => {
+  let studio: Page;
+  let mapPage: Page;
+  let viewers: Page[] = [];
+  let buskId = '';
+
+  test('the map is up before anyone is live, and draws the world offline', async () => {
+    mapPage = await open(await context(), '/');
+    await waitFor(async () => (await mapPage.textContent('#list-status'))?.includes('Nobody is busking'), 10000, 'the empty list');
+    await mapPage.waitForSelector('#map .leaflet-overlay-pane path, #map canvas', { timeout: 10000 }); // Natural Earth outlines
+    await mapPage.waitForSelector('.city-label', { timeout: 10000 });
+    expect(await mapPage.textContent('#link-state')).toBe('Connected');
+  });
+
+  test('a busker signs in, turns on the camera, pins the location and goes live', async () => {
+    studio = await open(await context({ geolocation: FOUNTAIN }), '/studio.html');
+    await studio.getByLabel('Your name').fill('Ana');
+    await studio.getByRole('button', { name: 'Sign in' }).click();
+    await studio.getByText('Signed in as').waitFor();
+    await studio.getByRole('button', { name: 'Turn on camera' }).click();
+    await waitFor(() => studio.$eval('#preview', (v) => (v as HTMLVideoElement).videoWidth > 0), 10000, 'the camera preview');
+    expect(await studio.$$eval('#camera option', (o) => o.length)).toBeGreaterThan(0);
+    await studio.getByLabel('Title').fill('Saxophone by the fountain');
+    await studio.getByLabel('Hashtags').fill('#jazz, sax');
+    await studio.getByLabel('Description').fill('Standards and <b>requests</b>');
+    await studio.getByLabel('Use my location').check();
+    await waitFor(async () => (await studio.textContent('#where-status'))?.includes('Pin at your location'), 10000, 'the pin');
+    await studio.getByRole('button', { name: 'Go live' }).click();
+    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 15000, 'live');
+    await waitFor(async () => (await studio.textContent('#media-health')) === 'Flowing', 15000, 'media flowing');
+    buskId = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+    expect(buskId).not.toBe('');
+  }, 60000);
+
+  test('the pin appears on the open map without a reload, with the busk in the list', async () => {
+    await mapPage.locator(`.busk[data-busk="${buskId}"]`).waitFor({ timeout: 10000 });
+    await mapPage.locator(`.pin[data-busk="${buskId}"]`).waitFor({ timeout: 10000 });
+    expect(await mapPage.textContent(`.busk[data-busk="${buskId}"]`)).toContain('#jazz');
+    // The hashtag filter hides it for another tag and shows it for its own.
+    await mapPage.getByLabel('Filter by hashtag').fill('opera');
+    await mapPage.locator(`.busk[data-busk="${buskId}"]`).waitFor({ state: 'detached' });
+    await mapPage.getByLabel('Filter by hashtag').fill('#jazz');
+    await mapPage.locator(`.busk[data-busk="${buskId}"]`).waitFor();
+  });
+
+  test('two viewers open it from the map and see decoded video', async () => {
+    for (const phone of [false, true]) {
+      const page = await open(await context({ phone, geolocation: NEARBY }), '/');
+      if (phone) await page.getByRole('button', { name: 'Near me' }).click();
+      await page.locator(`.busk[data-busk="${buskId}"] a.title`).click();
+      await page.waitForURL(/watch\.html\?busk=/);
+      viewers.push(page);
+    }
+    for (const v of viewers) {
+      await waitFor(async () => (await v.getAttribute('#watch-state', 'data-state')) === 'live', 15000, 'viewer live');
+      await expectVideoFlowing(v);
+      expect(await v.textContent('#title')).toBe('Saxophone by the fountain');
+      expect(await v.textContent('#description')).toBe('Standards and <b>requests</b>'); // as text
+    }
+    await waitFor(async () => (await studio.textContent('#viewer-count')) === '2 watching', 10000, 'busker sees 2 viewers');
+    // The phone viewer shared its position on the map: distance and directions are there.
+    expect(await viewers[1].textContent('#distance')).toMatch(/m away|km away/);
+    expect(await viewers[1].getAttribute('#directions', 'href')).toContain('openstreetmap.org/directions');
+    expect(await viewers[1].getAttribute('#geo-link', 'href')).toMatch(/^geo:51\.50795\d*,-0\.12805/);
+  }, 60000);
+
+  test('chat goes both ways; guests are labelled as such', async () => {
+    await viewers[0].getByRole('textbox', { name: 'Chat message' }).fill('Play Take Five!');
+    await viewers[0].getByRole('button', { name: 'Send' }).click();
+    await waitFor(async () => (await chatLines(studio)).some((l) => l.includes('Play Take Five!')), 10000, 'busker sees the request');
+    await waitFor(async () => (await chatLines(viewers[1])).some((l) => l.includes('Play Take Five!')), 10000, 'other viewer sees it');
+    const guest = await studio.locator('.chat-log li', { hasText: 'Play Take Five!' }).locator('.who').textContent();
+    expect(guest).toMatch(/guest/i);
+    await studio.getByRole('textbox', { name: 'Chat message' }).fill('Coming right up <3');
+    await studio.getByRole('button', { name: 'Send' }).click();
+    for (const v of viewers) {
+      await waitFor(async () => (await chatLines(v)).some((l) => l.includes('Ana') && l.includes('Coming right up <3')), 10000, 'viewers see the answer');
+    }
+    await shot(studio, 'studio', true);
+    await shot(viewers[0], 'watch');
+    await shot(viewers[1], 'watch-phone', true);
+    await mapPage.getByLabel('Filter by hashtag').fill('');
+    await waitFor(async () => (await mapPage.textContent(`.busk[data-busk="${buskId}"]`))?.includes('2 watching'), 10000, 'map shows 2 watching');
+    await shot(mapPage, 'map');
+    const phoneMap = await open(await context({ phone: true, geolocation: NEARBY }), '/');
+    await phoneMap.getByRole('button', { name: 'Near me' }).click();
+    await phoneMap.locator(`.busk[data-busk="${buskId}"]`).waitFor();
+    await waitFor(async () => (await phoneMap.textContent(`.busk[data-busk="${buskId}"]`))?.includes('away'), 10000, 'distance in the list');
+    await phoneMap.waitForTimeout(500); // let the tiles of the outline settle
+    await shot(phoneMap, 'map-phone', true);
+  }, 60000);
+
+  test('a third viewer joins late and sees video within seconds', async () => {
+    const late = await open(await context(), `/watch.html?busk=${buskId}`);
+    viewers.push(late);
+    const t0 = Date.now();
+    await waitFor(async () => (await framesDecoded(late)) > 0, 8000, 'late viewer frames');
+    await expectVideoFlowing(late);
+    expect(Date.now() - t0).toBeLessThan(10000);
+    await waitFor(async () => (await studio.textContent('#viewer-count')) === '3 watching', 10000, 'busker sees 3 viewers');
+    // Chat history is replayed to the latecomer.
+    await waitFor(async () => (await chatLines(late)).some((l) => l.includes('Play Take Five!')), 10000, 'history replayed');
+  }, 30000);
+
+  test("the busker's network drops briefly and the show continues", async () => {
+    const ctx = studio.context();
+    await ctx.setOffline(true);
+    await waitFor(async () => (await studio.textContent('#link-state')) !== 'Connected', 10000, 'the studio notices the drop');
+    await studio.waitForTimeout(2000);
+    await ctx.setOffline(false);
+    await waitFor(async () => (await studio.textContent('#link-state')) === 'Connected', 20000, 'the studio reconnects');
+    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 20000, 'live again');
+    await waitFor(async () => (await studio.textContent('#media-health')) === 'Flowing', 20000, 'media flowing again');
+    for (const v of viewers) {
+      await waitFor(async () => (await v.getAttribute('#watch-state', 'data-state')) === 'live', 20000, 'viewer live again');
+      await expectVideoFlowing(v, 15000);
+    }
+    // Still listed on the map, never having ended.
+    expect(await mapPage.locator(`.busk[data-busk="${buskId}"]`).count()).toBe(1);
+  }, 90000);
+
+  test('the busker ends the show: viewers see "ended" and the pin leaves the map', async () => {
+    await studio.getByRole('button', { name: 'End show' }).click();
+    await waitFor(async () => (await studio.textContent('#busk-state'))?.startsWith('Show ended'), 10000, 'studio ended');
+    for (const v of viewers) {
+      await waitFor(async () => (await v.getAttribute('#watch-state', 'data-state')) === 'ended', 10000, 'viewer sees ended');
+      expect(await v.textContent('#watch-state')).toContain('ended');
+    }
+    await shot(viewers[0], 'watch-ended');
+    await mapPage.locator(`.pin[data-busk="${buskId}"]`).waitFor({ state: 'detached', timeout: 10000 });
+    await mapPage.locator(`.busk[data-busk="${buskId}"]`).waitFor({ state: 'detached', timeout: 10000 });
+    expect(await mapPage.textContent('#list-status')).toContain('Nobody is busking');
+    for (const p of [studio, mapPage, ...viewers]) expect(pageErrors(p)).toEqual([]);
+  }, 30000);
+});
+
+describe('ops page', () => {
+  test('an ops user sees the TURN monitor and the service figures, live', async () => {
+    const page = await open(await context(), '/ops.html');
+    // Live events need the STOMP session that signed in as ops (the page reconnects after sign-in).
+    let opsSubscribed = false;
+    let signedInSocket = false;
+    page.on('websocket', (ws) => ws.on('framesent', (f) => {
+      const frame = String(f.payload);
+      if (frame.startsWith('CONNECT') && frame.includes('passcode:')) signedInSocket = true;
+      if (signedInSocket && frame.startsWith('SUBSCRIBE') && frame.includes('/topic/ops.turn')) opsSubscribed = true;
+    }));
+    await page.getByLabel('Your name').fill('Olu');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#ops-panels').waitFor();
+    await waitFor(async () => ((await page.textContent('#turn-figures')) ?? '').includes('Live sessions'), 10000, 'TURN figures');
+    await waitFor(async () => ((await page.textContent('#service-figures')) ?? '').includes('Sessions'), 10000, 'service figures');
+    await waitFor(() => opsSubscribed, 10000, 'the ops STOMP subscription');
+    await page.waitForTimeout(300);
+    // The rest of the coturn log arrives while the page is open: live events appear.
+    const lines = fs.readFileSync(TURN_FIXTURE, 'utf8').split('\n');
+    fs.appendFileSync(turnLog, lines.slice(Math.floor(lines.length / 2)).join('\n'));
+    await waitFor(async () => (await page.$$('#turn-events li')).length > 0, 15000, 'live TURN events');
+    await page.waitForTimeout(300);
+    await shot(page, 'ops', true);
+    expect(pageErrors(page)).toEqual([]);
+  }, 30000);
+
+  test('a busker without the ops role is told so', async () => {
+    const page = await open(await context(), '/ops.html');
+    await page.evaluate(async () => {
+      const r = await fetch('/api/dev/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Bo', roles: ['busker'] }) });
+      localStorage.setItem('busking.token', ((await r.json()) as { token: string }).token);
+    });
+    await page.reload();
+    await page.getByText('lacks the "ops" role').waitFor();
+    expect(await page.isHidden('#ops-panels')).toBe(true);
+  });
+});
