@@ -1,5 +1,5 @@
 import { startTestService, devToken, connect, serverPipelines } from './support/service';
-import { startBusk, watchBusk } from './support/peers';
+import { startBusk, watchBusk, PeerHost } from './support/peers';
 import type { Service } from '../src/service';
 import { waitFor } from '../../test-support/ports';
 
@@ -7,17 +7,18 @@ jest.setTimeout(120000);
 
 describe('presenter and viewers exchange media', () => {
   let svc: Service;
-  beforeAll(async () => { svc = await startTestService(); });
-  afterAll(async () => { await svc.close(); });
+  let host: PeerHost;
+  beforeAll(async () => { svc = await startTestService(); host = await PeerHost.start(); });
+  afterAll(async () => { host.stop(); await svc.close(); });
 
   it('a viewer decodes the presenter frames, then everything is released', async () => {
     const busker = await connect(svc, await devToken(svc, 'Ann', ['busker']));
     const topic = await busker.subscribeSync('/topic/busks');
-    const { buskId, presenter } = await startBusk(busker, { title: 'Jazz at the corner', hashtags: ['#Jazz'], location: { lat: 52.5, lng: 13.4 } });
+    const { buskId, presenter } = await startBusk(host, busker, { title: 'Jazz at the corner', hashtags: ['#Jazz'], location: { lat: 52.5, lng: 13.4 } });
     expect((await topic.type('live')).busk).toMatchObject({ id: buskId, title: 'Jazz at the corner', hashtags: ['jazz'], location: { lat: 52.5, lng: 13.4 }, viewers: 0 });
     const fan = await connect(svc);
     const bt = await fan.subscribeSync(`/topic/busk.${buskId}`);
-    const { viewer } = await watchBusk(fan, buskId);
+    const { viewer } = await watchBusk(host, fan, buskId);
     await viewer.waitFrames(10);
     expect((await bt.type('viewers', 15000, (b) => b.count === 1)).count).toBe(1);
     await bt.type('media', 15000, (b) => b.state === 'flowing');

@@ -1,95 +1,125 @@
-// Node WebRTC peers for tests and the benchmark (@roamhq/wrtc): a presenter that sends synthetic
-// video frames, and a viewer that decodes and counts them. Plus helpers that run the busking
-// protocol (offer, answer, trickle ICE) for a peer through a StompTestClient.
-import wrtc from '@roamhq/wrtc';
+// Node WebRTC peers for tests and the benchmark: a presenter that sends synthetic video frames and
+// a viewer that decodes and counts them (@roamhq/wrtc, run in a child process: see peer-host.cjs),
+// plus helpers that run the busking protocol (offer, answer, trickle ICE) through a StompTestClient.
+import { ChildProcess, fork } from 'node:child_process';
+import path from 'node:path';
 import { StompTestClient, Inbox } from './stomp-client';
 import { waitFor } from '../../../test-support/ports';
 
-type PC = InstanceType<typeof wrtc.RTCPeerConnection>;
+export interface Candidate { candidate: string; sdpMid: string; sdpMLineIndex: number }
 
-const WIDTH = 160;
-const HEIGHT = 120;
+/** One child process holding many peers. */
+export class PeerHost {
+  private seq = 0;
+  private pending = new Map<number, { resolve(v: any): void; reject(e: Error): void }>();
+  readonly peers = new Map<string, Peer>();
 
-abstract class Peer {
-  readonly pc: PC;
+  private constructor(private readonly proc: ChildProcess) {
+    proc.on('message', (m: any) => {
+      if (m.id !== undefined) {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.error) p?.reject(new Error(m.error));
+        else p?.resolve(m.result);
+      } else if (m.event === 'candidate') this.peers.get(m.peer)?.emitCandidate(m.candidate);
+      else if (m.event === 'frames') this.peers.get(m.peer)?.onFrames(m.count, m.firstAt);
+    });
+    proc.on('exit', () => {
+      for (const p of this.pending.values()) p.reject(new Error('peer host exited'));
+      this.pending.clear();
+    });
+  }
+
+  static async start(): Promise<PeerHost> {
+    const proc = fork(path.join(__dirname, 'peer-host.cjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    await new Promise<void>((resolve, reject) => {
+      proc.once('message', (m: any) => (m.event === 'ready' ? resolve() : reject(new Error('peer host did not start'))));
+      proc.once('exit', (c) => reject(new Error(`peer host exited (${c})`)));
+    });
+    return new PeerHost(proc);
+  }
+
+  call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.proc.send({ id, op, ...args });
+    });
+  }
+
+  async presenter(fps = 15): Promise<PresenterPeer> {
+    const id = await this.call<string>('create', { kind: 'presenter', fps });
+    const p = new PresenterPeer(this, id);
+    this.peers.set(id, p);
+    return p;
+  }
+
+  async viewer(): Promise<ViewerPeer> {
+    const id = await this.call<string>('create', { kind: 'viewer' });
+    const p = new ViewerPeer(this, id);
+    this.peers.set(id, p);
+    return p;
+  }
+
+  /** SIGKILL: wrtc's native teardown is what crashes, so we never run it. */
+  stop(): void {
+    this.proc.kill('SIGKILL');
+  }
+}
+
+export abstract class Peer {
   closed = false;
-  protected constructor() {
-    this.pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  private candidateCb: ((c: Candidate) => void) | null = null;
+  private early: Candidate[] = [];
+
+  constructor(readonly host: PeerHost, readonly id: string) {}
+
+  emitCandidate(c: Candidate) {
+    if (this.candidateCb) this.candidateCb(c);
+    else this.early.push(c);
   }
-  async offer(): Promise<string> {
-    const o = await this.pc.createOffer({ iceRestart: !!this.pc.remoteDescription } as any);
-    await this.pc.setLocalDescription(o);
-    return o.sdp!;
+  onFrames(_count: number, _firstAt: number) {}
+
+  onCandidate(cb: (c: Candidate) => void): void {
+    this.candidateCb = cb;
+    for (const c of this.early.splice(0)) cb(c);
   }
-  async answer(sdp: string): Promise<void> {
-    await this.pc.setRemoteDescription({ type: 'answer', sdp });
-  }
-  async addCandidate(c: { candidate: string; sdpMid: string; sdpMLineIndex: number }): Promise<void> {
-    try { await this.pc.addIceCandidate(c as any); } catch { /* late candidate of a replaced negotiation */ }
-  }
-  onCandidate(cb: (c: { candidate: string; sdpMid: string; sdpMLineIndex: number }) => void): void {
-    this.pc.onicecandidate = (ev: any) => {
-      if (ev.candidate && ev.candidate.candidate) cb({ candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid ?? '0', sdpMLineIndex: ev.candidate.sdpMLineIndex ?? 0 });
-    };
-  }
+  offer(): Promise<string> { return this.host.call<string>('offer', { peer: this.id }); }
+  answer(sdp: string): Promise<void> { return this.host.call('answer', { peer: this.id, sdp }); }
+  addCandidate(candidate: Candidate): Promise<void> { return this.host.call('candidate', { peer: this.id, candidate }); }
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.pc.close();
+    this.host.peers.delete(this.id);
+    this.host.call('close', { peer: this.id }).catch(() => {});
   }
 }
 
-export class PresenterPeer extends Peer {
-  private source = new wrtc.nonstandard.RTCVideoSource();
-  private track = this.source.createTrack();
-  private timer: NodeJS.Timeout;
-  framesSent = 0;
-
-  constructor(fps = 15) {
-    super();
-    this.pc.addTransceiver(this.track, { direction: 'sendonly' });
-    const data = new Uint8Array(WIDTH * HEIGHT * 1.5);
-    this.timer = setInterval(() => {
-      // A moving gradient, so the encoder produces real frames.
-      const t = this.framesSent++;
-      for (let i = 0; i < WIDTH * HEIGHT; i++) data[i] = (i + t * 4) & 0xff;
-      data.fill(128, WIDTH * HEIGHT);
-      this.source.onFrame({ width: WIDTH, height: HEIGHT, data });
-    }, Math.round(1000 / fps));
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-    this.track.stop();
-    super.close();
-  }
-}
+export class PresenterPeer extends Peer {}
 
 export class ViewerPeer extends Peer {
   framesReceived = 0;
+  /** Epoch ms (Date.now() in the peer host) of the first decoded frame. */
   firstFrameAt: number | null = null;
-  private sinks: { stop(): void }[] = [];
 
-  constructor() {
-    super();
-    this.pc.addTransceiver('video', { direction: 'recvonly' });
-    this.pc.ontrack = (ev: any) => {
-      const sink = new wrtc.nonstandard.RTCVideoSink(ev.track);
-      this.sinks.push(sink);
-      sink.onframe = () => {
-        if (this.firstFrameAt === null) this.firstFrameAt = performance.now();
-        this.framesReceived++;
-      };
-    };
+  onFrames(count: number, firstAt: number) {
+    this.framesReceived = Math.max(this.framesReceived, count);
+    this.firstFrameAt = firstAt;
   }
 
   async waitFrames(n: number, timeoutMs = 30000): Promise<void> {
-    await waitFor(() => this.framesReceived >= n, timeoutMs, `${n} decoded frames (got ${this.framesReceived})`);
+    await waitFor(async () => {
+      if (this.framesReceived >= n) return true;
+      const s = await this.host.call<{ frames: number } | null>('stats', { peer: this.id });
+      if (s) this.framesReceived = Math.max(this.framesReceived, s.frames);
+      return this.framesReceived >= n;
+    }, timeoutMs, `${n} decoded frames (got ${this.framesReceived})`, 100);
   }
 
-  close(): void {
-    for (const s of this.sinks) s.stop();
-    super.close();
+  /** Frames decoded so far (asks the host). */
+  async frames(): Promise<number> {
+    const s = await this.host.call<{ frames: number } | null>('stats', { peer: this.id });
+    return s?.frames ?? this.framesReceived;
   }
 }
 
@@ -99,39 +129,39 @@ export async function negotiate(client: StompTestClient, buskId: string, peer: P
   const seen = new Set<unknown>();
   const applyIce = () => {
     for (const m of inbox.messages) {
-      if (m.body?.type === 'ice' && !seen.has(m)) { seen.add(m); void peer.addCandidate(m.body.candidate); }
+      if (m.body?.type === 'ice' && !seen.has(m)) { seen.add(m); void peer.addCandidate(m.body.candidate).catch(() => {}); }
     }
   };
-  peer.onCandidate((c) => client.send(`/app/busk.${buskId}.ice`, { candidate: c }));
+  peer.onCandidate((c) => { if (!client.closed) client.send(`/app/busk.${buskId}.ice`, { candidate: c }); });
   const answersBefore = inbox.ofType('answer').length;
   const sdp = await peer.offer();
   const t0 = performance.now();
   const res = await client.request(`/app/busk.${buskId}.offer`, { sdpOffer: sdp });
-  if (res !== 'ok') throw new Error(`offer refused: ${res.code} ${res.message}`);
+  if (res !== 'ok') throw Object.assign(new Error(`offer refused: ${res.code} ${res.message}`), { code: res.code });
   const answer = await waitFor(() => inbox.ofType('answer')[answersBefore], 15000, 'answer');
   const answerMs = performance.now() - t0;
   await peer.answer(answer.body.sdpAnswer);
   applyIce();
-  const timer = setInterval(() => { if (peer.closed) clearInterval(timer); else applyIce(); }, 20);
+  const timer = setInterval(() => { if (peer.closed || client.closed) clearInterval(timer); else applyIce(); }, 25);
   timer.unref();
   return { inbox, answerMs };
 }
 
 /** Starts a busk as `client` and presents with a synthetic camera; resolves once the answer is in. */
-export async function startBusk(client: StompTestClient, body: Record<string, unknown> = { title: 'Test busk' }): Promise<{ buskId: string; presenter: PresenterPeer; inbox: Inbox }> {
+export async function startBusk(host: PeerHost, client: StompTestClient, body: Record<string, unknown> = { title: 'Test busk' }): Promise<{ buskId: string; presenter: PresenterPeer; inbox: Inbox }> {
   const q = await client.subscribeSync('/user/queue/busk');
   const before = q.messages.length;
   const r = await client.request('/app/busk.start', body);
   if (r !== 'ok') throw new Error(`busk.start refused: ${r.code} ${r.message}`);
   const started = await waitFor(() => q.messages.slice(before).find((m) => m.body?.type === 'started'), 10000, 'started');
   const buskId = started.body.buskId as string;
-  const presenter = new PresenterPeer();
+  const presenter = await host.presenter();
   const { inbox } = await negotiate(client, buskId, presenter);
   return { buskId, presenter, inbox };
 }
 
-export async function watchBusk(client: StompTestClient, buskId: string): Promise<{ viewer: ViewerPeer; inbox: Inbox; answerMs: number }> {
-  const viewer = new ViewerPeer();
+export async function watchBusk(host: PeerHost, client: StompTestClient, buskId: string): Promise<{ viewer: ViewerPeer; inbox: Inbox; answerMs: number }> {
+  const viewer = await host.viewer();
   const { inbox, answerMs } = await negotiate(client, buskId, viewer);
   return { viewer, inbox, answerMs };
 }
