@@ -87,8 +87,8 @@ function showHere(): void {
 const config = await getConfig();
 const initialTag = new URLSearchParams(location.search).get('tag');
 if (initialTag) tagInput.value = initialTag;
-const map = createBaseMap($('map'), { tileUrl: config.tileUrl, center: here ? [here.lat, here.lng] : undefined, zoom: here ? 12 : undefined });
-const pins = new BuskPins(map);
+const map = createBaseMap($('map'), { tileUrl: config.tileUrl, center: here ? [here.lat, here.lng] : undefined, zoom: here ? (config.tileUrl ? 14 : 9) : undefined });
+const pins = new BuskPins(map, config.tileUrl ? 15 : 8);
 showHere();
 
 tagInput.addEventListener('input', () => {
@@ -104,7 +104,7 @@ $('near-me').addEventListener('click', async () => {
   try {
     here = await askPosition();
     showHere();
-    map.setView([here.lat, here.lng], 13);
+    map.setView([here.lat, here.lng], config.tileUrl ? 14 : 9);
     render();
   } catch (e) {
     announce(status, `Near me: ${errorText(e)}.`);

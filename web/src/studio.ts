@@ -112,7 +112,7 @@ async function useMyLocation(): Promise<void> {
   announce(whereStatus, 'Asking your browser where you are…');
   try {
     const here = await askPosition();
-    pinMap.setView([here.lat, here.lng], 16);
+    pinMap.setView([here.lat, here.lng], config.tileUrl ? 16 : 9);
     setPin(here, 'Pin at your location');
   } catch (e) {
     announce(whereStatus, `Could not use your location: ${errorText(e)}. You can place the pin on the map instead.`);

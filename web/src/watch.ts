@@ -36,12 +36,15 @@ function setState(next: WatchState, detail?: string): void {
   document.body.dataset.state = next;
   stateBox.dataset.state = next;
   announce(stateBox, detail ? `${STATE_TEXT[next]} ${detail}` : STATE_TEXT[next]);
+  if (next === 'live') announce($('watch-detail'), '');
   if (next === 'ended') {
     viewer?.close();
     watch?.stop();
     chat?.close();
     video.srcObject = null;
+    show(video, false);
     show($('unmute'), false);
+    $('viewer-count').textContent = '';
     show($('ended-actions'), true);
     void signaling.stop();
   }
@@ -77,11 +80,14 @@ function showPlace(pin: LatLng | null, here: LatLng | null): void {
 // ---- video: autoplay with sound when the browser allows it, muted with a button when not -------
 async function play(stream: MediaStream): Promise<void> {
   if (video.srcObject !== stream) video.srcObject = stream;
+  if (!$('unmute').hidden) return; // already playing muted: the button stays until tapped
   video.muted = false;
   try {
     await video.play();
-    show($('unmute'), false);
-  } catch {
+  } catch (e) {
+    // A new track replaced the source mid-play (AbortError): the next call plays it. Only a
+    // refusal to autoplay with sound means falling back to muted.
+    if ((e as DOMException).name !== 'NotAllowedError') return;
     video.muted = true;
     await video.play().catch(() => undefined);
     show($('unmute'), true);
@@ -93,6 +99,24 @@ $('unmute').addEventListener('click', () => {
   void video.play();
   show($('unmute'), false);
 });
+
+// ---- self-healing: frames stopped although the busker is sending --------------------------------
+// After the busker's connection came back, or a media server hiccup, this viewer's leg may be left
+// without decodable video while the service already reports media flowing again. Waiting does not
+// help then; a fresh negotiation does.
+const RESCUE_AFTER_MS = 5000;
+const RESCUE_EVERY_MS = 8000;
+let lastRescue = 0;
+
+function rescueIfStuck(): void {
+  if (state === 'ended' || !viewer || !watch || signaling.state !== 'online') return;
+  if (localFlow === 'flowing' || serviceMedia === 'stalled') return; // nothing to receive while the busker is away
+  if (watch.msSinceProgress() < RESCUE_AFTER_MS || Date.now() - lastRescue < RESCUE_EVERY_MS) return;
+  lastRescue = Date.now();
+  announce($('watch-detail'), 'Reconnecting the video…');
+  watch.reset();
+  viewer.negotiate().catch((e) => announce($('watch-detail'), `Could not reconnect the video: ${errorText(e)}`));
+}
 
 // ---- start ------------------------------------------------------------------------------------
 const signaling = new Signaling({
@@ -106,7 +130,7 @@ async function main(): Promise<void> {
   if (!buskId) { setState('ended', 'No show was chosen: pick one on the map.'); return; }
   const busk = await getBusk(buskId).catch(() => undefined);
   if (busk === null) { setState('ended'); return; }
-  if (busk) describe(busk);
+  if (busk) { describe(busk); serviceMedia = busk.media; }
 
   $('how-far').addEventListener('click', async () => {
     try {
@@ -132,6 +156,7 @@ async function main(): Promise<void> {
     localFlow = s.flow;
     video.dataset.framesDecoded = String(s.counter);
     judge();
+    rescueIfStuck();
   });
   const me = currentIdentity();
   const config = await getConfig();

@@ -101,7 +101,6 @@ beforeAll(async () => {
 }, 120000);
 
 afterAll(async () => {
-  process.stderr.write('[e2e] closing\n');
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
   await svc?.close();

@@ -24,6 +24,9 @@ export class FlowWatch {
 
   stop(): void { clearInterval(this.timer); }
 
+  /** How long the counter has not moved (since the last reset when it never did). */
+  msSinceProgress(): number { return Date.now() - this.lastChange; }
+
   /** A new peer connection starts from zero: wait for it rather than calling it stalled. */
   reset(): void { this.last = -1; this.lastChange = Date.now(); this.flow = 'waiting'; }
 
@@ -39,7 +42,6 @@ export class FlowWatch {
     const now = Date.now();
     if (counter > this.last && this.last >= 0) { this.flow = 'flowing'; this.lastChange = now; }
     else if (this.flow !== 'waiting' && now - this.lastChange > STALL_AFTER_MS) this.flow = 'stalled';
-    else if (this.flow === 'waiting' && counter > 0 && this.last < 0) this.lastChange = now;
     this.last = counter;
     this.onSample({ flow: this.flow, counter });
   }

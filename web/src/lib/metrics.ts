@@ -5,7 +5,8 @@ export interface Sample { name: string; labels: string; value: number }
 
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/;
 const FIGURE = /(session|busk|viewer|presenter|pipeline|endpoint|media|subscription|message|chat|turn|node)/i;
-const NOISE = /(_bucket|_sum|_count|_created)$|^(process_|nodejs_)/;
+// turn_*: the TURN card shows those, fresher, from the monitor's snapshot.
+const NOISE = /(_bucket|_sum|_count|_created)$|^(process_|nodejs_|turn_)/;
 
 export function parseMetrics(text: string): Sample[] {
   const out: Sample[] = [];

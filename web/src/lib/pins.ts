@@ -21,7 +21,8 @@ export class BuskPins {
   private readonly cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45, spiderfyOnMaxZoom: true });
   private readonly markers = new Map<string, L.Marker>();
 
-  constructor(private readonly map: L.Map) {
+  /** `fitZoom`: the closest fitAll() zooms (the offline outline has nothing to show up close). */
+  constructor(private readonly map: L.Map, private readonly fitZoom = 15) {
     map.addLayer(this.cluster);
   }
 
@@ -64,6 +65,6 @@ export class BuskPins {
 
   fitAll(): void {
     if (this.markers.size === 0) return;
-    this.map.fitBounds(this.cluster.getBounds().pad(0.3), { maxZoom: 14 });
+    this.map.fitBounds(this.cluster.getBounds().pad(0.3), { maxZoom: this.fitZoom });
   }
 }

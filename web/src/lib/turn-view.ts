@@ -20,6 +20,8 @@ export interface TurnSnapshot {
   diagnoses?: Diagnosis[];
 }
 
+const RECENT_FAILURES_SHOWN = 8;
+
 export function formatBytes(n: number | undefined): string {
   if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -81,7 +83,7 @@ export function renderTurnSnapshot(raw: unknown, t: TurnTargets): void {
     (s.activeSessions ?? []).map((x) => [x.user || '—', x.realm || '—', x.clientAddress ?? '—', x.transport ?? '—', age(x.ageSeconds), num(x.peers), formatBytes(x.relayedBytes)]),
     'No live TURN sessions.');
   table(t.failures, ['When', 'User', 'Realm', 'Client', 'Problem'],
-    [...(auth.recent ?? [])].reverse().map((f) => [new Date(f.at).toLocaleTimeString(), f.user || '—', f.realm || '—', f.clientAddress ?? '—', `${f.problem} (${f.code})`]),
+    [...(auth.recent ?? [])].reverse().slice(0, RECENT_FAILURES_SHOWN).map((f) => [new Date(f.at).toLocaleTimeString(), f.user || '—', f.realm || '—', f.clientAddress ?? '—', `${f.problem} (${f.code})`]),
     'No authentication failures.');
 }
 
