@@ -13,7 +13,7 @@ import { QueueRegistry } from './destinations/queues';
 import { AppRouter } from './destinations/app';
 import { Request } from './app-request';
 import { AppError, ProtocolError } from './errors';
-import { Headers } from './frame';
+import { Headers, newHeaders } from './frame';
 import { WsTransport } from './transports/ws';
 import { TcpTransport } from './transports/tcp';
 import type { AppHandler, BrokerStats, CloseReason, Principal, SessionInfo } from './types';
@@ -373,7 +373,8 @@ function userKey(destination: string): string {
 }
 
 function passOn(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
+  // Null prototype, like the parser's map: a user header named __proto__ is passed on as a header.
+  const out = newHeaders();
   for (const k in headers) if (!SEND_ONLY.has(k)) out[k] = headers[k];
   return out;
 }

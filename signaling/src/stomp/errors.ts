@@ -34,6 +34,8 @@ export type FrameErrorCode =
 
 /** The byte stream is not valid STOMP (or breaks a size limit): the session answers ERROR and closes. */
 export class FrameError extends Error {
+  /** The `receipt` header of the broken frame, when the parser had already read it (ERROR's receipt-id). */
+  receiptId?: string;
   constructor(readonly code: FrameErrorCode, message: string) {
     super(message);
     this.name = 'FrameError';

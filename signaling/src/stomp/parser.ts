@@ -43,6 +43,12 @@ const enum State {
 export class FrameParser {
   /** Escaping for frames other than CONNECT/CONNECTED; the session sets it after negotiation. */
   escapeMode: EscapeMode = 'v12';
+  /**
+   * Strip spaces around header names and values (not CONNECT's). Only for STOMP 1.0 sessions: the
+   * 1.0 spec's examples padded headers ("destination: /queue/a") and 1.0 clients copied them;
+   * 1.1+ forbids trimming, so there a leading space is part of the value.
+   */
+  trimHeaders = false;
 
   private state = State.Idle;
   private lineParts: Buffer[] = [];
@@ -79,6 +85,10 @@ export class FrameParser {
     try {
       this.consume(chunk);
     } catch (e) {
+      // The spec: an ERROR about a frame SHOULD carry the receipt-id of that frame. CONNECT has none.
+      if (e instanceof FrameError && e.receiptId === undefined && this.command !== 'CONNECT' && this.command !== 'STOMP') {
+        e.receiptId = this.headers.receipt;
+      }
       this.state = State.Failed;
       this.reset();
       throw e;
@@ -106,6 +116,14 @@ export class FrameParser {
         }
         case State.Command:
         case State.Headers: {
+          if (this.state === State.Headers && this.lineLength === 0 && chunk[i] === NUL) {
+            // NUL where a header line should start: a frame without the blank line, as the spec's
+            // own DISCONNECT and RECEIPT examples are written. Read as an empty body.
+            i++;
+            this.countBytes(1);
+            this.emit(EMPTY);
+            break;
+          }
           const j = chunk.indexOf(LF, i);
           const end = j < 0 ? n : j;
           this.appendLine(chunk, i, end);
@@ -205,9 +223,15 @@ export class FrameParser {
     const colon = line.indexOf(':');
     if (colon <= 0) throw new FrameError('malformed-header', `header line without a name or a colon: "${line.slice(0, 40)}"`);
     // CONNECT/CONNECTED are never escaped, so 1.0 clients can connect to a 1.2 server.
-    const mode = this.command === 'CONNECT' || this.command === 'STOMP' || this.command === 'CONNECTED' ? 'none' : this.escapeMode;
-    const key = unescapeHeader(line.slice(0, colon), mode);
-    if (!(key in this.headers)) this.headers[key] = unescapeHeader(line.slice(colon + 1), mode);
+    const connect = this.command === 'CONNECT' || this.command === 'STOMP' || this.command === 'CONNECTED';
+    const mode = connect ? 'none' : this.escapeMode;
+    let key = unescapeHeader(line.slice(0, colon), mode);
+    let value = unescapeHeader(line.slice(colon + 1), mode);
+    if (this.trimHeaders && !connect) {
+      key = key.trim();
+      value = value.trim();
+    }
+    if (!(key in this.headers)) this.headers[key] = value;
   }
 
   private startBody(): void {

@@ -115,7 +115,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     try {
       this.parser.push(chunk);
     } catch (e) {
-      if (e instanceof FrameError) this.fail(frameErrorMessage(e), e.message);
+      if (e instanceof FrameError) this.fail(frameErrorMessage(e), e.message, e.receiptId);
       else this.internalError(e);
       return;
     }
@@ -181,6 +181,7 @@ export class Session implements SessionInfo, ConnectionHandler {
         break;
       case 'ACK':
       case 'NACK':
+        this.checkAckHeaders(headers);
         if (this.inTransaction(frame)) break;
         this.ackOrNack(command === 'ACK', headers);
         break;
@@ -210,6 +211,10 @@ export class Session implements SessionInfo, ConnectionHandler {
       this.fail('bad heart-beat header', `heart-beat must be "cx,cy", got "${h['heart-beat']}"`);
       return;
     }
+    // Frames pipelined behind CONNECT are parsed while the authenticator runs: they must already be
+    // read with the negotiated escaping (1.0: none, 1.1: no \r) and 1.0's header trimming.
+    this.parser.escapeMode = escapeModeFor(version);
+    this.parser.trimHeaders = version === '1.0';
     let principal: Principal | null = null;
     const auth = this.host.opts.authenticator;
     if (auth) {
@@ -225,7 +230,6 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.principal = principal;
     this.version = version;
     this.escape = escapeModeFor(version);
-    this.parser.escapeMode = this.escape;
     const hb = this.host.opts.heartbeat;
     if (version !== '1.0') {
       const n = negotiateHeartbeat(clientBeat, hb.sendMs, hb.receiveMs);
@@ -324,12 +328,19 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.host.removeSubscription(this, sub, unacked);
   }
 
-  private findDelivery(h: Headers): Delivery | undefined {
-    if (this.version === '1.2' && h.id !== undefined) return this.acks.get(h.id);
-    const mid = h['message-id'];
-    if (mid === undefined) {
-      throw new ProtocolError('missing header', this.version === '1.2' ? 'ACK/NACK needs an id header' : 'ACK/NACK needs a message-id header');
+  /** ACK/NACK must name the message (checked before a transaction buffers the frame). */
+  private checkAckHeaders(h: Headers): void {
+    // 1.2: "ACK has one REQUIRED header, id" (the MESSAGE's ack header); message-id is not enough.
+    if (this.version === '1.2') {
+      if (h.id === undefined) throw new ProtocolError('missing header', 'ACK/NACK needs an id header (the ack header of the MESSAGE)');
+    } else if (h['message-id'] === undefined) {
+      throw new ProtocolError('missing header', 'ACK/NACK needs a message-id header');
     }
+  }
+
+  private findDelivery(h: Headers): Delivery | undefined {
+    if (this.version === '1.2') return this.acks.get(h.id);
+    const mid = h['message-id'];
     if (h.subscription !== undefined) return this.subscriptions.get(h.subscription)?.pending.get(mid);
     for (const s of this.subscriptions.values()) {
       const d = s.pending.get(mid);

@@ -10,6 +10,9 @@ import { escapeHeader } from '../escape';
 /** Headers a publisher may not set on a MESSAGE: the broker owns them. */
 const RESERVED = new Set(['message-id', 'destination', 'subscription', 'ack', 'content-length', 'receipt', 'transaction', 'redelivered']);
 
+const RAW_UNSAFE_NAME = /[:\r\n]/;
+const RAW_UNSAFE_VALUE = /[\r\n]/;
+
 export class Message {
   /** Set when a /queue message goes out again after a NACK or a consumer's disconnect. */
   redelivered = false;
@@ -58,7 +61,11 @@ export class Message {
     let head = 'message-id:' + escapeHeader(this.id, mode) + '\ndestination:' + escapeHeader(this.destination, mode) + '\n';
     for (const k in this.headers) {
       if (RESERVED.has(k)) continue;
-      head += escapeHeader(k, mode) + ':' + escapeHeader(this.headers[k], mode) + '\n';
+      const v = this.headers[k];
+      // STOMP 1.0 has no escaping: a header a 1.1/1.2 publisher sent with an (escaped) newline or a
+      // colon in its name cannot be written raw; it would inject headers or end the frame early.
+      if (mode === 'none' && (RAW_UNSAFE_NAME.test(k) || RAW_UNSAFE_VALUE.test(v))) continue;
+      head += escapeHeader(k, mode) + ':' + escapeHeader(v, mode) + '\n';
     }
     // Always present, so a body with NUL bytes is safe for every client.
     head += 'content-length:' + this.body.length + '\n\n';

@@ -5,7 +5,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, RawData } from 'ws';
 import type { Connection, ConnectionHandler } from '../connection';
 
-const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
+// In order of preference. Plain 'stomp' is offered by some clients; the version is negotiated by
+// CONNECT's accept-version either way. A client offering none is accepted without a subprotocol.
+const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp', 'stomp'];
 
 const BINARY = { binary: true };
 const TEXT = { binary: false };
