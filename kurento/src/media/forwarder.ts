@@ -28,7 +28,7 @@ export class Route {
   private ptMap = new Map<number, RTCRtpCodecParameters | null>();
   /** source extension id → sink extension id (0: drop). One-byte ids are 1..14; two-byte up to 255. */
   private extMap: Uint8Array | null = null;
-  private sinkTx: RTCRtpTransceiver | undefined | null = null; // null: not looked up yet
+  private sinkTx: RTCRtpTransceiver | null = null;
   private lastSsrc = -1;
   private started = false;
 
@@ -51,8 +51,12 @@ export class Route {
 
   forward(rtp: RtpPacket): void {
     let tx = this.sinkTx;
-    if (tx === null) tx = this.sinkTx = this.sink.transceiverFor(this.kind, 'send');
-    if (!tx) return;
+    if (!tx) {
+      // Not cached until found: the sink may still be applying its local description.
+      const found = this.sink.transceiverFor(this.kind, 'send');
+      if (!found) return;
+      tx = this.sinkTx = found;
+    }
     const sender = tx.sender;
     if (sender.dtlsTransport?.state !== 'connected') return;
     const h = rtp.header;

@@ -250,7 +250,8 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     }
     this.remoteSdp = sdp;
     this.localSdp = stripCandidates(answerSdp);
-    this.negotiated();
+    // Directions (hence which transceiver sends) are final once the local answer is applied.
+    void this.localApplied.then(() => this.negotiated());
     return this.localSdp;
   }
 
