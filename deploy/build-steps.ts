@@ -165,9 +165,13 @@ export function isIgnored(rules: IgnoreRule[], file: string): boolean {
   return ignored;
 }
 
-/** Files of the build context: what git tracks (as in a fresh clone, with working-tree contents), less .dockerignore. */
+/**
+ * Files of the build context: what git tracks (as in a fresh clone, with working-tree contents), less
+ * .dockerignore. BUILD_STEPS_UNTRACKED=1 adds untracked, not ignored files (a check before committing).
+ */
 export function contextFiles(repo: string): string[] {
-  const out = execFileSync('git', ['ls-files', '-z'], { cwd: repo, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const extra = process.env.BUILD_STEPS_UNTRACKED === '1' ? ['--others', '--exclude-standard'] : [];
+  const out = execFileSync('git', ['ls-files', '-z', '--cached', ...extra], { cwd: repo, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const files = out.split('\0').filter(Boolean).filter((f) => fs.existsSync(path.join(repo, f)));
   const ignoreFile = path.join(repo, '.dockerignore');
   const rules = fs.existsSync(ignoreFile) ? parseDockerignore(fs.readFileSync(ignoreFile, 'utf8')) : [];
@@ -495,6 +499,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
+// Only as a program (deploy/build-steps.sh), not when bundled into or imported by something else.
+if (require.main === module && /build-steps(\.[jt]s)?$/.test(process.argv[1] ?? '')) {
   main().catch((e) => { process.stderr.write(`[build-steps] ${e instanceof Error ? e.message : String(e)}\n`); process.exit(1); });
 }
