@@ -344,6 +344,13 @@ export class BuskService {
     } catch (e) {
       if (ep) await ep.release();
       if (old && !presenter.closed && gen === presenter.generation) presenter.attach(old); // keep the working leg
+      else if (!old && busk.pipeline && !busk.rec.presenterEndpointId && !busk.ended) {
+        // A first offer that failed leaves no empty pipeline behind.
+        const p = busk.pipeline;
+        busk.pipeline = null;
+        await p.release();
+        await this.updateRec(busk, { kmsUrl: null, pipelineId: null });
+      }
       if (e instanceof MediaError) throw new AppError(e.code, e.message);
       throw e;
     }
@@ -507,6 +514,7 @@ export class BuskService {
   // ───────────────────────────── sessions ─────────────────────────────
 
   private async onSessionClose(s: SessionInfo, reason: CloseReason): Promise<void> {
+    if (this.closed && this.busks.size === 0 && this.viewers.size === 0) return;
     this.chatLimiter.forget(s.id);
     for (const k of [...this.early.keys()]) if (k.startsWith(`${s.id}|`)) this.early.delete(k);
     const legs = [...this.viewers.values()].filter((v) => v.sessionId === s.id);
@@ -552,7 +560,7 @@ export class BuskService {
 
   private async onControl(m: ControlMessage): Promise<void> {
     const id = m.buskId;
-    if (!id) return;
+    if (!id || this.closed) return;
     switch (m.type) {
       case 'busk-ended':
         this.dropLocalViewers(id);
@@ -662,6 +670,19 @@ export class BuskService {
   }
 
   // ───────────────────────────── shutdown ─────────────────────────────
+
+  /**
+   * Stops this service dead, as a crashed process would: no presence refresh, no cleanup, events
+   * ignored. Tests use it to check that the other nodes clean up after a node that died.
+   */
+  halt(): void {
+    this.closed = true;
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
+    for (const b of this.busks.values()) b.clearGrace();
+    for (const t of this.countTimers.values()) clearTimeout(t);
+    this.busks.clear();
+    this.viewers.clear();
+  }
 
   /** Ends this node's busks and releases its viewers' endpoints: nothing left on the media server. */
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // One WebRtcEndpoint on a media server: a presenter's (source) or a viewer's (sink).
 import { EventEmitter } from 'node:events';
-import { KObject, KWebRtc, kurento } from './kurento';
+import { KObject, KWebRtc, kcall, kurento } from './kurento';
 import { MediaError, withTimeout } from './errors';
 
 export interface IceCandidate {
@@ -56,20 +56,20 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   async processOffer(sdp: string): Promise<string> {
     try {
-      return await withTimeout(this.k.processOffer(sdp), this.timeoutMs, 'processOffer');
+      return await withTimeout(kcall<string>((cb) => this.k.processOffer(sdp, cb)), this.timeoutMs, 'processOffer');
     } catch (e) {
       throw MediaError.from(e, 'the media server could not use this SDP offer');
     }
   }
 
-  gatherCandidates(): Promise<void> { return withTimeout(this.k.gatherCandidates(), this.timeoutMs, 'gatherCandidates'); }
+  gatherCandidates(): Promise<void> { return withTimeout(kcall<void>((cb) => this.k.gatherCandidates(cb)), this.timeoutMs, 'gatherCandidates'); }
 
   addIceCandidate(c: IceCandidate): Promise<void> {
     const ice = kurento.getComplexType('IceCandidate')({ candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
-    return withTimeout(this.k.addIceCandidate(ice), this.timeoutMs, 'addIceCandidate');
+    return withTimeout(kcall<void>((cb) => this.k.addIceCandidate(ice, cb)), this.timeoutMs, 'addIceCandidate');
   }
 
-  connect(sink: Endpoint): Promise<void> { return withTimeout(this.k.connect(sink.k), this.timeoutMs, 'connect'); }
+  connect(sink: Endpoint): Promise<void> { return withTimeout(kcall<void>((cb) => this.k.connect(sink.k, cb)), this.timeoutMs, 'connect'); }
 
   get isReleased() { return this.released; }
 
@@ -79,7 +79,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.released = true;
     this.removeAllListeners();
     try {
-      await withTimeout(this.k.release(), this.timeoutMs, 'release');
+      await withTimeout(kcall<void>((cb) => this.k.release(cb)), this.timeoutMs, 'release');
     } catch { /* already gone */ }
   }
 }

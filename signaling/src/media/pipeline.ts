@@ -1,5 +1,5 @@
 // One busk's MediaPipeline. Releasing it releases every endpoint in it on the media server.
-import type { KPipeline, KWebRtc } from './kurento';
+import { KPipeline, KWebRtc, kcall } from './kurento';
 import { Endpoint, guardErrors } from './endpoint';
 import { MediaError, withTimeout } from './errors';
 import type { MediaServer } from './server';
@@ -17,7 +17,7 @@ export class Pipeline {
   async createEndpoint(): Promise<Endpoint> {
     let k: KWebRtc;
     try {
-      k = await withTimeout(this.k.create('WebRtcEndpoint'), this.timeoutMs, 'create WebRtcEndpoint');
+      k = await withTimeout(kcall<KWebRtc>((cb) => this.k.create('WebRtcEndpoint', cb)), this.timeoutMs, 'create WebRtcEndpoint');
     } catch (e) {
       throw MediaError.from(e, 'could not create an endpoint');
     }
@@ -34,7 +34,7 @@ export class Pipeline {
     this.released = true;
     this.server.forget(this);
     try {
-      await withTimeout(this.k.release(), this.timeoutMs, 'release pipeline');
+      await withTimeout(kcall<void>((cb) => this.k.release(cb)), this.timeoutMs, 'release pipeline');
     } catch { /* gone with its session */ }
   }
 }

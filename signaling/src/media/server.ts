@@ -3,7 +3,7 @@
 //   'down' (socket lost), 'up' (socket back), 'session-lost' (reconnected, but the server answered
 //   INVALID_SESSION: every object we had there is gone, e.g. the server restarted).
 import { EventEmitter } from 'node:events';
-import { KClient, KObject, KPipeline, KWebRtc, kurento } from './kurento';
+import { KClient, KObject, KPipeline, KServerManager, KWebRtc, kcall, kurento } from './kurento';
 import { Endpoint } from './endpoint';
 import { MediaError, withTimeout } from './errors';
 import { Pipeline } from './pipeline';
@@ -78,7 +78,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   async createPipeline(): Promise<Pipeline> {
     let k: KPipeline;
     try {
-      k = await withTimeout(this.c.create('MediaPipeline'), this.timeoutMs, 'create MediaPipeline');
+      k = await withTimeout(kcall<KPipeline>((cb) => this.c.create('MediaPipeline', cb)), this.timeoutMs, 'create MediaPipeline');
     } catch (e) {
       throw MediaError.from(e, 'could not create a pipeline');
     }
@@ -91,7 +91,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   /** A pipeline created by another node (shared media server objects). */
   async pipelineById(id: string): Promise<Pipeline> {
     try {
-      const k = (await withTimeout(this.c.getMediaobjectById(id), this.timeoutMs, 'getMediaobjectById')) as KPipeline;
+      const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById')) as KPipeline;
       return new Pipeline(k, this, this.timeoutMs, false);
     } catch (e) {
       throw MediaError.from(e, `pipeline ${id} not found`);
@@ -100,7 +100,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
 
   async endpointById(id: string, pipelineId: string): Promise<Endpoint> {
     try {
-      const k = (await withTimeout(this.c.getMediaobjectById(id), this.timeoutMs, 'getMediaobjectById')) as KWebRtc;
+      const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById')) as KWebRtc;
       return new Endpoint(k, pipelineId, this.timeoutMs);
     } catch (e) {
       throw MediaError.from(e, `endpoint ${id} not found`);
@@ -110,8 +110,8 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   /** Releases an object by id, ignoring "not found" (cleanup of a dead node's busk). */
   async releaseById(id: string): Promise<void> {
     try {
-      const k = (await withTimeout(this.c.getMediaobjectById(id), this.timeoutMs, 'getMediaobjectById')) as KObject;
-      await withTimeout(k.release(), this.timeoutMs, 'release');
+      const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById'));
+      await withTimeout(kcall<void>((cb) => k.release(cb)), this.timeoutMs, 'release');
     } catch { /* already gone */ }
   }
 
@@ -125,8 +125,8 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     if (this.loadCache && Date.now() - this.loadCache.at < 1000) return this.loadCache.value;
     let value = this.pipelines.size;
     try {
-      const sm = await withTimeout(this.c.getServerManager(), 2000, 'getServerManager');
-      value = (await withTimeout(sm.getPipelines(), 2000, 'getPipelines')).length;
+      const sm = await withTimeout(kcall<KServerManager>((cb) => this.c.getServerManager(cb)), 2000, 'getServerManager');
+      value = (await withTimeout(kcall<KObject[]>((cb) => sm.getPipelines(cb)), 2000, 'getPipelines')).length;
     } catch { /* keep local count */ }
     this.loadCache = { at: Date.now(), value };
     return value;
@@ -134,8 +134,8 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
 
   /** The server's own list of pipelines (tests check that nothing is left behind). */
   async serverPipelineIds(): Promise<string[]> {
-    const sm = await withTimeout(this.c.getServerManager(), this.timeoutMs, 'getServerManager');
-    return (await withTimeout(sm.getPipelines(), this.timeoutMs, 'getPipelines')).map((p) => p.id);
+    const sm = await withTimeout(kcall<KServerManager>((cb) => this.c.getServerManager(cb)), this.timeoutMs, 'getServerManager');
+    return (await withTimeout(kcall<KObject[]>((cb) => sm.getPipelines(cb)), this.timeoutMs, 'getPipelines')).map((p) => p.id);
   }
 
   async close(): Promise<void> {

@@ -100,6 +100,8 @@ export class StompTestClient {
 
   /** Subscribes with a receipt, so the server has the subscription before we go on. */
   async subscribeSync(destination: string): Promise<Inbox> {
+    const existing = this.inboxes.get(destination);
+    if (existing) return existing;
     const receipt = `s-${++this.seq}`;
     const done = new Promise<void>((resolve) => this.client.watchForReceipt(receipt, () => resolve()));
     const inbox = this.subscribe(destination, { receipt });
