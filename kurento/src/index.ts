@@ -1,0 +1,119 @@
+// The embedded media engine: a Kurento Protocol server (JSON-RPC over WebSocket) whose objects
+// are backed by real WebRTC peers. Unmodified kurento-client drives it as it drives KMS.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMediaPeer } from './media';
+import { readKmsConfig } from './kms-config';
+import { MediaSet } from './objects/media-set';
+import type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';
+import { RpcProcessor } from './protocol/processor';
+import { SessionTable } from './protocol/sessions';
+import { Subscriptions } from './protocol/subscriptions';
+import { WebSocketTransport } from './protocol/transport';
+
+export interface MediaServerOptions {
+  host?: string;
+  /** 0 picks a free port. Default 8888, KMS's. */
+  port?: number;
+  /** Default '/kurento'. */
+  path?: string;
+  stunServerAddress?: string;
+  stunServerPort?: number;
+  /** KMS form: user:password@address:port[?transport=udp|tcp]. */
+  turnUrl?: string;
+  portRange?: { min: number; max: number };
+  /** Address media sockets bind to and candidates advertise (tests: 127.0.0.1). */
+  bindAddress?: string;
+  /**
+   * Directory of KMS .conf.ini files to take endpoint defaults from (kurento/config holds the
+   * ones docker-compose uses; see defaultKmsConfigDir()). Explicit options above win.
+   */
+  kmsConfigDir?: string;
+  /** Events held for a session whose control socket is gone (delivered after `connect`). Default 256. */
+  maxHeldEvents?: number;
+  /** How long a session without a socket is remembered for `connect`. Default 480 s (KMS: 2 × 240 s). */
+  sessionTtlMs?: number;
+  /** Another MediaPeer implementation (default: the werift one in ./media). */
+  createPeer?: PeerFactory;
+}
+
+export interface MediaServer {
+  url: string;
+  port: number;
+  /** Releases every object, closes every socket and the listener. */
+  close(): Promise<void>;
+  /** Inspection for tests and metrics. */
+  readonly stats: { objects: number; pipelines: number; sessions: number; sockets: number; subscriptions: number };
+  /** Drops every control socket from the server side, as a network failure would (objects stay). */
+  dropConnections(): void;
+}
+
+export async function startMediaServer(opts: MediaServerOptions = {}): Promise<MediaServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const path = (opts.path ?? '/kurento').replace(/\/+$/, '') || '/kurento';
+  const fromFiles: EndpointDefaults = opts.kmsConfigDir ? readKmsConfig(opts.kmsConfigDir) : {};
+  const endpointDefaults: EndpointDefaults = {
+    stunServerAddress: opts.stunServerAddress ?? fromFiles.stunServerAddress,
+    stunServerPort: opts.stunServerPort ?? fromFiles.stunServerPort,
+    turnUrl: opts.turnUrl ?? fromFiles.turnUrl,
+    portRange: opts.portRange ?? fromFiles.portRange,
+    bindAddress: opts.bindAddress,
+  };
+
+  let subscriptions: Subscriptions | undefined;
+  const sessions = new SessionTable(
+    { maxHeldEvents: opts.maxHeldEvents ?? 256, detachedTtlMs: opts.sessionTtlMs ?? 480000 },
+    (sessionId) => subscriptions?.sessionForgotten(sessionId),
+  );
+  subscriptions = new Subscriptions((sessionId, event) => {
+    sessions.get(sessionId)?.deliver(JSON.stringify({ jsonrpc: '2.0', method: 'onEvent', params: { value: event } }));
+  });
+  const subs = subscriptions;
+  const media = new MediaSet({
+    createPeer: opts.createPeer ?? createMediaPeer,
+    endpointDefaults,
+    sessions: () => sessions.ids(),
+    onRelease: (id) => subs.objectReleased(id),
+  });
+  const processor = new RpcProcessor(media, sessions, subs);
+  const transport = new WebSocketTransport(processor, sessions, { path });
+
+  const server = http.createServer((_req, res) => {
+    // KMS serves nothing over plain HTTP on its control port.
+    res.writeHead(404).end();
+  });
+  transport.attach(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8888, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `ws://${urlHost}:${port}${path}`,
+    port,
+    get stats() {
+      return { objects: media.size - 1, pipelines: media.pipelines().length, sessions: sessions.ids().length, sockets: transport.socketCount, subscriptions: subs.size };
+    },
+    dropConnections: () => transport.dropSockets(),
+    close: () => {
+      closing ??= (async () => {
+        await transport.close();
+        await media.close();
+        processor.close();
+        sessions.close();
+        server.closeAllConnections?.();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+export { readKmsConfig, defaultKmsConfigDir } from './kms-config';
+export type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';

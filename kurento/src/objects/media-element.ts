@@ -1,0 +1,132 @@
+// kurento.MediaElement: source → sink connections per media type and description, with KMS's
+// rules: connect() without a type connects AUDIO, VIDEO and DATA; a sink has at most one source
+// per (type, sink description), so a new source replaces the old one; elements of different
+// pipelines cannot be connected; ElementConnected/ElementDisconnected are raised by the source.
+import { KurentoError } from '../protocol/errors';
+import { complexType } from './complex-types';
+import { MediaObject, MEDIA_OBJECT_EVENTS, type ObjectHost, type ObjectKind, type Operation } from './media-object';
+import { MEDIA_TYPES, type KmsMediaType } from './params';
+
+export const MEDIA_ELEMENT_EVENTS = [
+  ...MEDIA_OBJECT_EVENTS,
+  'ElementConnected', 'ElementDisconnected', 'MediaFlowInStateChanged', 'MediaFlowOutStateChanged', 'MediaTranscodingStateChanged',
+] as const;
+
+const DEFAULT_DESCRIPTION = 'default';
+
+export interface Connection {
+  source: MediaElement;
+  sink: MediaElement;
+  type: KmsMediaType;
+  sourceDescription: string;
+  sinkDescription: string;
+}
+
+export abstract class MediaElement extends MediaObject {
+  /** Connections where this element is the source. */
+  private readonly sinks = new Set<Connection>();
+  /** Connections where this element is the sink, keyed by type and sink description. */
+  private readonly sources = new Map<string, Connection>();
+  private encoderBitrate = 0;
+  private minEncoderBitrate = 0;
+  private maxEncoderBitrate = 0;
+
+  protected constructor(host: ObjectHost, kind: ObjectKind, parent: MediaObject) {
+    super(host, kind, parent);
+  }
+
+  connect(sink: MediaElement, type?: KmsMediaType, sourceDescription = DEFAULT_DESCRIPTION, sinkDescription = DEFAULT_DESCRIPTION): void {
+    if (sink.mediaPipeline !== this.mediaPipeline) throw new KurentoError('CONNECT_ERROR', 'Media elements do not share pipeline');
+    for (const t of type ? [type] : MEDIA_TYPES) {
+      const previous = sink.sources.get(sourceKey(t, sinkDescription));
+      if (previous) previous.source.disconnect(sink, t, previous.sourceDescription, sinkDescription);
+      const conn: Connection = { source: this, sink, type: t, sourceDescription, sinkDescription };
+      this.sinks.add(conn);
+      sink.sources.set(sourceKey(t, sinkDescription), conn);
+      this.linkMedia(conn);
+      this.raise('ElementConnected', { sink: sink.id, mediaType: t, sourceMediaDescription: sourceDescription, sinkMediaDescription: sinkDescription });
+    }
+  }
+
+  /** Like KMS, raises ElementDisconnected even when there was nothing to disconnect. */
+  disconnect(sink: MediaElement, type?: KmsMediaType, sourceDescription = DEFAULT_DESCRIPTION, sinkDescription = DEFAULT_DESCRIPTION): void {
+    for (const t of type ? [type] : MEDIA_TYPES) {
+      const key = sourceKey(t, sinkDescription);
+      const conn = sink.sources.get(key);
+      if (conn && conn.source === this && conn.sourceDescription === sourceDescription) {
+        sink.sources.delete(key);
+        this.sinks.delete(conn);
+        this.unlinkMedia(conn);
+      }
+      this.raise('ElementDisconnected', { sink: sink.id, mediaType: t, sourceMediaDescription: sourceDescription, sinkMediaDescription: sinkDescription });
+    }
+  }
+
+  sinkConnections(type?: KmsMediaType, description?: string): Connection[] {
+    return [...this.sinks].filter((c) => (!type || c.type === type) && (description === undefined || c.sourceDescription === description));
+  }
+
+  sourceConnections(type?: KmsMediaType, description?: string): Connection[] {
+    return [...this.sources.values()].filter((c) => (!type || c.type === type) && (description === undefined || c.sinkDescription === description));
+  }
+
+  /** Starts media for a new connection (subclasses with real media override). */
+  protected linkMedia(_conn: Connection): void {}
+
+  /** Stops media of a removed connection. */
+  protected unlinkMedia(_conn: Connection): void {}
+
+  protected isFlowingIn(_type: KmsMediaType): boolean {
+    return false;
+  }
+
+  protected isFlowingOut(_type: KmsMediaType): boolean {
+    return false;
+  }
+
+  /** Releasing an element disconnects it from everything first (MediaElementImpl::release). */
+  protected dispose(): Promise<void> | void {
+    for (const c of [...this.sinks]) this.disconnect(c.sink, c.type, c.sourceDescription, c.sinkDescription);
+    for (const c of [...this.sources.values()]) c.source.disconnect(this, c.type, c.sourceDescription, c.sinkDescription);
+  }
+
+  protected operations(): Record<string, Operation> {
+    return {
+      ...super.operations(),
+      connect: (p) => this.connect(p.object('sink', 'MediaElement', isMediaElement), p.optMediaType('mediaType'), p.optString('sourceMediaDescription'), p.optString('sinkMediaDescription')),
+      disconnect: (p) => this.disconnect(p.object('sink', 'MediaElement', isMediaElement), p.optMediaType('mediaType'), p.optString('sourceMediaDescription'), p.optString('sinkMediaDescription')),
+      getSourceConnections: (p) => this.sourceConnections(p.optMediaType('mediaType'), p.optString('description')).map(connectionData),
+      getSinkConnections: (p) => this.sinkConnections(p.optMediaType('mediaType'), p.optString('description')).map(connectionData),
+      isMediaFlowingIn: (p) => this.isFlowingIn(p.mediaType('mediaType')),
+      isMediaFlowingOut: (p) => this.isFlowingOut(p.mediaType('mediaType')),
+      // Nothing is transcoded here: media is forwarded as received.
+      isMediaTranscoding: (p) => { p.mediaType('mediaType'); return false; },
+      getStats: () => ({}),
+      getGstreamerDot: () => `digraph "${this.id}" {}`,
+      getEncoderBitrate: () => this.encoderBitrate,
+      setEncoderBitrate: (p) => { this.encoderBitrate = p.int('encoderBitrate'); },
+      getMinEncoderBitrate: () => this.minEncoderBitrate,
+      setMinEncoderBitrate: (p) => { this.minEncoderBitrate = p.int('minEncoderBitrate'); },
+      getMaxEncoderBitrate: () => this.maxEncoderBitrate,
+      setMaxEncoderBitrate: (p) => { this.maxEncoderBitrate = p.int('maxEncoderBitrate'); },
+    };
+  }
+}
+
+export function isMediaElement(o: MediaObject): o is MediaElement {
+  return o instanceof MediaElement;
+}
+
+function sourceKey(type: KmsMediaType, sinkDescription: string): string {
+  return `${type}/${sinkDescription}`;
+}
+
+function connectionData(c: Connection) {
+  return complexType('ElementConnectionData', {
+    source: c.source.id,
+    sink: c.sink.id,
+    type: c.type,
+    sourceDescription: c.sourceDescription,
+    sinkDescription: c.sinkDescription,
+  });
+}
