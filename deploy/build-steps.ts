@@ -244,10 +244,21 @@ function lockOf(dir: string): string | null {
 }
 
 export function performBuild(opts: BuildOptions): BuildResult {
+  const ownDir = !opts.workDir;
+  const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'busking-image-'));
+  try {
+    return buildIn({ ...opts, workDir });
+  } catch (e) {
+    if (ownDir && process.env.BUILD_STEPS_KEEP !== '1') fs.rmSync(workDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function buildIn(opts: BuildOptions & { workDir: string }): BuildResult {
   const log = opts.log ?? (() => {});
   const repo = path.resolve(opts.repo);
   const reuse = opts.reuseNodeModules ?? process.env.BUILD_STEPS_NPM_CI !== '1';
-  const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'busking-image-'));
+  const workDir = opts.workDir;
   const df = parseDockerfile(fs.readFileSync(path.join(repo, 'Dockerfile'), 'utf8'));
   const steps: string[] = [];
 
