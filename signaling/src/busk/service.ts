@@ -79,13 +79,23 @@ export class BuskService {
 
   start(): void {
     const b = this.o.broker;
-    b.app('/app/busk.start', (r) => this.onStart(r));
-    b.app('/app/busk.{id}.offer', (r) => this.onOffer(r));
-    b.app('/app/busk.{id}.ice', (r) => this.onIce(r));
-    b.app('/app/busk.{id}.leave', (r) => this.onLeave(r));
-    b.app('/app/busk.{id}.chat', (r) => this.onChat(r));
-    b.app('/app/busk.{id}.location', (r) => this.onLocation(r));
-    b.app('/app/auth.refresh', (r) => this.onRefresh(r));
+    // Every handler is counted by kind and outcome (busking_app_messages_total: message rates).
+    const counted = (kind: string, h: (r: AppRequest) => Promise<void>): AppHandler => async (r) => {
+      try {
+        await h(r);
+        this.o.metrics.appMessages.inc({ kind, outcome: 'ok' });
+      } catch (e) {
+        this.o.metrics.appMessages.inc({ kind, outcome: (e as { code?: string }).code ?? 'error' });
+        throw e;
+      }
+    };
+    b.app('/app/busk.start', counted('start', (r) => this.onStart(r)));
+    b.app('/app/busk.{id}.offer', counted('offer', (r) => this.onOffer(r)));
+    b.app('/app/busk.{id}.ice', counted('ice', async (r) => this.onIce(r)));
+    b.app('/app/busk.{id}.leave', counted('leave', (r) => this.onLeave(r)));
+    b.app('/app/busk.{id}.chat', counted('chat', (r) => this.onChat(r)));
+    b.app('/app/busk.{id}.location', counted('location', (r) => this.onLocation(r)));
+    b.app('/app/auth.refresh', counted('auth.refresh', (r) => this.onRefresh(r)));
     b.on('session-close', (s, reason) => { this.onSessionClose(s, reason).catch((e) => log.error('busk', 'session close cleanup failed', e)); });
     b.on('subscribe', (s, sub) => { this.onSubscribe(s, sub).catch((e) => log.warn('busk', 'chat replay failed', e)); });
     this.o.bus.on('control', (m: ControlMessage) => { this.onControl(m).catch((e) => log.warn('busk', `control ${m.type} failed`, e)); });
