@@ -33,6 +33,8 @@ export interface MediaServerOptions {
   maxHeldEvents?: number;
   /** How long a session without a socket is remembered for `connect`. Default 480 s (KMS: 2 × 240 s). */
   sessionTtlMs?: number;
+  /** How long answers are kept for repeated requests (KMS's request cache: 20 s). */
+  requestCacheMs?: number;
   /** Another MediaPeer implementation (default: the werift one in ./media). */
   createPeer?: PeerFactory;
 }
@@ -75,7 +77,7 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
     sessions: () => sessions.ids(),
     onRelease: (id) => subs.objectReleased(id),
   });
-  const processor = new RpcProcessor(media, sessions, subs);
+  const processor = new RpcProcessor(media, sessions, subs, opts.requestCacheMs);
   const transport = new WebSocketTransport(processor, sessions, { path });
 
   const server = http.createServer((_req, res) => {

@@ -20,10 +20,11 @@ export interface Processed {
 export class RpcProcessor {
   /** Identifies this server instance in `connect` answers (KMS's instanceId). */
   readonly serverId = randomUUID();
-  private readonly cache = new RequestCache();
+  private readonly cache: RequestCache;
   private readonly methods: Record<string, Method>;
 
-  constructor(private readonly media: MediaSet, private readonly sessions: SessionTable, private readonly subscriptions: Subscriptions) {
+  constructor(private readonly media: MediaSet, private readonly sessions: SessionTable, private readonly subscriptions: Subscriptions, requestCacheMs?: number) {
+    this.cache = new RequestCache(requestCacheMs);
     this.methods = {
       ping: (p) => this.ping(p),
       connect: (p) => this.connect(p),

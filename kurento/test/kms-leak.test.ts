@@ -1,0 +1,100 @@
+// 1,000 create / connect / release cycles through kurento-client leave nothing behind: no objects
+// (getPipelines() empty), no UDP sockets or file descriptors, no subscriptions, flat heap.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import fs from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { startMediaServer, type MediaServer } from '../src';
+import { connectKms, closeKms, quietConsole, type Kms } from './kms-client-support';
+
+jest.setTimeout(180000);
+
+v8.setFlagsFromString('--expose_gc');
+const gc: () => void = vm.runInNewContext('gc');
+
+function udpHandles(): number {
+  return (process as any)._getActiveHandles().filter((h: any) => h?.constructor?.name === 'Socket' && typeof h.type === 'string' && h.type.startsWith('udp')).length;
+}
+
+function openFds(): number {
+  try {
+    return fs.readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+let server: MediaServer;
+let peakUdp = 0;
+let kms: Kms;
+let restoreConsole: () => void;
+
+beforeAll(async () => {
+  restoreConsole = quietConsole();
+  // A short request cache so that what it holds (answers for 20 s in KMS) does not hide leaks.
+  server = await startMediaServer({ port: 0, bindAddress: '127.0.0.1', requestCacheMs: 1000 });
+  kms = await connectKms(server.url);
+});
+
+afterAll(async () => {
+  await closeKms(kms);
+  await server.close();
+  restoreConsole();
+});
+
+/** One busk's life in miniature: pipeline, presenter, viewer, connect, events, release. */
+async function cycle(i: number): Promise<void> {
+  const pipeline = await kms.create('MediaPipeline');
+  const presenter = await pipeline.create('WebRtcEndpoint');
+  const viewer = await pipeline.create('WebRtcEndpoint');
+  const onCandidate = () => undefined;
+  viewer.on('IceCandidateFound', onCandidate);
+  await presenter.connect(viewer);
+  // Every 10th cycle also negotiates, which opens real UDP sockets in the media layer.
+  if (i % 10 === 0) {
+    await viewer.generateOffer();
+    await viewer.gatherCandidates();
+    peakUdp = Math.max(peakUdp, udpHandles());
+  }
+  await pipeline.release();
+}
+
+test('1,000 cycles leave no objects, sockets, subscriptions or heap growth', async () => {
+  const manager = await kms.getServerManager();
+  for (let i = 0; i < 50; i++) await cycle(i); // warm up: JIT, caches, werift's lazy modules
+  await new Promise((r) => setTimeout(r, 500));
+  const udpBefore = udpHandles();
+  const fdsBefore = openFds();
+  const heapBefore = await settledHeap();
+  const started = Date.now();
+
+  for (let i = 0; i < 1000; i++) await cycle(i);
+  const elapsed = Date.now() - started;
+
+  expect(await manager.getPipelines()).toEqual([]);
+  expect(server.stats.objects).toBe(0);
+  // Media sockets close asynchronously after release.
+  const deadline = Date.now() + 10000;
+  while ((udpHandles() > udpBefore || openFds() > fdsBefore + 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(peakUdp).toBeGreaterThan(udpBefore); // negotiation really opened media sockets...
+  expect(udpHandles()).toBeLessThanOrEqual(udpBefore); // ...and release closed them
+  expect(openFds()).toBeLessThanOrEqual(fdsBefore + 2);
+  // Only the ServerManager subscriptions kurento-client made stay (none here), nothing per cycle.
+  expect(server.stats.subscriptions).toBe(0);
+  // Let the request cache (1 s here) expire what it holds, so only leaks remain.
+  await new Promise((r) => setTimeout(r, 2500));
+  const heapAfter = await settledHeap();
+  const growthMb = (heapAfter - heapBefore) / 1024 / 1024;
+  // eslint-disable-next-line no-console
+  process.stderr.write(`leak test: 1000 cycles in ${elapsed} ms, heap ${(heapBefore / 1048576).toFixed(1)} → ${(heapAfter / 1048576).toFixed(1)} MB, udp ${udpBefore} → peak ${peakUdp} → ${udpHandles()}, fds ${fdsBefore} → ${openFds()}\n`);
+  // GC noise and lazily grown pools only: a leak of even 10 KB per cycle would show as 10 MB.
+  expect(growthMb).toBeLessThan(8);
+});
