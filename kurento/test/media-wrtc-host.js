@@ -12,18 +12,26 @@ let nextId = 1;
 
 function send(msg) { if (process.connected) process.send(msg); }
 
-function makePresenter({ fps = 15, width = 640, height = 480, audio = true, video = true }) {
+function makePresenter({ fps = 15, width = 640, height = 480, audio = true, video = true, noise = false }) {
   const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
   const p = { pc, timers: [], frames: 0 };
   if (video) {
     const source = new wrtc.nonstandard.RTCVideoSource();
     pc.addTransceiver(source.createTrack(), { direction: 'sendonly' });
     const data = new Uint8Array(width * height * 1.5);
+    // Optional noise (benchmark): makes the encoder spend its whole bitrate budget, like a camera.
+    const noiseBuf = noise ? Uint8Array.from({ length: width * height * 2 }, () => Math.floor(Math.random() * 256)) : null;
     p.timers.push(setInterval(() => {
       // A moving gradient: frames differ, so the encoder sends real delta frames.
       const shift = p.frames * 4;
       for (let y = 0; y < height; y++) data.fill((y + shift) & 0xff, y * width, y * width + width);
       data.fill(128, width * height);
+      if (noiseBuf) {
+        // A 1/40-frame noisy band that moves: enough detail to use ~500 kbps at 15 fps.
+        const len = Math.floor((width * height) / 40);
+        const off = (p.frames * 7919) % (width * height);
+        data.set(noiseBuf.subarray(off, off + len), (p.frames * width * 8) % (width * height - len));
+      }
       source.onFrame({ width, height, data });
       p.frames++;
     }, Math.round(1000 / fps)));

@@ -155,7 +155,10 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     tx.sender.onRtcp.subscribe((p: RtcpPacket) => {
       if (p.type !== RtcpPayloadSpecificFeedback.type) return;
       const count = (p as RtcpPayloadSpecificFeedback).feedback.count;
-      if (count === PLI || count === FIR) this.inRoutes.video?.source.requestKeyframe();
+      if (count === PLI || count === FIR) {
+        this.keyframeRequestsReceived++;
+        this.inRoutes.video?.source.requestKeyframe();
+      }
     });
   }
 
@@ -224,9 +227,13 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (!this.closed) this.keyframes.request();
   }
 
+  private keyframeRequestsSent = 0;
+  private keyframeRequestsReceived = 0;
+
   private sendKeyframeRequest(): void {
     const tx = this.recvTx.video;
     if (!tx || !this.lastVideoSsrc || tx.receiver.dtlsTransport?.state !== 'connected') return;
+    this.keyframeRequestsSent++;
     tx.receiver.sendRtcpPLI(this.lastVideoSsrc).catch(() => undefined);
   }
 
@@ -373,6 +380,14 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   /** Sinks currently fed by this peer (for the object layer and tests). */
   sinks(kind: MediaKind): MediaPeer[] {
     return this.outRoutes[kind].map((r) => r.sink as WeriftMediaPeer);
+  }
+
+  /** Packet counters (received from the remote / handed to the transport towards it), for metrics. */
+  stats(): { packetsIn: Record<MediaKind, number>; packetsOut: Record<MediaKind, number>; keyframeRequestsSent: number; keyframeRequestsReceived: number } {
+    return {
+      packetsIn: { ...this.flowIn.counts }, packetsOut: { ...this.flowOut.counts },
+      keyframeRequestsSent: this.keyframeRequestsSent, keyframeRequestsReceived: this.keyframeRequestsReceived,
+    };
   }
 
   isMediaFlowingIn(kind: MediaKind): boolean { return this.flowIn.isFlowing(kind); }

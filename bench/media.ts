@@ -1,0 +1,333 @@
+// Media benchmark: one 640x480 VP8 presenter (~500 kbps, capped by the engine's REMB like KMS's
+// maxVideoRecvBandwidth) fanned out to N viewers by the embedded engine's MediaPeers.
+//   - this process: the server side only (MediaPeers), so process.cpuUsage() is the server's CPU;
+//   - child 1 (kurento/test/media-wrtc-host.js): the libwebrtc presenter and 2 decoding viewers;
+//   - child 2 (this file with --viewers): the other N-2 viewers as werift peers that count RTP
+//     packets and sequence gaps (loss) without decoding, so N can go past what a decoder farm allows.
+// Writes bench/reports/media.json and media.md. Run: npm run bench:media (builds first).
+/* eslint-disable no-console, @typescript-eslint/no-explicit-any */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RTCPeerConnection } from 'werift';
+import { createMediaPeer, WeriftMediaPeer, type MediaPeer, type IceCandidateInit } from '../kurento/src/media';
+import { PeerHost, negotiate } from '../kurento/test/media-support';
+
+const BIND = '127.0.0.1';
+const STEPS = (process.env.BENCH_MEDIA_STEPS ?? '10,50,100,150,200').split(',').map(Number);
+const WINDOW_MS = Number(process.env.BENCH_MEDIA_WINDOW_MS ?? 10000);
+const DEADLINE = Date.now() + Number(process.env.BENCH_MEDIA_MAX_MS ?? 240000);
+const LOSS_LIMIT = 0.005; // "no loss": under 0.5 % of packets lost at the viewers
+
+// ---------------------------------------------------------------------------------------------
+// Child role: lightweight werift viewers.
+// ---------------------------------------------------------------------------------------------
+interface SeqTrack { first: number; highest: number; cycles: number; received: number; started: boolean }
+
+function runViewerHost(): void {
+  const viewers = new Map<number, { pc: RTCPeerConnection; video: SeqTrack; audio: SeqTrack }>();
+  let next = 1;
+  const newTrack = (): SeqTrack => ({ first: 0, highest: 0, cycles: 0, received: 0, started: false });
+  const onSeq = (t: SeqTrack, seq: number) => {
+    t.received++;
+    if (!t.started) { t.started = true; t.first = seq; t.highest = seq; return; }
+    const d = (seq - t.highest) & 0xffff;
+    if (d !== 0 && d < 0x8000) { if (seq < t.highest) t.cycles += 0x10000; t.highest = seq; }
+  };
+  const expected = (t: SeqTrack) => (t.started ? t.cycles + t.highest - t.first + 1 : 0);
+  const handlers: Record<string, (m: any) => any> = {
+    async offer() {
+      const pc = new RTCPeerConnection({ iceUseIpv4: true, iceUseIpv6: false, iceAdditionalHostAddresses: [BIND], iceInterfaceAddresses: { udp4: BIND } });
+      const id = next++;
+      const v = { pc, video: newTrack(), audio: newTrack() };
+      viewers.set(id, v);
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.onTrack.subscribe((track) => {
+        const t = track.kind === 'video' ? v.video : v.audio;
+        track.onReceiveRtp.subscribe((rtp) => onSeq(t, rtp.header.sequenceNumber));
+      });
+      pc.onIceCandidate.subscribe((c) => {
+        if (c?.candidate) process.send!({ ev: 'candidate', peer: id, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+      });
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      return { peer: id, sdp: offer.sdp };
+    },
+    async answer(m) { await viewers.get(m.peer)!.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }); },
+    async cand(m) { await viewers.get(m.peer)?.pc.addIceCandidate(m.candidate).catch(() => undefined); },
+    stats() {
+      let received = 0; let exp = 0; let audioReceived = 0; let audioExpected = 0; let receiving = 0;
+      for (const v of viewers.values()) {
+        received += v.video.received; exp += expected(v.video);
+        audioReceived += v.audio.received; audioExpected += expected(v.audio);
+        if (v.video.received > 0) receiving++;
+      }
+      return { viewers: viewers.size, receiving, received, expected: exp, audioReceived, audioExpected };
+    },
+    cpu: () => process.cpuUsage(),
+    mem: () => process.memoryUsage().rss,
+  };
+  process.on('message', async (m: any) => {
+    try { process.send!({ id: m.id, ok: true, result: await handlers[m.cmd]!(m) }); } catch (e) { process.send!({ id: m.id, ok: false, error: String(e) }); }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ ev: 'ready' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent role.
+// ---------------------------------------------------------------------------------------------
+class ViewerFarm {
+  private seq = 0;
+  private pending = new Map<number, (m: any) => void>();
+  private cands = new Map<number, (c: IceCandidateInit) => void>();
+  readonly ready: Promise<void>;
+  constructor(private readonly proc: ChildProcess) {
+    this.ready = new Promise((resolve) => {
+      proc.on('message', (m: any) => {
+        if (m.ev === 'ready') resolve();
+        else if (m.ev === 'candidate') this.cands.get(m.peer)?.(m.candidate);
+        else { const p = this.pending.get(m.id); this.pending.delete(m.id); p?.(m); }
+      });
+    });
+  }
+  call<T = any>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (m) => (m.ok ? resolve(m.result) : reject(new Error(m.error))));
+      this.proc.send({ id, cmd, ...args });
+    });
+  }
+  async connect(sink: MediaPeer): Promise<void> {
+    const { peer, sdp } = await this.call<{ peer: number; sdp: string }>('offer');
+    this.cands.set(peer, (c) => { sink.addIceCandidate(c).catch(() => undefined); });
+    sink.on('candidate', (c) => { this.call('cand', { peer, candidate: c }).catch(() => undefined); });
+    const answer = await sink.processOffer(sdp);
+    await this.call('answer', { peer, sdp: answer });
+    await sink.gatherCandidates();
+  }
+  stop(): void { this.proc.kill('SIGKILL'); }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0; };
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
+async function waitUntil(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { if (await check()) return true; await sleep(100); }
+  return false;
+}
+
+/** processOffer latency at the MediaPeer level: one at a time, then 100 at once. */
+async function offerLatency(host: PeerHost): Promise<any> {
+  const v = await host.viewer();
+  const offer = await host.call<string>('createOffer', { peer: v.id }); // a real libwebrtc offer
+  await v.close();
+  const single: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const p = createMediaPeer({ bindAddress: BIND });
+    const t0 = process.hrtime.bigint();
+    await p.processOffer(offer);
+    if (i >= 10) single.push(Number(process.hrtime.bigint() - t0) / 1e6); // first 10: warm-up
+    await p.close();
+  }
+  const peers = Array.from({ length: 100 }, () => createMediaPeer({ bindAddress: BIND }));
+  const each: number[] = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(peers.map(async (p) => { await p.processOffer(offer); each.push(Number(process.hrtime.bigint() - t0) / 1e6); }));
+  const burstTotal = Number(process.hrtime.bigint() - t0) / 1e6;
+  await Promise.all(peers.map((p) => p.close()));
+  return {
+    level: 'MediaPeer (kurento/src/media), libwebrtc offer with audio+video',
+    single: { n: single.length, p50: round(pct(single, 50)), p99: round(pct(single, 99)) },
+    burst100: { totalMs: round(burstTotal), p50: round(pct(each, 50)), p99: round(pct(each, 99)) },
+  };
+}
+
+/** The same through the Kurento Protocol with kurento-client (when the engine's server exists). */
+async function offerLatencyProtocol(host: PeerHost): Promise<any> {
+  let startMediaServer: any; let support: any;
+  try {
+    startMediaServer = (await import('../kurento/src')).startMediaServer;
+    support = await import('../kurento/test/kms-client-support');
+  } catch (e) { return { skipped: `protocol layer not available: ${String(e)}` }; }
+  const restore = support.quietConsole();
+  const server = await startMediaServer({ port: 0, bindAddress: BIND });
+  const kms = await support.connectKms(server.url);
+  try {
+    const v = await host.viewer();
+    const offer = await host.call<string>('createOffer', { peer: v.id });
+    await v.close();
+    const pipeline = await kms.create('MediaPipeline');
+    const single: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const ep = await pipeline.create('WebRtcEndpoint');
+      const t0 = process.hrtime.bigint();
+      await ep.processOffer(offer);
+      if (i >= 10) single.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await ep.release();
+    }
+    const eps = await Promise.all(Array.from({ length: 100 }, () => pipeline.create('WebRtcEndpoint')));
+    const each: number[] = [];
+    const t0 = process.hrtime.bigint();
+    await Promise.all(eps.map(async (ep: any) => { await ep.processOffer(offer); each.push(Number(process.hrtime.bigint() - t0) / 1e6); }));
+    const burstTotal = Number(process.hrtime.bigint() - t0) / 1e6;
+    await pipeline.release();
+    return {
+      level: 'Kurento Protocol over WebSocket with kurento-client 7.2.0 (WebRtcEndpoint.processOffer)',
+      single: { n: single.length, p50: round(pct(single, 50)), p99: round(pct(single, 99)) },
+      burst100: { totalMs: round(burstTotal), p50: round(pct(each, 50)), p99: round(pct(each, 99)) },
+    };
+  } finally {
+    await support.closeKms(kms);
+    await server.close();
+    restore();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const host = new PeerHost();
+  const farm = new ViewerFarm(fork(__filename, ['--viewers'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  await Promise.all([host.ready, farm.ready]);
+  const baseRss = process.memoryUsage().rss;
+
+  console.log('[bench:media] processOffer latency (MediaPeer level)');
+  const latency = await offerLatency(host);
+  console.log(JSON.stringify(latency));
+  console.log('[bench:media] processOffer latency (protocol level)');
+  const latencyProtocol = await offerLatencyProtocol(host).catch((e) => ({ skipped: String(e) }));
+  console.log(JSON.stringify(latencyProtocol));
+
+  const source = createMediaPeer({ bindAddress: BIND }) as WeriftMediaPeer;
+  const presenter = await host.presenter({ fps: 15, noise: true } as any);
+  await negotiate(presenter, source);
+  await waitUntil(() => source.isMediaFlowingIn('video'), 15000);
+  await sleep(3000); // let the presenter's bandwidth estimate settle on the REMB cap
+  const sinks: WeriftMediaPeer[] = [];
+  const decoding = [] as Awaited<ReturnType<PeerHost['viewer']>>[];
+
+  let decodingReserved = 0;
+  const addSink = async (wrtcViewer: boolean) => {
+    const sink = createMediaPeer({ bindAddress: BIND }) as WeriftMediaPeer;
+    source.connect(sink, ['audio', 'video']);
+    sinks.push(sink);
+    if (wrtcViewer) { const v = await host.viewer(); decoding.push(v); await negotiate(v, sink); } else await farm.connect(sink);
+  };
+
+  const results: any[] = [];
+  const cores = os.cpus().length;
+  for (const n of STEPS) {
+    if (Date.now() > DEADLINE) { console.log(`[bench:media] time budget reached before N=${n}`); break; }
+    console.log(`[bench:media] ramping to ${n} viewers`);
+    while (sinks.length < n) {
+      const batch = Math.min(10, n - sinks.length);
+      await Promise.all(Array.from({ length: batch }, () => addSink(decodingReserved++ < 2)));
+    }
+    const allFlowing = await waitUntil(() => sinks.every((s) => s.isMediaFlowingOut('video')), 45000);
+    await sleep(2000);
+    const s0 = await farm.call('stats'); const c0 = process.cpuUsage(); const t0 = Date.now();
+    const out0 = sinks.reduce((a, s) => a + s.stats().packetsOut.video + s.stats().packetsOut.audio, 0);
+    const in0 = source.stats().packetsIn;
+    const kf0 = source.stats().keyframeRequestsSent;
+    const pli0 = sinks.reduce((a, s) => a + s.stats().keyframeRequestsReceived, 0);
+    const d0 = await Promise.all(decoding.map((v) => v.stats()));
+    const fc0 = await farm.call('cpu'); const hc0 = await host.cpuUsage();
+    await sleep(WINDOW_MS);
+    const s1 = await farm.call('stats'); const c1 = process.cpuUsage(c0); const el = Date.now() - t0;
+    const out1 = sinks.reduce((a, s) => a + s.stats().packetsOut.video + s.stats().packetsOut.audio, 0);
+    const in1 = source.stats().packetsIn;
+    const d1 = await Promise.all(decoding.map((v) => v.stats()));
+    const fc1 = await farm.call('cpu'); const hc1 = await host.cpuUsage();
+    const vidExp = s1.expected - s0.expected; const vidRecv = s1.received - s0.received;
+    const audExp = s1.audioExpected - s0.audioExpected; const audRecv = s1.audioReceived - s0.audioReceived;
+    const loss = vidExp + audExp > 0 ? Math.max(0, (vidExp + audExp - vidRecv - audRecv) / (vidExp + audExp)) : 1;
+    const serverCpu = cpuMs(c1) / el; // cores used by the server process
+    const inVideoPps = ((in1.video - in0.video) * 1000) / el;
+    const r = {
+      viewers: n,
+      allFlowing,
+      windowMs: el,
+      serverCpuCores: round(serverCpu, 3),
+      serverCpuPerViewerPct: round((serverCpu * 100) / n, 3),
+      viewersPerCoreAtThisLoad: round(n / Math.max(serverCpu, 1e-6), 1),
+      serverRssMB: round(process.memoryUsage().rss / 1e6, 1),
+      memoryPerViewerMB: round((process.memoryUsage().rss - baseRss) / 1e6 / n, 3),
+      presenterVideoKbps: round((((in1.video - in0.video) * 1000) / el) * 0, 0) || undefined,
+      inboundVideoPps: round(inVideoPps, 1),
+      forwardedPps: round(((out1 - out0) * 1000) / el, 0),
+      viewerLossPct: round(loss * 100, 3),
+      lightweightViewersReceiving: `${s1.receiving}/${s1.viewers}`,
+      decodingViewersFps: d1.map((d, i) => round(((d.frames - d0[i]!.frames) * 1000) / el, 1)),
+      keyframeRequestsUpstream: source.stats().keyframeRequestsSent - kf0,
+      pliFromViewers: sinks.reduce((a, s) => a + s.stats().keyframeRequestsReceived, 0) - pli0,
+      presenterVideo: await presenter.stats().then((x) => x.video).catch(() => null),
+      loadavg1: round(os.loadavg()[0]!, 2),
+      viewerProcessesCpuCores: round((cpuMs(fc1) - cpuMs(fc0) + cpuMs(hc1) - cpuMs(hc0)) / el, 2),
+    };
+    delete (r as any).presenterVideoKbps;
+    results.push(r);
+    console.log(JSON.stringify(r));
+    if (loss > LOSS_LIMIT || !allFlowing) { console.log(`[bench:media] stops holding at N=${n}`); break; }
+  }
+  const pstats = await presenter.stats().catch(() => null);
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: cores, model: os.cpus()[0]?.model, node: process.version, loadavgAtEnd: os.loadavg().map((x) => round(x, 2)) },
+    setup: {
+      presenter: 'libwebrtc (@roamhq/wrtc) VP8 640x480 @15 fps + Opus, noisy synthetic frames; engine REMB cap 500 kbps',
+      viewers: '2 decoding libwebrtc viewers + N-2 werift viewers counting RTP sequence gaps (child processes)',
+      windowMs: WINDOW_MS,
+      presenterOutbound: pstats?.video ?? null,
+    },
+    processOffer: latency,
+    processOfferProtocol: latencyProtocol,
+    fanout: results,
+    durationS: round((Date.now() - started) / 1000, 1),
+  };
+  await Promise.all(sinks.map((s) => s.close()));
+  await source.close();
+  host.stop(); farm.stop();
+  writeReports(report);
+  process.exit(0);
+}
+
+function writeReports(report: any): void {
+  const dir = path.resolve(__dirname.includes(`${path.sep}dist${path.sep}`) ? path.join(__dirname, '../../bench/reports') : path.join(__dirname, 'reports'));
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'media.json'), JSON.stringify(report, null, 2) + '\n');
+  const l = report.processOffer; const lp = report.processOfferProtocol;
+  const rows = report.fanout.map((r: any) => `| ${r.viewers} | ${r.serverCpuCores} | ${r.serverCpuPerViewerPct} % | ${r.viewersPerCoreAtThisLoad} | ${r.memoryPerViewerMB} MB | ${r.inboundVideoPps} | ${r.forwardedPps} | ${r.viewerLossPct} % | ${r.decodingViewersFps.join(' / ')} | ${r.viewerProcessesCpuCores} |`).join('\n');
+  const md = `# Media benchmark (embedded engine)
+
+${report.date} · ${report.machine.cpus} × ${report.machine.model} · Node ${report.machine.node} · ${report.durationS} s
+
+Setup: ${report.setup.presenter}. Viewers: ${report.setup.viewers}. Each row is measured over a ${report.setup.windowMs / 1000} s window
+after every viewer's sink reported flow-out FLOWING. Server CPU is \`process.cpuUsage()\` of the engine's process only
+(the viewers live in child processes, whose CPU is in the last column — they share the same ${report.machine.cpus} cores).
+
+## Fan-out: one presenter to N viewers
+
+| viewers | server CPU (cores) | CPU per viewer | viewers per core | memory per viewer | inbound video pkt/s | forwarded pkt/s | loss at viewers | decoding viewers fps | viewer processes CPU (cores) |
+|---|---|---|---|---|---|---|---|---|---|
+${rows}
+
+## processOffer latency
+
+| level | single p50 | single p99 | burst of 100: all answered | burst p50 | burst p99 |
+|---|---|---|---|---|---|
+| ${l.level} | ${l.single.p50} ms | ${l.single.p99} ms | ${l.burst100.totalMs} ms | ${l.burst100.p50} ms | ${l.burst100.p99} ms |
+${lp.single ? `| ${lp.level} | ${lp.single.p50} ms | ${lp.single.p99} ms | ${lp.burst100.totalMs} ms | ${lp.burst100.p50} ms | ${lp.burst100.p99} ms |` : `| protocol level | ${lp.skipped} | | | | |`}
+
+Goals: ≥ 100 viewers per core with no loss; single processOffer < 20 ms; a burst of 100 answered within 2 s.
+`;
+  fs.writeFileSync(path.join(dir, 'media.md'), md);
+  console.log(`[bench:media] wrote ${path.join(dir, 'media.json')} and media.md`);
+}
+
+if (process.argv.includes('--viewers')) runViewerHost();
+else main().catch((e) => { console.error(e); process.exit(1); });
