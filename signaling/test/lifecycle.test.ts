@@ -29,7 +29,9 @@ describe('teardown paths and grace', () => {
     const v1 = await watchBusk(host, v1c, ba.buskId);
     const v2 = await watchBusk(host, v2c, bb.buskId);
     const v3 = await watchBusk(host, v3c, ba.buskId);
-    await Promise.all([v1.viewer.waitFrames(5), v2.viewer.waitFrames(5), v3.viewer.waitFrames(5)]);
+    await v1.viewer.waitFrames(5).catch((e) => { throw new Error(`v1: ${e.message}`); });
+    await v2.viewer.waitFrames(5).catch((e) => { throw new Error(`v2: ${e.message}`); });
+    await v3.viewer.waitFrames(5).catch((e) => { throw new Error(`v3: ${e.message}`); });
     expect(objects()).toBe(base + 3);
     await v1c.close(); // DISCONNECT
     v2c.drop(); // socket gone
