@@ -104,14 +104,19 @@ $('unmute').addEventListener('click', () => {
 // After the busker's connection came back, or a media server hiccup, this viewer's leg may be left
 // without decodable video while the service already reports media flowing again. Waiting does not
 // help then; a fresh negotiation does.
+// The service's word is not waited for: its "stalled" may be stale, and while the busker really is
+// away a retry every little while costs little. The wait between retries doubles up to a limit.
 const RESCUE_AFTER_MS = 5000;
-const RESCUE_EVERY_MS = 8000;
+const RESCUE_FIRST_GAP_MS = 8000;
+const RESCUE_MAX_GAP_MS = 30000;
 let lastRescue = 0;
+let rescueGap = RESCUE_FIRST_GAP_MS;
 
 function rescueIfStuck(): void {
   if (state === 'ended' || !viewer || !watch || signaling.state !== 'online') return;
-  if (localFlow === 'flowing' || serviceMedia === 'stalled') return; // nothing to receive while the busker is away
-  if (watch.msSinceProgress() < RESCUE_AFTER_MS || Date.now() - lastRescue < RESCUE_EVERY_MS) return;
+  if (localFlow === 'flowing') { rescueGap = RESCUE_FIRST_GAP_MS; return; }
+  if (watch.msSinceProgress() < RESCUE_AFTER_MS || Date.now() - lastRescue < rescueGap) return;
+  if (lastRescue) rescueGap = Math.min(rescueGap * 2, RESCUE_MAX_GAP_MS);
   lastRescue = Date.now();
   announce($('watch-detail'), 'Reconnecting the video…');
   watch.reset();
@@ -150,11 +155,13 @@ async function main(): Promise<void> {
   });
   viewer = new Viewer({
     signaling, buskId, iceServers,
+    onState: (s) => { video.dataset.peer = s; },
     onError: (e) => announce($('watch-detail'), `Media: ${e.message}`),
   }, (stream) => void play(stream));
   watch = new FlowWatch(() => viewer?.pc ?? null, 'in', (s) => {
     localFlow = s.flow;
     video.dataset.framesDecoded = String(s.counter);
+    video.dataset.sampledAt = String(Date.now());
     judge();
     rescueIfStuck();
   });

@@ -75,9 +75,22 @@ async function presentsFrames(page: Page): Promise<boolean> {
   }));
 }
 
+/** What a viewer page shows about its media, for failure messages. */
+async function mediaReport(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    return JSON.stringify({ url: location.search, frames: v.dataset.framesDecoded, sampledMsAgo: Date.now() - Number(v.dataset.sampledAt), videoTime: v.currentTime, paused: v.paused, ready: v.readyState, peer: v.dataset.peer, state: document.getElementById('watch-state')?.textContent,
+      detail: document.getElementById('watch-detail')?.textContent, link: document.getElementById('link-state')?.textContent });
+  });
+}
+
 async function expectVideoFlowing(page: Page, within = 10000): Promise<void> {
   const before = await framesDecoded(page);
-  await waitFor(async () => (await framesDecoded(page)) > before + 5, within, 'frames decoded to grow');
+  try {
+    await waitFor(async () => (await framesDecoded(page)) > before + 5, within, 'frames decoded to grow');
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; the page shows ${await mediaReport(page)}`);
+  }
   await waitFor(() => presentsFrames(page), within, 'the <video> to present frames');
 }
 

@@ -6,6 +6,7 @@ export type Flow = 'waiting' | 'flowing' | 'stalled';
 export interface FlowSample { flow: Flow; counter: number }
 
 const STALL_AFTER_MS = 3000;
+const NEVER_STARTED_MS = 8000;
 
 export class FlowWatch {
   private last = -1;
@@ -42,6 +43,8 @@ export class FlowWatch {
     const now = Date.now();
     if (counter > this.last && this.last >= 0) { this.flow = 'flowing'; this.lastChange = now; }
     else if (this.flow !== 'waiting' && now - this.lastChange > STALL_AFTER_MS) this.flow = 'stalled';
+    // A connection that never started moving is stalled too, after a longer wait for ICE and DTLS.
+    else if (this.flow === 'waiting' && now - this.lastChange > NEVER_STARTED_MS) this.flow = 'stalled';
     this.last = counter;
     this.onSample({ flow: this.flow, counter });
   }
