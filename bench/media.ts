@@ -324,6 +324,10 @@ ${rows}
 ${lp.single ? `| ${lp.level} | ${lp.single.p50} ms | ${lp.single.p99} ms | ${lp.burst100.totalMs} ms | ${lp.burst100.p50} ms | ${lp.burst100.p99} ms |` : `| protocol level | ${lp.skipped} | | | | |`}
 
 Goals: ≥ 100 viewers per core with no loss; single processOffer < 20 ms; a burst of 100 answered within 2 s.
+
+Load average (1 min) per step: ${report.fanout.map((r: any) => `${r.viewers}: ${r.loadavg1}`).join(', ')} on ${report.machine.cpus} cores. A run stops at the
+first step whose viewers do not all reach FLOWING within 45 s or lose more than 0.5 % of packets; when the load average is
+far above the core count (other suites running), that stop says more about the machine than about the engine.
 `;
   fs.writeFileSync(path.join(dir, 'media.md'), md);
   console.log(`[bench:media] wrote ${path.join(dir, 'media.json')} and media.md`);
