@@ -1,18 +1,11 @@
-// Who a STOMP session or an HTTP request acts as. Structurally the broker's Principal
-// (signaling/src/stomp), kept here too so auth/ does not depend on the broker's module.
+// Who a STOMP session or an HTTP request acts as. The type is the broker's own Principal (a
+// type-only import: auth/ has no runtime dependency on the broker).
 import crypto from 'node:crypto';
+import type { Principal } from '../stomp/types';
 
+export type { Principal };
 export type Role = 'busker' | 'ops';
 export const ROLES: readonly Role[] = ['busker', 'ops'];
-
-export interface Principal {
-  id: string;
-  name: string;
-  roles: string[];
-  anonymous: boolean;
-  /** Epoch ms; the session ends at this time unless /app/auth.refresh replaced the token. */
-  expiresAt?: number;
-}
 
 /**
  * An anonymous audience member. The label is random per session and then stable for that session:
