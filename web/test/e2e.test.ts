@@ -294,3 +294,41 @@ describe('ops page', () => {
     expect(await page.isHidden('#ops-panels')).toBe(true);
   });
 });
+
+describe('a pin placed by hand', () => {
+  test('the busker places the pin on the map, goes live, and moves it while live', async () => {
+    const mapPage = await open(await context(), '/');
+    const studio = await open(await context(), '/studio.html');
+    await studio.getByLabel('Your name').fill('Bo');
+    await studio.getByRole('button', { name: 'Sign in' }).click();
+    await studio.getByText('Signed in as').waitFor();
+    await studio.getByLabel('Title').fill('Fire juggling');
+    await studio.getByLabel('Place a pin on the map').check();
+    await studio.getByRole('button', { name: 'Pin at map centre' }).click(); // the keyboard way
+    await waitFor(async () => (await studio.textContent('#where-status'))?.includes('Pin placed'), 5000, 'pin placed');
+    await studio.getByRole('button', { name: 'Go live' }).click(); // turns the camera on by itself
+    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 15000, 'live');
+    const id = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+    const first = (await (await fetch(`${svc.url}/api/busks/${id}`)).json()) as { location: { lat: number; lng: number } };
+    expect(first.location).not.toBeNull();
+    await mapPage.locator(`.pin[data-busk="${id}"]`).waitFor({ timeout: 10000 });
+
+    // A click elsewhere on the map moves the pin of the live show.
+    const box = (await studio.locator('#pin-map').boundingBox())!;
+    await studio.mouse.click(box.x + box.width * 0.8, box.y + box.height * 0.3);
+    await waitFor(async () => {
+      const b = (await (await fetch(`${svc.url}/api/busks/${id}`)).json()) as { location: { lat: number; lng: number } };
+      return b.location.lat !== first.location.lat || b.location.lng !== first.location.lng;
+    }, 10000, 'the pin to move');
+    // The moved pin may be out of view now: "Show on map" in the list brings it into view.
+    await mapPage.locator(`.busk[data-busk="${id}"]`).getByRole('button', { name: /Show .* on the map/ }).click();
+    await mapPage.locator(`.pin[data-busk="${id}"]`).waitFor({ timeout: 10000 });
+    // No pin: the show stays listed, the pin leaves the map.
+    await studio.getByLabel('No pin').check();
+    await mapPage.locator(`.pin[data-busk="${id}"]`).waitFor({ state: 'detached', timeout: 10000 });
+    expect(await mapPage.textContent(`.busk[data-busk="${id}"]`)).toContain('no pin');
+    await studio.getByRole('button', { name: 'End show' }).click();
+    await mapPage.locator(`.busk[data-busk="${id}"]`).waitFor({ state: 'detached', timeout: 10000 });
+    for (const p of [studio, mapPage]) expect(pageErrors(p)).toEqual([]);
+  }, 60000);
+});
