@@ -115,6 +115,17 @@ async function setup(r: SetupReq): Promise<object> {
   for (const s of r.subs) for (let i = 0; i < s.count; i++) plan.push(s.dest);
   const conns: LeanStomp[] = plan.map(() => new LeanStomp(r.target, onDelivery));
   subConns.push(...conns);
+  // Client heart-beats start now, before the batch is connected: the first connections must not go
+  // silent while the rest connect. heartbeat() skips connections not yet CONNECTED.
+  if (r.clientBeatMs && !beatTimer) {
+    // Stagger client heart-beats: every tick, one tenth of the connections send an EOL.
+    let tick = 0;
+    const every = r.clientBeatMs;
+    beatTimer = setInterval(() => {
+      const slot = tick++ % 10;
+      for (let i = slot; i < subConns.length; i += 10) subConns[i].heartbeat();
+    }, every / 10);
+  }
   const res = await pool(plan, r.concurrency, async (dest, i) => {
     await conns[i].connect(r.heartBeat);
     if (dest) await conns[i].subscribe(dest, 'sub-0');
@@ -128,15 +139,6 @@ async function setup(r: SetupReq): Promise<object> {
   const all = [...res, ...res2];
   const failed = all.filter((e) => e).length;
   for (const e of all) if (e && errors.length < 5) errors.push(e.message);
-  if (r.clientBeatMs && !beatTimer) {
-    // Stagger client heart-beats: every tick, one tenth of the connections send an EOL.
-    let tick = 0;
-    const every = r.clientBeatMs;
-    beatTimer = setInterval(() => {
-      const slot = tick++ % 10;
-      for (let i = slot; i < subConns.length; i += 10) subConns[i].heartbeat();
-    }, every / 10);
-  }
   return { ok: all.length - failed, failed, errors, ms: Date.now() - t0 };
 }
 
