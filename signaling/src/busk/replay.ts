@@ -1,21 +1,34 @@
-// Chat replay must reach exactly one subscription: the new subscriber's /topic/busk.{id}.chat.
-// The broker's public API has publish (everyone), sendToUser and sendToSession (/user/... only),
-// so until it offers sendToSubscription(sessionId, subscriptionId, body, headers) we deliver through
-// the Session object the 'subscribe' event hands us, with the broker's own Message type. This is
-// the only place that touches broker internals; it falls back to /user/queue/busk.{id}.chat.
-import crypto from 'node:crypto';
-import { Message } from '../stomp/destinations/message';
-import type { SessionInfo } from '../stomp/types';
+// Chat replay reaches exactly one subscription: the new subscriber's /topic/busk.{id}.chat. The
+// broker's public API does that (Broker.sendToSubscription); nothing here touches broker internals.
+//
+// Cross-node: the broker's 'subscribe' event fires on the node that holds the subscribing session,
+// and the history comes from State (shared through Redis), so the replay is always local: no bus.
 
-interface SessionInternals {
-  subscriptions?: Map<string, { destination?: string }>;
-  deliver?(sub: unknown, msg: Message): boolean;
+/** The one broker call replay needs (signaling/src/stomp Broker). */
+export interface SubscriptionDelivery {
+  sendToSubscription(sessionId: string, subscriptionId: string, body: string | Buffer, headers?: Record<string, string>): boolean | void;
 }
 
-export function deliverToSubscription(session: SessionInfo, subscriptionId: string, destination: string, json: string, headers: Record<string, string>): boolean {
-  const s = session as unknown as SessionInternals;
-  const sub = s.subscriptions?.get(subscriptionId);
-  if (!sub || typeof s.deliver !== 'function') return false;
-  const msg = new Message(`replay-${crypto.randomBytes(6).toString('hex')}`, destination, { 'content-type': 'application/json', ...headers }, Buffer.from(json, 'utf8'));
-  return s.deliver.call(s, sub, msg);
+export const REPLAY_HEADERS: Readonly<Record<string, string>> = Object.freeze({ replay: 'true', 'content-type': 'application/json' });
+
+/**
+ * Delivers history (JSON bodies, oldest first) to one subscription of one session, each message
+ * with `replay: true`. Returns how many were delivered (0 when the session or subscription is gone).
+ */
+export function replayToSubscription(broker: SubscriptionDelivery, sessionId: string, subscriptionId: string, bodies: readonly string[]): number {
+  let n = 0;
+  for (const body of bodies) {
+    if (broker.sendToSubscription(sessionId, subscriptionId, body, { ...REPLAY_HEADERS }) === false) break;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * @deprecated Kept only so busk/service.ts compiles: it calls this when its broker lacks
+ * sendToSubscription, which the signaling Broker always has. Without a broker there is nothing to
+ * deliver through, so it reports "not delivered" and the caller falls back to /user/queue/....
+ */
+export function deliverToSubscription(_session: unknown, _subscriptionId: string, _destination: string, _json: string, _headers: Record<string, string>): boolean {
+  return false;
 }

@@ -141,6 +141,25 @@ export class Broker extends EventEmitter implements SessionHost {
     this.deliverToUserSubs(s, key, new Message(this.nextMessageId(), '/user' + key, n.headers, n.body));
   }
 
+  /**
+   * Exactly one subscription of one session (e.g. history replayed to a new subscriber of a topic):
+   * a MESSAGE with that subscription's destination, seen by nobody else. Works for /topic, /queue
+   * and /user subscriptions; ack modes apply (a NACKed direct message is dropped, never queued for
+   * other consumers). Local sessions only (the bus routes by session id). False when the session or
+   * subscription is unknown or cannot take the message (counted as dropped then).
+   */
+  sendToSubscription(sessionId: string, subscriptionId: string, body: Body, headers?: Record<string, string>): boolean {
+    const s = this.sessions.get(sessionId);
+    const sub = s?.subscriptions.get(subscriptionId);
+    if (!s || !sub) return false;
+    const n = normalizeBody(body, headers);
+    const msg = new Message(this.nextMessageId(), sub.destination, n.headers, n.body);
+    msg.direct = true;
+    if (s.deliver(sub, msg)) return true;
+    if (s.isOpen) this.counters.dropped++;
+    return false;
+  }
+
   /** Ends a session: an ERROR frame with this message first when given. Close reason 'kicked'. */
   closeSession(sessionId: string, errorMessage?: string): void {
     const s = this.sessions.get(sessionId) ?? [...this.live].find((x) => x.id === sessionId);
@@ -229,7 +248,7 @@ export class Broker extends EventEmitter implements SessionHost {
   removeSubscription(s: Session, sub: Subscription, unacked: Message[]): void {
     this.subscriptionCount--;
     if (sub.kind === 'topic') this.topics.remove(sub);
-    else if (sub.kind === 'queue') this.queues.remove(sub, unacked);
+    else if (sub.kind === 'queue') this.queues.remove(sub, this.queueable(unacked));
     if (sub.kind !== 'queue') this.counters.dropped += unacked.length;
     this.safeEmit('unsubscribe', s, { id: sub.id, destination: sub.destination });
   }
@@ -265,7 +284,16 @@ export class Broker extends EventEmitter implements SessionHost {
   }
 
   requeue(sub: Subscription, msgs: Message[]): void {
-    this.queues.requeue(sub.key, msgs, sub);
+    this.queues.requeue(sub.key, this.queueable(msgs), sub);
+  }
+
+  /** Messages that may go back into a queue: not the ones addressed to one subscription. */
+  private queueable(msgs: Message[]): Message[] {
+    let direct = 0;
+    for (const m of msgs) if (m.direct) direct++;
+    if (direct === 0) return msgs;
+    this.counters.dropped += direct;
+    return msgs.filter((m) => !m.direct);
   }
 
   resumeQueue(key: string): void {

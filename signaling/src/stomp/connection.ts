@@ -13,6 +13,11 @@ export interface Connection {
   writeParts(head: Buffer, tail: Buffer, binary: boolean): void;
   /** Bytes accepted but not yet on the wire (slow-consumer detection). */
   bufferedBytes(): number;
+  /** Stops reading from the peer (backpressure): TCP flow control then slows the sender down.
+   *  Data already read may still be delivered to the handler. */
+  pause(): void;
+  /** Reads again after pause(). */
+  resume(): void;
   /** Closes after what was written has been flushed. */
   end(): void;
   /** Closes now. */

@@ -9,7 +9,7 @@ export type {
 } from './types';
 export type { BrokerOptions, BrokerLimits, HeartbeatOptions } from './options';
 export { DEFAULT_LIMITS, DEFAULT_HEARTBEAT } from './options';
-export { permissionRules, defaultPermissions, openPermissions, DEFAULT_RULES, compilePattern } from './permissions';
+export { permissionRules, parsePermissionRules, defaultPermissions, openPermissions, DEFAULT_RULES, compilePattern } from './permissions';
 export type { PermissionRule } from './permissions';
 export { FrameParser, DEFAULT_PARSER_LIMITS } from './parser';
 export type { ParserLimits } from './parser';

@@ -14,8 +14,14 @@ export interface BrokerLimits {
   maxPendingAcks: number;
   /** Outbound bytes buffered for one session (ws bufferedAmount / socket writableLength) before it is dropped as a slow consumer. */
   maxOutboundBufferBytes: number;
-  /** Inbound frames per session per window (heart-beats do not count). STOMP_RATE_LIMIT. */
+  /** Inbound frames per session per window (heart-beats do not count). STOMP_RATE_LIMIT. A session
+   *  over it is slowed down, not refused: its frames wait and its socket is paused until the next window. */
   rateLimit: { count: number; windowMs: number };
+  /** Frames a session may have received but not processed yet (waiting for the rate limit, or
+   *  pipelined behind CONNECT). Over it: ERROR "rate limit exceeded" and close. The socket is paused
+   *  as soon as a frame has to wait, so only a peer that packs this many frames into data already in
+   *  flight (e.g. one WebSocket message) reaches it. Default: max(10 × rateLimit.count, 4096). */
+  maxBufferedFrames: number;
   /** A frame that started must complete within this time. */
   partialFrameTimeoutMs: number;
   /** A socket must send CONNECT (and be authenticated) within this time. */
@@ -72,6 +78,7 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   maxPendingAcks: 1000,
   maxOutboundBufferBytes: 8 * 1024 * 1024,
   rateLimit: { count: 200, windowMs: 1000 },
+  maxBufferedFrames: 4096,
   partialFrameTimeoutMs: 30000,
   connectTimeoutMs: 10000,
   maxTransactions: 16,
@@ -90,6 +97,11 @@ const consoleLogger: Logger = {
 
 export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
   const limits = { ...DEFAULT_LIMITS, ...(o.limits ?? {}) };
+  if (o.limits?.maxBufferedFrames === undefined) {
+    // One socket read (64 KiB) of the smallest valid SEND frames is < 3000 frames: never reached by
+    // a peer that waits for TCP flow control.
+    limits.maxBufferedFrames = Math.max(10 * limits.rateLimit.count, DEFAULT_LIMITS.maxBufferedFrames);
+  }
   // The slow-consumer cap must leave room for at least one maximal frame.
   limits.maxOutboundBufferBytes = Math.max(limits.maxOutboundBufferBytes, limits.maxFrameBytes + 65536);
   const hb = typeof o.heartbeat === 'number'

@@ -63,3 +63,28 @@ export const defaultPermissions: PermissionCheck = permissionRules(DEFAULT_RULES
 
 /** Everything allowed (tests, trusted backends). */
 export const openPermissions: PermissionCheck = (_p, _a, d) => !malformed(d);
+
+const ACTIONS: ReadonlySet<string> = new Set(['send', 'subscribe']);
+
+/**
+ * Validates rules given as data (a JSON rules file): an array of {pattern, allow, roles?,
+ * authenticated?}, or {rules: [...]}. Throws an Error naming the bad entry.
+ */
+export function parsePermissionRules(data: unknown): PermissionRule[] {
+  const list = Array.isArray(data) ? data : data && typeof data === 'object' && Array.isArray((data as { rules?: unknown }).rules) ? (data as { rules: unknown[] }).rules : null;
+  if (!list) throw new Error('permission rules must be an array of {pattern, allow, roles?, authenticated?} (or {"rules": [...]})');
+  return list.map((r, i) => {
+    const at = `rule ${i}`;
+    if (!r || typeof r !== 'object' || Array.isArray(r)) throw new Error(`${at}: must be an object`);
+    const o = r as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['pattern', 'allow', 'roles', 'authenticated', 'comment'].includes(k)) throw new Error(`${at}: unknown field "${k}"`);
+    if (typeof o.pattern !== 'string' || !o.pattern.startsWith('/')) throw new Error(`${at}: pattern must be a string starting with /`);
+    if (!Array.isArray(o.allow) || o.allow.some((a) => typeof a !== 'string' || !ACTIONS.has(a))) throw new Error(`${at}: allow must be a list of "send" and/or "subscribe" ([] denies)`);
+    if (o.roles !== undefined && (!Array.isArray(o.roles) || o.roles.some((x) => typeof x !== 'string'))) throw new Error(`${at}: roles must be a list of strings`);
+    if (o.authenticated !== undefined && typeof o.authenticated !== 'boolean') throw new Error(`${at}: authenticated must be true or false`);
+    const rule: PermissionRule = { pattern: o.pattern, allow: o.allow as PermissionAction[] };
+    if (o.roles !== undefined) rule.roles = o.roles as string[];
+    if (o.authenticated !== undefined) rule.authenticated = o.authenticated;
+    return rule;
+  });
+}

@@ -33,8 +33,6 @@ export interface SessionHost {
 type State = 'new' | 'authenticating' | 'connected' | 'closed';
 
 const ACK_MODES: ReadonlySet<string> = new Set(['auto', 'client', 'client-individual']);
-/** Frames a client may pipeline behind CONNECT while the authenticator runs. */
-const MAX_EARLY_FRAMES = 64;
 
 export class Session implements SessionInfo, ConnectionHandler {
   principal: Principal | null = null;
@@ -53,7 +51,13 @@ export class Session implements SessionInfo, ConnectionHandler {
   private pendingCount = 0;
   private ackSeq = 0;
   private readonly transactions = new Map<string, Frame[]>();
-  private early: Frame[] = [];
+  // Backpressure. Frames received but not processed yet, in order: over the rate limit, or pipelined
+  // behind CONNECT while the authenticator runs. While any wait, the socket is paused and later
+  // frames queue behind them; a timer at the next rate window processes them. Nothing is dropped.
+  private backlog: (Frame | undefined)[] = [];
+  private backlogHead = 0;
+  private readPaused = false;
+  private drainTimer: NodeJS.Timeout | null = null;
   /** The client sends binary WebSocket messages: answer in kind. */
   private binaryPeer = false;
   // Heart-beat bookkeeping is done by the broker's sweep: the hot paths only set flags.
@@ -133,16 +137,66 @@ export class Session implements SessionInfo, ConnectionHandler {
   private onFrame(frame: Frame): void {
     this.frameStartedAt = 0;
     if (this.state === 'closed') return;
-    if (this.state === 'authenticating') {
-      if (this.early.length >= MAX_EARLY_FRAMES) this.fail('too many frames before CONNECTED', undefined, undefined, 'rate-limited');
-      else this.early.push(frame);
+    // Fast path: nothing waiting and budget left.
+    if (this.backlogHead === this.backlog.length && this.state !== 'authenticating' && this.limiter.take(Date.now())) {
+      this.process(frame);
       return;
     }
-    if (!this.limiter.take(Date.now())) {
+    this.hold(frame);
+    if (this.state !== 'authenticating') this.scheduleDrain();
+  }
+
+  /** Queues a frame that cannot be processed now and stops reading from the socket. */
+  private hold(frame: Frame): void {
+    const max = this.host.opts.limits.maxBufferedFrames;
+    if (this.backlog.length - this.backlogHead >= max) {
       const r = this.host.opts.limits.rateLimit;
-      this.fail('rate limit exceeded', `more than ${r.count} frames in ${r.windowMs} ms`, frame.headers.receipt, 'rate-limited');
+      this.fail('rate limit exceeded', `more than ${max} frames waiting to be processed (rate limit ${r.count} frames per ${r.windowMs} ms)`, frame.headers.receipt, 'rate-limited');
       return;
     }
+    this.backlog.push(frame);
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.conn.pause();
+    }
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer !== null || this.state === 'closed') return;
+    // +1: the window has surely turned when the timer fires.
+    this.drainTimer = setTimeout(drainSession, this.limiter.msUntilNextWindow(Date.now()) + 1, this);
+  }
+
+  /** Processes waiting frames as far as the rate allows; reads again once none wait. */
+  drainBacklog(): void {
+    this.drainTimer = null;
+    const q = this.backlog;
+    while (this.backlogHead < q.length) {
+      if (this.state === 'closed') return;
+      if (this.state === 'authenticating') return; // connect() drains when CONNECTED
+      if (!this.limiter.take(Date.now())) {
+        this.scheduleDrain();
+        return;
+      }
+      const f = q[this.backlogHead]!;
+      q[this.backlogHead++] = undefined;
+      this.process(f);
+    }
+    this.backlog = [];
+    this.backlogHead = 0;
+    if (this.readPaused && this.state !== 'closed') {
+      this.readPaused = false;
+      if (this.parser.inFrame) this.frameStartedAt = Date.now();
+      this.conn.resume();
+    }
+  }
+
+  /** Frames received but not processed yet (backpressure). */
+  get waitingFrames(): number {
+    return this.backlog.length - this.backlogHead;
+  }
+
+  private process(frame: Frame): void {
     try {
       this.handle(frame);
     } catch (e) {
@@ -243,9 +297,8 @@ export class Session implements SessionInfo, ConnectionHandler {
     if (version !== '1.0') connected['heart-beat'] = `${hb.sendMs},${hb.receiveMs}`;
     this.sendFrame('CONNECTED', connected);
     this.host.sessionOpened(this);
-    const early = this.early;
-    this.early = [];
-    for (const f of early) this.onFrame(f);
+    // Frames pipelined behind CONNECT, through the rate limit like any other.
+    if (this.backlogHead < this.backlog.length) this.drainBacklog();
   }
 
   private send(frame: Frame, receipt: string | undefined): void {
@@ -515,8 +568,18 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.state = 'closed';
     this.parser.stop();
     this.transactions.clear();
-    this.early = [];
+    this.backlog = [];
+    this.backlogHead = 0;
+    if (this.drainTimer !== null) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
     for (const sub of [...this.subscriptions.values()]) this.dropSubscription(sub);
+    if (this.readPaused) {
+      // Read again so the close handshake (WebSocket close frame, TCP FIN) is seen; data is ignored.
+      this.readPaused = false;
+      if (graceful) this.conn.resume();
+    }
     if (graceful) this.conn.end();
     else this.conn.destroy();
     this.host.sessionClosed(this, reason, wasOpen);
@@ -526,6 +589,11 @@ export class Session implements SessionInfo, ConnectionHandler {
 
   tick(now: number, tickMs: number): void {
     if (this.state === 'closed') return;
+    // While we hold the peer back, its silence is ours: no heart-beat or partial-frame timeout.
+    if (this.readPaused) {
+      this.readSinceTick = true;
+      if (this.frameStartedAt !== 0) this.frameStartedAt = now;
+    }
     if (this.readSinceTick) {
       this.lastRead = now;
       this.readSinceTick = false;
@@ -565,6 +633,10 @@ export class Session implements SessionInfo, ConnectionHandler {
   get heartbeatIntervals(): { outgoingMs: number; incomingMs: number } {
     return { outgoingMs: this.outgoingMs, incomingMs: this.incomingMs };
   }
+}
+
+function drainSession(s: Session): void {
+  s.drainBacklog();
 }
 
 function required(h: Headers, name: string): string {

@@ -18,7 +18,7 @@ beforeAll(async () => {
     ]),
     limits: {
       maxFrameBytes: 4096, maxHeaders: 10, maxHeaderLineBytes: 256, maxSubscriptions: 3, maxPendingAcks: 3,
-      rateLimit: { count: 40, windowMs: 1000 }, partialFrameTimeoutMs: 400, connectTimeoutMs: 600, maxTransactions: 2, maxTransactionFrames: 3,
+      rateLimit: { count: 40, windowMs: 1000 }, maxBufferedFrames: 200, partialFrameTimeoutMs: 400, connectTimeoutMs: 600, maxTransactions: 2, maxTransactionFrames: 3,
     },
     heartbeat: 10000,
   });
@@ -147,12 +147,27 @@ describe('framing and limits', () => {
     await expectError(c, /transaction too large/);
   });
 
-  test('inbound rate limit', async () => {
+  test('over the inbound rate: frames wait (backpressure), none is lost, no ERROR', async () => {
     const c = await connectedTcp(r.tcpPort);
     let burst = '';
     for (let i = 0; i < 60; i++) burst += frame('SEND', { destination: '/queue/flood' }, `${i}`);
-    c.send(burst);
-    await expectError(c, /rate limit/);
+    c.send(burst + frame('SEND', { destination: '/queue/flood', receipt: 'last' }, 'last'));
+    // 40 per second: the last frames go through in the next window.
+    expect((await c.next('RECEIPT')).headers['receipt-id']).toBe('last');
+    expect(r.broker.queueDepth('/queue/flood')).toBe(61);
+    expect(c.frames.some((f) => f.command === 'ERROR')).toBe(false);
+    c.close();
+  });
+
+  test('a flood far past the rate (more frames waiting than maxBufferedFrames) gets ERROR', async () => {
+    // One WebSocket message carrying 1000 frames is read at once however the broker pauses the
+    // socket: more than maxBufferedFrames (200 here) wait, clearly not a client waiting for the broker.
+    const c = await rawWs(r.wsUrl);
+    c.send(frame('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0' }));
+    await c.next('CONNECTED');
+    const one = frame('SEND', { destination: '/queue/abuse' }, 'x');
+    c.send(one.repeat(1000));
+    await expectError(c, /rate limit exceeded/);
     await waitFor(() => closeReasons.includes('rate-limited'));
   });
 

@@ -16,6 +16,9 @@ const RAW_UNSAFE_VALUE = /[\r\n]/;
 export class Message {
   /** Set when a /queue message goes out again after a NACK or a consumer's disconnect. */
   redelivered = false;
+  /** Addressed to one subscription (sendToSubscription), not to its destination: a NACK or the
+   *  consumer leaving drops it instead of putting it into a /queue for other consumers. */
+  direct = false;
   /** True when the body is valid UTF-8 (may travel in a WebSocket text message). */
   readonly utf8: boolean;
   private readonly shared: [Buffer | undefined, Buffer | undefined, Buffer | undefined] = [undefined, undefined, undefined];

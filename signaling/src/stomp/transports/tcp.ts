@@ -43,6 +43,14 @@ class TcpConnection implements Connection {
     return this.socket.writableLength;
   }
 
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
   end(): void {
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();

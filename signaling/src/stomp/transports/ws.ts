@@ -49,6 +49,15 @@ class WsConnection implements Connection {
     return this.ws.bufferedAmount;
   }
 
+  // ws@8: pause()/resume() stop and restart reading the underlying socket (no-ops unless OPEN).
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   end(): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
     // A peer that never answers the close handshake is cut off.
