@@ -23,6 +23,13 @@ export interface RouteSource extends RouteEnd {
 
 const NOT_NEGOTIATED = null;
 
+/**
+ * Senders that have carried forwarded RTP, by this route or an earlier one: a sink whose source is
+ * replaced (a presenter that came back, connect() of another source) gets a new Route on the same
+ * sender, whose sequence numbers and timestamps must go on from where the old source left them.
+ */
+const usedSenders = new WeakSet<object>();
+
 export class Route {
   /** source payload type → sink codec (null: the sink did not negotiate that codec). */
   private ptMap = new Map<number, RTCRtpCodecParameters | null>();
@@ -67,13 +74,16 @@ export class Route {
     if (codec === NOT_NEGOTIATED) return;
 
     if (h.ssrc !== this.lastSsrc) {
-      // A new upstream stream (first packet, or the source re-negotiated): keep the sink's sequence
-      // numbers and timestamps continuous, and ask for a keyframe so the sink can start decoding.
-      if (this.lastSsrc !== -1) sender.replaceRTP(h, true);
+      // A new upstream stream (first packet, the source re-negotiated, or this sink was fed by another
+      // source before): keep the sink's sequence numbers and timestamps continuous, and ask for a
+      // keyframe so the sink can start decoding. Without this the sink's receiver sees a random jump
+      // (half the time backwards: every frame dropped as older than the last one decoded).
+      if (this.lastSsrc !== -1 || usedSenders.has(sender)) sender.replaceRTP(h, true);
       this.lastSsrc = h.ssrc;
     }
     if (!this.started) {
       this.started = true;
+      usedSenders.add(sender);
       if (this.kind === 'video') this.source.requestKeyframe();
     }
 
