@@ -26,6 +26,12 @@ export interface KReconnector {
   connected: boolean;
   on(ev: 'disconnect' | 'connection' | 'reconnect' | 'fail' | 'error', l: (...a: any[]) => void): unknown;
   removeAllListeners(ev?: string): unknown;
+  /** reconnect-core: stop reconnecting and end the current stream. */
+  disconnect(): unknown;
+  /** reconnect-core: clears the pending backoff timer, then attempts (a no-op once disconnected). */
+  reset(): unknown;
+  /** The current websocket-stream; `socket` is its ws WebSocket (readyState 0 while connecting). */
+  _connection?: { socket?: { readyState: number; close(): void } };
 }
 export interface KClient {
   /** Thenable: settles when connected (and the strict module check passed). */

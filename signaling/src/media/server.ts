@@ -144,8 +144,17 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     this.connected = false;
     const c = this.client;
     this.client = null;
-    if (c) {
-      try { c.close(); } catch { /* already closed */ }
-    }
+    if (!c) return;
+    try { c.close(); } catch { /* already closed */ }
+    // kurento-client's close() disconnects only once its last request has settled, and leaves
+    // reconnect-core's backoff timer (up to 30 s, not unref'd) and a connection attempt in flight
+    // when the server is down: the process (a test run) could not exit. Stop both now.
+    const re = c._re;
+    try {
+      re.disconnect(); // no more reconnects; ends an open stream (close handshake)
+      re.reset(); // clears the backoff timer; its attempt() returns at once, reconnect being off
+      const ws = re._connection?.socket;
+      if (ws && ws.readyState === 0) ws.close(); // aborts a handshake still under way
+    } catch { /* already torn down */ }
   }
 }
