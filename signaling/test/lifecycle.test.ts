@@ -11,7 +11,10 @@ describe('teardown paths and grace', () => {
   let svc: Service;
   let host: PeerHost;
   beforeAll(async () => {
-    svc = await startTestService({ PRESENTER_GRACE_MS: '2500', STOMP_HEARTBEAT_MS: '300' });
+    // Heart-beats of 1 s (silence limit 2 s each way): the jest process runs the service, the media
+    // engine and the clients on one event loop, which stalls for hundreds of ms on a loaded machine; a
+    // 300/100 ms heart-beat (600 ms limit) can close v3's session before its media starts.
+    svc = await startTestService({ PRESENTER_GRACE_MS: '2500', STOMP_HEARTBEAT_MS: '1000' });
     host = await PeerHost.start();
   });
   afterAll(async () => { host.stop(); await svc.close(); });
@@ -25,13 +28,14 @@ describe('teardown paths and grace', () => {
     const bb = await startBusk(host, b, { title: 'B' });
     expect((await serverPipelines(svc)).length).toBe(2);
     const base = objects();
-    const v1c = await connect(svc); const v2c = await connect(svc); const v3c = await connect(svc, undefined, { heartbeatMs: 100 });
+    const v1c = await connect(svc); const v2c = await connect(svc); const v3c = await connect(svc, undefined, { heartbeatMs: 1000 });
     const v1 = await watchBusk(host, v1c, ba.buskId);
     const v2 = await watchBusk(host, v2c, bb.buskId);
     const v3 = await watchBusk(host, v3c, ba.buskId);
-    await v1.viewer.waitFrames(5).catch((e) => { throw new Error(`v1: ${e.message}`); });
-    await v2.viewer.waitFrames(5).catch((e) => { throw new Error(`v2: ${e.message}`); });
-    await v3.viewer.waitFrames(5).catch((e) => { throw new Error(`v3: ${e.message}`); });
+    const named = (name: string, c: { closed: boolean }) => (e: Error) => { throw new Error(`${name}: ${e.message}${c.closed ? ' (its STOMP session was closed)' : ''}`); };
+    await v1.viewer.waitFrames(5).catch(named('v1', v1c));
+    await v2.viewer.waitFrames(5).catch(named('v2', v2c));
+    await v3.viewer.waitFrames(5).catch(named('v3', v3c));
     expect(objects()).toBe(base + 3);
     await v1c.close(); // DISCONNECT
     v2c.drop(); // socket gone
