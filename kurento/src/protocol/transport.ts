@@ -64,7 +64,6 @@ export class WebSocketTransport {
     // kurento-client writes through websocket-stream: binary frames, sometimes several requests
     // in one. KMS reads any frame as JSON text; so does this, one message per JSON value.
     ws.on('message', (data: RawData) => {
-      if (process.env.KMS_TRACE) process.stderr.write(`>> ${rawText(data)}\n`);
       for (const text of splitMessages(rawText(data))) void this.handle(ws, text);
     });
     ws.on('error', () => ws.terminate());
@@ -77,7 +76,6 @@ export class WebSocketTransport {
   private async handle(ws: WebSocket, text: string): Promise<void> {
     try {
       const { response, sessionId } = await this.processor.process(text, this.sessions.forSocket(ws)?.id);
-      if (process.env.KMS_TRACE) process.stderr.write(`<< ${response}\n`);
       if (response !== null && ws.readyState === ws.OPEN) ws.send(response);
       // Bind after answering, so that events held while the session had no socket follow the
       // `connect` answer instead of preceding it.
