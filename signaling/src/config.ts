@@ -39,7 +39,8 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'STOMP_HEARTBEAT_MS', default: '10000', description: 'Heart-beat interval the broker offers and wants (both directions).' },
   { name: 'STOMP_MAX_FRAME_BYTES', default: '2097152', description: 'Largest STOMP frame accepted (headers and body).' },
   { name: 'STOMP_MAX_SUBSCRIPTIONS', default: '100', description: 'Subscriptions per STOMP session.' },
-  { name: 'STOMP_RATE_LIMIT', default: '200/1s', description: 'Inbound frames per STOMP session per window.' },
+  { name: 'STOMP_RATE_LIMIT', default: '200/1s', description: 'Inbound frames per STOMP session per window; a faster client is slowed down (its socket paused), not disconnected.' },
+  { name: 'STOMP_RULES', default: 'default', description: 'Who may SEND/SUBSCRIBE where: default (SEND only to /app/**), open (SEND and SUBSCRIBE to any /topic, /queue, /user, /app destination; /topic/ops.** still needs role ops), or the path of a JSON rules file (docs/PROTOCOL.md).' },
   { name: 'TILE_URL', default: '', description: 'Map tile URL template ({z}/{x}/{y}); empty: the bundled offline world outline.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
 ];
@@ -97,7 +98,7 @@ export interface Config {
   chat: { maxLength: number; rate: { count: number; windowMs: number }; history: number };
   stunUrls: string[];
   turn: { urls: string[]; secret: string; ttlSeconds: number; logFile: string };
-  stomp: { heartbeatMs: number; maxFrameBytes: number; maxSubscriptions: number; rateLimit: { count: number; windowMs: number } };
+  stomp: { heartbeatMs: number; maxFrameBytes: number; maxSubscriptions: number; rateLimit: { count: number; windowMs: number }; rules: string };
   tileUrl: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -152,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxFrameBytes: int(env, 'STOMP_MAX_FRAME_BYTES'),
       maxSubscriptions: int(env, 'STOMP_MAX_SUBSCRIPTIONS'),
       rateLimit: parseRate(raw(env, 'STOMP_RATE_LIMIT'), 'STOMP_RATE_LIMIT'),
+      rules: raw(env, 'STOMP_RULES'),
     },
     tileUrl: raw(env, 'TILE_URL'),
     logLevel: level,

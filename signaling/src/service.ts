@@ -1,10 +1,12 @@
 // The whole product in one process: media engine (embedded or KMS pool), state, broker, busk service,
 // HTTP. startService() is what main.ts runs and what tests start on free ports (PORT=0, STOMP_TCP_PORT=0).
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
-import { Broker } from './stomp';
-import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions } from './auth';
+import { Broker, openPermissions, parsePermissionRules, permissionRules } from './stomp';
+import type { PermissionCheck } from './stomp';
+import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole } from './auth';
 import { MediaPool } from './media';
 import { Bus, LocalBus, MemoryState, RedisBus, RedisState, State } from './state';
 import { BuskService } from './busk';
@@ -15,6 +17,42 @@ import { startMediaServer } from '../../kurento/src';
 import type { MediaServer as EmbeddedEngine } from '../../kurento/src';
 import { LogFollower } from '../../turn/src/follower';
 import { TurnMonitor } from '../../turn/src/monitor';
+import { registerTurnEventRelay, TURN_EVENTS_TOPIC } from '../../turn/src/relay';
+
+/** How often the in-service TURN monitor re-evaluates its diagnoses (as the sidecar does). */
+const TURN_TICK_MS = 5000;
+
+/**
+ * STOMP_RULES → the broker's PermissionCheck.
+ *   default  the product's rules (auth/stomp-auth.ts): SEND only to /app/**, SUBSCRIBE to /topic/**
+ *            and /user/**, /topic/ops.** only with role ops.
+ *   open     SEND and SUBSCRIBE to any /app, /topic, /queue and /user destination (outside STOMP
+ *            suites, trusted backends); /topic/ops and /topic/ops.** still need role ops.
+ *   a path   a JSON rules file: [{pattern, allow, roles?, authenticated?}, ...] (first match
+ *            decides, no match denies); it replaces the whole policy, the ops rule included.
+ */
+export function stompPermissions(setting: string): PermissionCheck {
+  const v = setting.trim();
+  if (v === '' || v === 'default') return permissions;
+  if (v === 'open') {
+    return (principal, action, destination) => {
+      if (/[\s\0]/.test(destination) || !openPermissions(principal, action, destination)) return false;
+      if (destination === '/topic/ops' || destination.startsWith('/topic/ops.')) return hasRole(principal, 'ops');
+      return /^\/(app|topic|queue|user)\//.test(destination);
+    };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(v, 'utf8'));
+  } catch (e) {
+    throw new Error(`STOMP_RULES: expected default, open or a readable JSON rules file; ${v}: ${(e as Error).message}`);
+  }
+  try {
+    return permissionRules(parsePermissionRules(data));
+  } catch (e) {
+    throw new Error(`STOMP_RULES ${v}: ${(e as Error).message}`);
+  }
+}
 
 export interface ServiceOptions {
   /** Redis key/channel prefix (tests run several services on one Redis). */
@@ -86,11 +124,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     cleanups.push(() => st.close());
 
     // 3. Broker, auth and the bus.
+    const stompRules = stompPermissions(config.stomp.rules);
     const verifier = new TokenVerifier(config.jwt);
     const devTokens = config.devTokens ? new DevTokenIssuer(config.jwt) : null;
     const broker = new Broker({
       authenticator: makeAuthenticator(verifier, { anonymousViewing: config.anonymousViewing }),
-      permissions,
+      permissions: stompRules,
       onDenied: 'errors-queue',
       heartbeat: config.stomp.heartbeatMs,
       limits: { maxFrameBytes: config.stomp.maxFrameBytes, maxSubscriptions: config.stomp.maxSubscriptions, rateLimit: config.stomp.rateLimit },
@@ -107,6 +146,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     if (state instanceof RedisState) bus = await RedisBus.create(broker, state.client, config.nodeId, opts.redisPrefix);
     else bus = new LocalBus(broker);
     const theBus = bus;
+    // The TURN sidecar SENDs batches to /app/ops.turn.events (role ops); they go out on
+    // /topic/ops.turn through the bus, so ops subscribers on every node get them.
+    registerTurnEventRelay(broker, { publish: (d, b) => theBus.publish(d, b) });
 
     // 4. TURN monitor (optional).
     const metrics = new Metrics();
@@ -117,9 +159,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const follower = new LogFollower(config.turn.logFile, { fromStart: true });
       follower.on('line', (line: string) => mon.feed(line));
       follower.on('error', (e: unknown) => log.warn('turn', 'log follower', e));
-      mon.on('event', (ev: unknown) => broker.publish('/topic/ops.turn', JSON.stringify(ev), { 'content-type': 'application/json' }));
+      follower.on('warning', (e: unknown) => log.warn('turn', 'log follower', e));
+      // Local subscribers only: every node follows the log itself (a bus publish would duplicate).
+      mon.on('event', (ev: unknown) => broker.publish(TURN_EVENTS_TOPIC, JSON.stringify(ev), { 'content-type': 'application/json' }));
       follower.start();
-      cleanups.push(() => { follower.stop(); });
+      // Diagnoses (e.g. allocations that outlived their lifetime) are re-evaluated periodically.
+      const tick = setInterval(() => {
+        try { mon.tick(); } catch (e) { log.warn('turn', 'monitor tick failed', e); }
+      }, TURN_TICK_MS);
+      tick.unref();
+      cleanups.push(async () => { clearInterval(tick); await follower.stop(); });
       metrics.addText(() => mon.metrics());
     }
 
