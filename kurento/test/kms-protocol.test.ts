@@ -88,12 +88,12 @@ test('KMS error objects: unknown object, type, method and event; bad parameters;
   expect(await err('invoke', { object: 'nope', operation: 'getName' })).toMatchObject({ code: 40101, data: { type: 'MEDIA_OBJECT_NOT_FOUND' } });
   expect(await err('subscribe', { object: 'nope', type: 'Error' })).toMatchObject({ code: 40101 });
   expect(await err('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: 'gone_kurento.MediaPipeline' } })).toMatchObject({ code: 40101 });
-  // KMS's ModuleManager: an unknown factory is MEDIA_OBJECT_NOT_AVAILABLE.
-  expect(await err('create', { type: 'TeleportEndpoint', constructorParams: {} })).toEqual({ code: 40108, message: "Factory 'TeleportEndpoint' not found", data: { type: 'MEDIA_OBJECT_NOT_AVAILABLE' } });
+  // An unknown type is 40100 MEDIA_OBJECT_TYPE_NOT_FOUND (KMS 7 says 40108; see kurento/README.md).
+  expect(await err('create', { type: 'TeleportEndpoint', constructorParams: {} })).toEqual({ code: 40100, message: "Factory 'TeleportEndpoint' not found", data: { type: 'MEDIA_OBJECT_TYPE_NOT_FOUND' } });
   // KMS types this engine does not implement.
   expect(await err('create', { type: 'PlayerEndpoint', constructorParams: { mediaPipeline: pipeline, uri: 'file:///x.webm' } })).toMatchObject({ code: 40100, data: { type: 'MEDIA_OBJECT_TYPE_NOT_FOUND' } });
-  // KMS's generated invoke(): an unknown operation is MALFORMED_TRANSACTION.
-  expect(await err('invoke', { object: a, operation: 'fly', operationParams: { height: 3 } })).toEqual({ code: 40008, message: "Method 'fly' with 1 parameters not found", data: { type: 'MALFORMED_TRANSACTION' } });
+  // An unknown operation is 40105 MEDIA_OBJECT_METHOD_NOT_FOUND (KMS 7 says 40008; see kurento/README.md).
+  expect(await err('invoke', { object: a, operation: 'fly', operationParams: { height: 3 } })).toEqual({ code: 40105, message: "Method 'fly' with 1 parameters not found", data: { type: 'MEDIA_OBJECT_METHOD_NOT_FOUND' } });
   expect(await err('subscribe', { object: a, type: 'EndOfStream' })).toEqual({ code: 40106, message: "Event 'EndOfStream' not supported", data: { type: 'MEDIA_OBJECT_EVENT_NOT_SUPPORTED' } });
   expect(await err('invoke', { object: a, operation: 'processOffer', operationParams: {} })).toEqual({ code: 40001, message: "'offer' parameter should be a string", data: { type: 'MARSHALL_ERROR' } });
   expect(await err('invoke', { object: a, operation: 'isMediaFlowingIn', operationParams: { mediaType: 'SMELL' } })).toMatchObject({ code: 40001 });

@@ -75,12 +75,16 @@ export abstract class MediaObject {
     return () => this.emitter.off(type, listener);
   }
 
-  /** Runs an `invoke` operation. KMS's generated code answers an unknown one with MALFORMED_TRANSACTION. */
+  /**
+   * Runs an `invoke` operation. KMS's generated code answers an unknown one with 40008
+   * MALFORMED_TRANSACTION; we answer 40105 MEDIA_OBJECT_METHOD_NOT_FOUND (which kurento-client maps
+   * to SyntaxError) with KMS's message text (see kurento/README.md, "Deliberate differences").
+   */
   invoke(operation: string, rawParams: unknown): unknown {
     const params = new Params(rawParams, this.host.lookup);
     this.opTable ??= this.operations();
     const op = Object.prototype.hasOwnProperty.call(this.opTable, operation) ? this.opTable[operation] : undefined;
-    if (!op) throw new KurentoError('MALFORMED_TRANSACTION', `Method '${operation}' with ${params.size} parameters not found`);
+    if (!op) throw new KurentoError('MEDIA_OBJECT_METHOD_NOT_FOUND', `Method '${operation}' with ${params.size} parameters not found`);
     return op(params);
   }
 

@@ -89,8 +89,10 @@ export class MediaSet {
         if (KMS_TYPES_NOT_IMPLEMENTED.includes(type)) {
           throw new KurentoError('MEDIA_OBJECT_TYPE_NOT_FOUND', `Type '${type}' is not available in the embedded media engine`);
         }
-        // KMS's ModuleManager::getFactory answers an unknown type this way.
-        throw new KurentoError('MEDIA_OBJECT_NOT_AVAILABLE', `Factory '${type}' not found`);
+        // KMS 7's ModuleManager answers 40108 MEDIA_OBJECT_NOT_AVAILABLE here, but kurento-client maps
+        // 40100 to TypeError and the Kurento error table documents 40100 for "type not found": we
+        // answer 40100 with KMS's message text (see kurento/README.md, "Deliberate differences").
+        throw new KurentoError('MEDIA_OBJECT_TYPE_NOT_FOUND', `Factory '${type}' not found`);
     }
   }
 
