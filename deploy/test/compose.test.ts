@@ -16,7 +16,7 @@ const CONFIG_NAMES = new Set(CONFIG_VARS.map((v) => v.name));
 /** Read by docker-compose.yml alone (for the kms and coturn containers), documented in .env.example. */
 const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL'];
 /** CONFIG_VARS the signaling container does not take from .env: the embedded engine's and the sidecar's. */
-const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN'];
+const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN'];
 
 function envOf(svc: any): Record<string, string> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const e = svc.environment ?? {};
