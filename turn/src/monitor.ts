@@ -413,7 +413,9 @@ export class TurnMonitor extends EventEmitter {
     for (const s of this.sessions.values()) {
       if (s.startedAt === null || s.ended) continue;
       out.push({
-        id: s.id, user: s.user, realm: s.realm, clientAddress: s.clientAddress, transport: s.transport,
+        // coturn (4.6) writes socket lines for TCP/TLS client connections but none for UDP
+        // allocations: a session with no transport seen is a UDP one.
+        id: s.id, user: s.user, realm: s.realm, clientAddress: s.clientAddress, transport: s.transport ?? 'UDP',
         startedAt: iso(s.startedAt), ageSeconds: Math.max(0, Math.round((nowMs - s.startedAt) / 1000)), lifetimeSeconds: s.lifetime,
         peers: s.peers.size, client: { ...s.client }, peer: { ...s.peer }, relayedBytes: s.peer.rb + s.peer.sb,
       });
