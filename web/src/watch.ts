@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     localFlow = s.flow;
     video.dataset.framesDecoded = String(s.counter);
     video.dataset.sampledAt = String(Date.now());
+    video.dataset.flow = s.flow;
     judge();
     rescueIfStuck();
   });

@@ -79,7 +79,7 @@ async function presentsFrames(page: Page): Promise<boolean> {
 async function mediaReport(page: Page): Promise<string> {
   return page.evaluate(() => {
     const v = document.getElementById('video') as HTMLVideoElement;
-    return JSON.stringify({ url: location.search, frames: v.dataset.framesDecoded, sampledMsAgo: Date.now() - Number(v.dataset.sampledAt), videoTime: v.currentTime, paused: v.paused, ready: v.readyState, peer: v.dataset.peer, state: document.getElementById('watch-state')?.textContent,
+    return JSON.stringify({ url: location.search, frames: v.dataset.framesDecoded, sampledMsAgo: Date.now() - Number(v.dataset.sampledAt), flow: v.dataset.flow, serviceState: document.body.dataset.state, videoTime: v.currentTime, paused: v.paused, ready: v.readyState, peer: v.dataset.peer, state: document.getElementById('watch-state')?.textContent,
       detail: document.getElementById('watch-detail')?.textContent, link: document.getElementById('link-state')?.textContent });
   });
 }

@@ -7,10 +7,13 @@ export interface FlowSample { flow: Flow; counter: number }
 
 const STALL_AFTER_MS = 3000;
 const NEVER_STARTED_MS = 8000;
+/** Below this many decoded frames per second video is frozen, not moving. */
+const MIN_FPS = 3;
 
 export class FlowWatch {
   private last = -1;
   private lastChange = Date.now();
+  private lastPoll = Date.now();
   private flow: Flow = 'waiting';
   private timer: ReturnType<typeof setInterval>;
 
@@ -29,7 +32,7 @@ export class FlowWatch {
   msSinceProgress(): number { return Date.now() - this.lastChange; }
 
   /** A new peer connection starts from zero: wait for it rather than calling it stalled. */
-  reset(): void { this.last = -1; this.lastChange = Date.now(); this.flow = 'waiting'; }
+  reset(): void { this.last = -1; this.lastChange = Date.now(); this.lastPoll = Date.now(); this.flow = 'waiting'; }
 
   private async poll(): Promise<void> {
     const pc = this.pc();
@@ -41,7 +44,12 @@ export class FlowWatch {
       if (this.direction === 'out' && s.type === 'outbound-rtp') counter += Number(s.bytesSent ?? 0);
     });
     const now = Date.now();
-    if (counter > this.last && this.last >= 0) { this.flow = 'flowing'; this.lastChange = now; }
+    // For video in, a trickle is not flowing: a leg that only decodes the odd keyframe (its delta
+    // frames undecodable) shows a frozen picture, and must count as stalled so it gets repaired.
+    const elapsed = Math.max(1, now - this.lastPoll);
+    const progressed = this.direction === 'in' ? ((counter - this.last) * 1000) / elapsed >= MIN_FPS : counter > this.last;
+    this.lastPoll = now;
+    if (progressed && this.last >= 0) { this.flow = 'flowing'; this.lastChange = now; }
     else if (this.flow !== 'waiting' && now - this.lastChange > STALL_AFTER_MS) this.flow = 'stalled';
     // A connection that never started moving is stalled too, after a longer wait for ICE and DTLS.
     else if (this.flow === 'waiting' && now - this.lastChange > NEVER_STARTED_MS) this.flow = 'stalled';
