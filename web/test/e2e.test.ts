@@ -148,7 +148,7 @@ describe('a show, from going live to the end', () => {
     await studio.getByLabel('Use my location').check();
     await waitFor(async () => (await studio.textContent('#where-status'))?.includes('Pin at your location'), 10000, 'the pin');
     await studio.getByRole('button', { name: 'Go live' }).click();
-    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 15000, 'live');
+    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
     await waitFor(async () => (await studio.textContent('#media-health')) === 'Flowing', 15000, 'media flowing');
     buskId = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
     expect(buskId).not.toBe('');
@@ -307,7 +307,7 @@ describe('a pin placed by hand', () => {
     await studio.getByRole('button', { name: 'Pin at map centre' }).click(); // the keyboard way
     await waitFor(async () => (await studio.textContent('#where-status'))?.includes('Pin placed'), 5000, 'pin placed');
     await studio.getByRole('button', { name: 'Go live' }).click(); // turns the camera on by itself
-    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 15000, 'live');
+    await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
     const id = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
     const first = (await (await fetch(`${svc.url}/api/busks/${id}`)).json()) as { location: { lat: number; lng: number } };
     expect(first.location).not.toBeNull();
