@@ -78,7 +78,7 @@ export class Route {
       // source before): keep the sink's sequence numbers and timestamps continuous, and ask for a
       // keyframe so the sink can start decoding. Without this the sink's receiver sees a random jump
       // (half the time backwards: every frame dropped as older than the last one decoded).
-      if (this.lastSsrc !== -1 || usedSenders.has(sender)) sender.replaceRTP(h, true);
+      if (this.lastSsrc !== -1 || usedSenders.has(sender)) continueFrom(sender, h);
       this.lastSsrc = h.ssrc;
     }
     if (!this.started) {
@@ -154,3 +154,13 @@ export class Route {
 }
 
 const NO_EXTENSIONS: { id: number; payload: Buffer }[] = [];
+
+/**
+ * The sender's next packet (`h`, of a new upstream stream) goes out with sequence number last + 2 (one
+ * missing: the receiver knows to wait for a keyframe) and timestamp last + 1. werift 0.24's own
+ * `replaceRTP(h, true)` means the same but adds the 1 with uint16Add, truncating the 32-bit timestamp
+ * offset: a random timestamp jump, half the time backwards (libwebrtc then drops every frame).
+ */
+function continueFrom(sender: { replaceRTP(h: { sequenceNumber: number; timestamp: number }, discontinuity?: boolean): void }, h: RtpHeader): void {
+  sender.replaceRTP({ sequenceNumber: (h.sequenceNumber - 2) & 0xffff, timestamp: (h.timestamp - 1) >>> 0 }, false);
+}
