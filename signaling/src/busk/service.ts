@@ -343,9 +343,17 @@ export class BuskService {
       if (presenter.closed || gen !== presenter.generation || busk.ended) throw new AppError('conflict', 'superseded by a newer offer');
       const sid = session.id;
       const b = busk;
+      const leg = ep;
+      // Flow state restarts with the new leg (before it can report anything), and only the leg that is
+      // the presenter's current endpoint may change it: a superseded leg's late NOT_FLOWING must not
+      // turn a flowing busk into "stalled".
+      busk.resetFlow();
       ep.listen({ candidates: true, flow: true });
       ep.on('candidate', (c) => this.toSession(sid, `/queue/busk.${b.id}`, { type: 'ice', candidate: c }));
-      ep.on('flow-in', ({ kind, flowing }) => { this.setMedia(b, b.onFlow(kind, flowing)).catch(() => {}); });
+      ep.on('flow-in', ({ kind, flowing }) => {
+        if (presenter.endpoint !== leg) return;
+        this.setMedia(b, b.onFlow(kind, flowing)).catch(() => {});
+      });
       const answer = await ep.processOffer(sdp);
       if (presenter.closed || gen !== presenter.generation || busk.ended) throw new AppError('conflict', 'superseded by a newer offer');
       this.toSession(sid, `/queue/busk.${busk.id}`, { type: 'answer', sdpAnswer: answer });
@@ -367,7 +375,6 @@ export class BuskService {
     // Viewers already connected (renegotiation, presenter back after a drop) now take media from the new endpoint.
     await this.connectViewers(busk, ep);
     if (old) await old.release();
-    busk.resetFlow();
     await this.updateRec(busk, { presenterEndpointId: ep.id });
     if (busk.needsViewerReoffer) {
       busk.needsViewerReoffer = false;
