@@ -85,6 +85,8 @@ export interface Service {
 
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
   log.setLevel(config.logLevel);
+  // Configuration errors first, before anything is started.
+  const stompRules = stompPermissions(config.stomp.rules);
   const cleanups: (() => Promise<void> | void)[] = [];
   const closeAll = async () => {
     for (const c of cleanups.splice(0).reverse()) {
@@ -124,7 +126,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     cleanups.push(() => st.close());
 
     // 3. Broker, auth and the bus.
-    const stompRules = stompPermissions(config.stomp.rules);
     const verifier = new TokenVerifier(config.jwt);
     const devTokens = config.devTokens ? new DevTokenIssuer(config.jwt) : null;
     const broker = new Broker({
