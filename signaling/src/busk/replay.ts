@@ -23,12 +23,3 @@ export function replayToSubscription(broker: SubscriptionDelivery, sessionId: st
   }
   return n;
 }
-
-/**
- * @deprecated Kept only so busk/service.ts compiles: it calls this when its broker lacks
- * sendToSubscription, which the signaling Broker always has. Without a broker there is nothing to
- * deliver through, so it reports "not delivered" and the caller falls back to /user/queue/....
- */
-export function deliverToSubscription(_session: unknown, _subscriptionId: string, _destination: string, _json: string, _headers: Record<string, string>): boolean {
-  return false;
-}

@@ -21,17 +21,15 @@ import { log } from '../log';
 import { Busk } from './busk';
 import { Presenter, Viewer } from './participant';
 import { RateLimiter } from './chat';
-import { deliverToSubscription } from './replay';
+import { replayToSubscription, type SubscriptionDelivery } from './replay';
 import { parseChat, parseIce, parseLocation, parseOffer, parseStart, parseToken } from './validate';
 
 /** The broker calls this service uses (signaling/src/stomp Broker). */
-export interface BrokerLike extends Delivery {
+export interface BrokerLike extends Delivery, SubscriptionDelivery {
   app(pattern: string, handler: AppHandler): void;
   on(event: 'session-close', l: (s: SessionInfo, reason: CloseReason) => void): unknown;
   on(event: 'subscribe', l: (s: SessionInfo, sub: { id: string; destination: string }) => void): unknown;
   session(id: string): SessionInfo | undefined;
-  /** Optional: deliver to one subscription of one session (chat replay). */
-  sendToSubscription?(sessionId: string, subscriptionId: string, body: string | Buffer, headers?: Record<string, string>): void;
 }
 
 /** Session close reasons that mean "the connection dropped": the presenter gets its grace period. */
@@ -564,13 +562,8 @@ export class BuskService {
     const m = /^\/topic\/busk\.([^.]+)\.chat$/.exec(sub.destination);
     if (!m || this.o.config.chat.history <= 0) return;
     const history = await this.o.state.chatHistory(m[1], this.o.config.chat.history);
-    for (const msg of history) {
-      const body = this.json(msg);
-      if (this.o.broker.sendToSubscription) this.o.broker.sendToSubscription(s.id, sub.id, body, { replay: 'true', 'content-type': 'application/json' });
-      else if (!deliverToSubscription(s, sub.id, sub.destination, body, { replay: 'true' })) {
-        this.o.broker.sendToSession(s.id, `/queue/busk.${m[1]}.chat`, body, { replay: 'true', 'content-type': 'application/json' });
-      }
-    }
+    // To this subscription only: everyone else subscribed to the topic has seen these messages.
+    replayToSubscription(this.o.broker, s.id, sub.id, history.map((msg) => this.json(msg)));
   }
 
   // ───────────────────────────── other nodes ─────────────────────────────

@@ -35,8 +35,7 @@ export class Chat {
     const who = el('p', { class: 'hint' }, opts.myName ? `Chatting as ${opts.myName}` : 'Chatting as a guest (sign in on the studio page to use your name)');
     root.replaceChildren(el('h2', {}, 'Chat'), this.log, form, who, this.error);
     form.addEventListener('submit', (e) => { e.preventDefault(); void this.send(); });
-    // A service that cannot replay history into the topic subscription sends it to the session.
-    this.stops.push(opts.signaling.subscribe<ChatMessage>(`/user/queue/busk.${opts.buskId}.chat`, (m) => this.add(m)));
+    // The service replays the last messages into this subscription alone (PROTOCOL.md).
     this.stops.push(opts.signaling.subscribe<ChatMessage>(`/topic/busk.${opts.buskId}.chat`, (m) => this.add(m)));
     this.stops.push(opts.signaling.onState((s: LinkState) => { this.sendButton.disabled = s !== 'online'; }));
   }
