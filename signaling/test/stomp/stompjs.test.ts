@@ -155,10 +155,12 @@ test('queue: messages wait for a consumer', async () => {
 
 test('heart-beats both ways keep an idle session alive', async () => {
   await r.close();
-  r = await startBroker({ permissions: openPermissions, heartbeat: 200 });
+  // 500 ms beats, idle for 7 windows: without beats either side would have closed the session
+  // (silence past 2 intervals). Not 200 ms: a loaded CI machine delays timers that much.
+  r = await startBroker({ permissions: openPermissions, heartbeat: 500 });
   let closed = 0;
-  const a = await client({ heartbeatIncoming: 200, heartbeatOutgoing: 200, onWebSocketClose: () => closed++ });
-  await sleep(1500);
+  const a = await client({ heartbeatIncoming: 500, heartbeatOutgoing: 500, onWebSocketClose: () => closed++ });
+  await sleep(3500);
   expect(closed).toBe(0);
   expect(a.connected).toBe(true);
   const i = inbox(a, '/topic/hb');
