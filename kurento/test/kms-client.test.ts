@@ -1,11 +1,13 @@
 // The engine driven by the real kurento-client 7.2.0 the way the signaling service drives KMS:
 // pipeline, presenter, viewers, connect, events, trickle ICE with real WebRTC peers (@roamhq/wrtc),
 // release, getPipelines/getChildren, and resuming the session after the control socket drops.
+// The wrtc peers live in a child process (PeerHost): in the jest process their native threads keep
+// Node from exiting.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { startMediaServer, type MediaServer } from '../src';
 import { waitFor } from '../../test-support/ports';
 import { connectKms, closeKms, complexType, nextEvent, quietConsole, type Kms } from './kms-client-support';
-import { createPresenter, createViewer, type Presenter, type Viewer } from './media-support';
+import { PeerHost, type ClientPeer } from './media-support';
 
 jest.setTimeout(120000);
 
@@ -13,33 +15,36 @@ let server: MediaServer;
 let kms: Kms;
 let restoreConsole: () => void;
 const stops: (() => unknown)[] = [];
+let host: PeerHost;
 
 beforeAll(async () => {
   restoreConsole = quietConsole();
   server = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
   kms = await connectKms(server.url);
+  host = new PeerHost();
+  await host.ready;
 });
 
 afterAll(async () => {
   for (const s of stops.reverse()) await s();
+  host?.stop();
   await closeKms(kms);
   await server.close();
   restoreConsole();
 });
 
 /** Offer from a wrtc peer → processOffer → gatherCandidates, candidates trickled both ways. */
-async function negotiateThroughKms(pc: any, endpoint: any): Promise<void> {
+async function negotiateThroughKms(peer: ClientPeer, endpoint: any): Promise<void> {
   const IceCandidate = complexType('IceCandidate');
   endpoint.on('IceCandidateFound', (e: any) => {
-    pc.addIceCandidate({ candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }).catch(() => undefined);
+    const candidate = { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex };
+    peer.host.call('addCandidate', { peer: peer.id, candidate }).catch(() => undefined);
   });
-  pc.onicecandidate = (e: any) => {
-    if (e.candidate?.candidate) endpoint.addIceCandidate(IceCandidate({ candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex })).catch(() => undefined);
-  };
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
-  const answer = await endpoint.processOffer(offer.sdp);
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  peer.host.onCandidate(peer, (c) => { endpoint.addIceCandidate(IceCandidate(c)).catch(() => undefined); });
+  const offer = await peer.host.call<string>('createOffer', { peer: peer.id });
+  await peer.host.call('setLocal', { peer: peer.id, type: 'offer', sdp: offer });
+  const answer = await endpoint.processOffer(offer);
+  await peer.host.call('setRemote', { peer: peer.id, type: 'answer', sdp: answer });
   await endpoint.gatherCandidates();
 }
 
@@ -69,12 +74,12 @@ test('one presenter, two viewers: connect, trickle ICE, events, media reaches th
   const presenterEp = await pipeline.create('WebRtcEndpoint');
   expect(presenterEp.id).toMatch(new RegExp(`^${pipeline.id}/[0-9a-f-]{36}_kurento\\.WebRtcEndpoint$`));
 
-  const presenter: Presenter = createPresenter({ fps: 15 });
-  stops.push(() => presenter.stop());
+  const presenter = await host.presenter({ fps: 15 });
+  stops.push(() => presenter.close());
   const connected = nextEvent(presenterEp, 'ConnectionStateChanged', (e) => e.newState === 'CONNECTED');
   const flowingIn = nextEvent(presenterEp, 'MediaFlowInStateChanged', (e) => e.state === 'FLOWING' && e.mediaType === 'VIDEO');
   const firstCandidate = nextEvent(presenterEp, 'IceCandidateFound');
-  await negotiateThroughKms(presenter.pc, presenterEp);
+  await negotiateThroughKms(presenter, presenterEp);
   const cand = await firstCandidate;
   expect(cand).toMatchObject({ source: presenterEp.id, type: 'IceCandidateFound', candidate: { __module__: 'kurento', __type__: 'IceCandidate' } });
   expect(cand.candidate.candidate).toMatch(/^candidate:/);
@@ -87,21 +92,21 @@ test('one presenter, two viewers: connect, trickle ICE, events, media reaches th
   expect(await presenterEp.getConnectionState()).toBe('CONNECTED');
   expect(await presenterEp.isMediaFlowingIn('VIDEO')).toBe(true);
 
-  const viewers: { ep: any; viewer: Viewer }[] = [];
+  const viewers: { ep: any; viewer: ClientPeer }[] = [];
   for (let i = 0; i < 2; i++) {
     const ep = await pipeline.create('WebRtcEndpoint');
     const elementConnected: any[] = [];
     presenterEp.on('ElementConnected', (e: any) => { if (e.sink === ep.id) elementConnected.push(e); });
     const flowOut = nextEvent(ep, 'MediaFlowOutStateChanged', (e) => e.state === 'FLOWING' && e.mediaType === 'VIDEO');
-    const viewer = createViewer();
-    stops.push(() => viewer.stop());
-    await negotiateThroughKms(viewer.pc, ep);
+    const viewer = await host.viewer();
+    stops.push(() => viewer.close());
+    await negotiateThroughKms(viewer, ep);
     await presenterEp.connect(ep);
     await waitFor(() => elementConnected.length === 3, 10000, 'ElementConnected for AUDIO, VIDEO and DATA');
     expect(elementConnected.map((e) => e.mediaType).sort()).toEqual(['AUDIO', 'DATA', 'VIDEO']);
     expect(elementConnected[0]).toMatchObject({ source: presenterEp.id, sink: ep.id, sourceMediaDescription: 'default', sinkMediaDescription: 'default', type: 'ElementConnected' });
     await flowOut;
-    await waitFor(() => viewer.frames() > 0, 20000, `viewer ${i} decodes frames`);
+    await waitFor(async () => (await viewer.frames()) > 0, 20000, `viewer ${i} decodes frames`);
     viewers.push({ ep, viewer });
   }
 
@@ -121,8 +126,8 @@ test('one presenter, two viewers: connect, trickle ICE, events, media reaches th
   await viewers[0].ep.release();
   await waitFor(() => destroyed.includes(viewers[0].ep.id), 5000, 'ObjectDestroyed for the viewer');
   expect(await presenterEp.getSinkConnections()).toHaveLength(3);
-  const before = viewers[1].viewer.frames();
-  await waitFor(() => viewers[1].viewer.frames() > before + 5, 10000, 'remaining viewer keeps decoding');
+  const before = await viewers[1].viewer.frames();
+  await waitFor(async () => (await viewers[1].viewer.frames()) > before + 5, 10000, 'remaining viewer keeps decoding');
 
   // Releasing the pipeline releases every element.
   await pipeline.release();
