@@ -2,8 +2,7 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import { freePort, waitFor } from './ports';
+import { freePort, tcpOpen, waitFor } from './ports';
 
 /** Fails loudly (never skips) when a program the tests drive for real is missing. */
 export function requireProgram(bin: string, debianPackage: string): string {
@@ -25,14 +24,6 @@ export function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTER
     const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     proc.once('exit', () => { clearTimeout(t); resolve(); });
     proc.kill(signal);
-  });
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
   });
 }
 
