@@ -9,6 +9,7 @@ import { serverCodecs, serverHeaderExtensions } from './codecs';
 import { FlowMonitor } from './flow';
 import { Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
+import { installDtlsRetransmitFix } from './dtls-retransmit';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
 import { checkSdp, stripCandidates } from './sdp';
@@ -63,6 +64,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   constructor(opts: WeriftPeerOptions = {}) {
     super();
     installIceAddressFilter();
+    installDtlsRetransmitFix();
     this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions() });
     this.maxVideoRecvBps = (opts.maxVideoRecvBandwidth ?? 500) * 1000;
     this.flowIn = new FlowMonitor((kind, flowing) => this.emitSafe('flow-in', { kind, flowing }));
