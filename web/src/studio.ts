@@ -12,6 +12,7 @@ import { showLinkState } from './lib/link-status';
 import type { Flow } from './lib/media-health';
 import { mountSignIn } from './lib/signin';
 import { Signaling } from './lib/stomp';
+import { TokenKeeper } from './lib/token-keeper';
 import type { LatLng, MediaState } from './lib/types';
 import { $, announce, el, errorText, hashtagsOf, show, viewersText } from './lib/ui';
 
@@ -37,7 +38,9 @@ const formError = $('details-error');
 const signaling = new Signaling({
   token: () => identity?.token ?? null,
   onUnauthorized: () => {
-    // The token expired or was revoked: ask for a new sign-in rather than retrying forever.
+    // The token expired (no fresh one came in time) or was revoked: ask for a new sign-in rather
+    // than retrying forever.
+    keeper.watch(null);
     signOut();
     identity = mountSignIn($('signin'), signInOptions);
     announce(buskState, 'Your sign-in expired: please sign in again.');
@@ -45,17 +48,27 @@ const signaling = new Signaling({
 });
 showLinkState(signaling, $('link-state'));
 
+// ---- token refresh: a show outlives its token (see lib/token-keeper.ts) ------------------------
+const keeper = new TokenKeeper({
+  signaling,
+  devTokens: config.devTokens,
+  warning: $('token-warning'),
+  onIdentity: (id) => { identity = id; }, // same user: nothing else on the page changes
+});
+
 // ---- sign in ----------------------------------------------------------------------------------
 const signInOptions = {
   role: 'busker',
   devTokens: config.devTokens,
   onChange: (id: Identity | null) => {
     identity = id;
+    keeper.watch(id);
     updateControls();
     if (id) signaling.reconnect();
   },
 };
 identity = mountSignIn($('signin'), signInOptions);
+keeper.watch(identity);
 signaling.start();
 
 // ---- camera -----------------------------------------------------------------------------------

@@ -6,116 +6,42 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../../test-support/browser';
+import type { Page } from 'playwright-core';
 import { waitFor } from '../../test-support/ports';
-import { loadConfig } from '../../signaling/src/config';
-import { startService, type Service } from '../../signaling/src/service';
+import type { Service } from '../../signaling/src/service';
+import { ROOT, WebTest, ensureBuilt, expectVideoFlowing, framesDecoded, startWebService, type ContextOptions } from './support';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { build, outDir } = require('../build.js') as { build(o?: { quiet?: boolean }): Promise<unknown>; outDir: string };
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = path.join(ROOT, 'docs', 'screenshots');
 const FOUNTAIN = { latitude: 51.50795, longitude: -0.12805 }; // Trafalgar Square
 const NEARBY = { latitude: 51.5115, longitude: -0.1230 };
 const TURN_FIXTURE = path.join(ROOT, 'turn', 'test', 'fixtures', 'coturn-4.6.1-timestamps.log');
 
 let svc: Service;
-let browser: Browser;
+let web: WebTest;
 let tmp: string;
 let turnLog: string;
-const contexts: BrowserContext[] = [];
 
-async function context(opts: { phone?: boolean; geolocation?: { latitude: number; longitude: number } } = {}): Promise<BrowserContext> {
-  const ctx = await browser.newContext({
-    viewport: opts.phone ? { width: 360, height: 740 } : { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-    isMobile: !!opts.phone,
-    hasTouch: !!opts.phone,
-    baseURL: svc.url,
-    ...(opts.geolocation ? { geolocation: opts.geolocation, permissions: ['geolocation', 'camera', 'microphone'] } : { permissions: ['camera', 'microphone'] }),
-  });
-  contexts.push(ctx);
-  return ctx;
-}
-
-async function open(ctx: BrowserContext, url: string): Promise<Page> {
-  const page = await ctx.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  (page as unknown as { errors: string[] }).errors = errors;
-  await page.goto(url);
-  return page;
-}
-
-function pageErrors(page: Page): string[] {
-  return (page as unknown as { errors: string[] }).errors;
-}
-
-async function shot(page: Page, name: string, fullPage = false): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
-}
-
-/** Frames decoded by the page's own peer connection (getStats), read by the app into the DOM. */
-async function framesDecoded(page: Page): Promise<number> {
-  return page.$eval('#video', (v) => Number((v as HTMLVideoElement).dataset.framesDecoded ?? 0));
-}
-
-/** Independent of the app: the <video> has real dimensions and presents new frames. */
-async function presentsFrames(page: Page): Promise<boolean> {
-  return page.$eval('#video', (v) => new Promise<boolean>((resolve) => {
-    const video = v as HTMLVideoElement;
-    if (!video.videoWidth || !('requestVideoFrameCallback' in video)) { resolve(false); return; }
-    let n = 0;
-    const t = setTimeout(() => resolve(false), 2000);
-    const tick = () => { if (++n >= 3) { clearTimeout(t); resolve(true); } else video.requestVideoFrameCallback(tick); };
-    video.requestVideoFrameCallback(tick);
-  }));
-}
-
-/** What a viewer page shows about its media, for failure messages. */
-async function mediaReport(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const v = document.getElementById('video') as HTMLVideoElement;
-    return JSON.stringify({ url: location.search, frames: v.dataset.framesDecoded, sampledMsAgo: Date.now() - Number(v.dataset.sampledAt), flow: v.dataset.flow, serviceState: document.body.dataset.state, videoTime: v.currentTime, paused: v.paused, ready: v.readyState, peer: v.dataset.peer, state: document.getElementById('watch-state')?.textContent,
-      detail: document.getElementById('watch-detail')?.textContent, link: document.getElementById('link-state')?.textContent });
-  });
-}
-
-async function expectVideoFlowing(page: Page, within = 10000): Promise<void> {
-  const before = await framesDecoded(page);
-  try {
-    await waitFor(async () => (await framesDecoded(page)) > before + 5, within, 'frames decoded to grow');
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; the page shows ${await mediaReport(page)}`);
-  }
-  await waitFor(() => presentsFrames(page), within, 'the <video> to present frames');
-}
+const context = (opts: ContextOptions = {}) => web.context(opts);
+const open = (ctx: Parameters<WebTest['open']>[0], url: string) => web.open(ctx, url);
+const pageErrors = (page: Page) => web.pageErrors(page);
+const shot = (page: Page, name: string, fullPage = false) => web.shot(page, name, fullPage);
 
 async function chatLines(page: Page): Promise<string[]> {
   return page.$$eval('.chat-log li', (lis) => lis.map((li) => li.textContent ?? ''));
 }
 
 beforeAll(async () => {
-  await build({ quiet: true });
+  await ensureBuilt();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busking-web-'));
   // A TURN log for the ops page: the first half of a real coturn capture now, the rest later.
   turnLog = path.join(tmp, 'turn.log');
   const lines = fs.readFileSync(TURN_FIXTURE, 'utf8').split('\n');
   fs.writeFileSync(turnLog, lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n');
-  const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', STOMP_TCP_PORT: '-1', LOG_LEVEL: 'warn',
-    PRESENTER_GRACE_MS: '20000', TURN_LOG: turnLog, STOMP_HEARTBEAT_MS: '4000',
-  });
-  svc = await startService(config, { webDir: outDir });
-  browser = await launchChromium();
+  svc = await startWebService({ TURN_LOG: turnLog });
+  web = await WebTest.start(svc);
 }, 120000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
+  await web?.close();
   await svc?.close();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });

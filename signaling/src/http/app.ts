@@ -141,12 +141,14 @@ export function createHttpApp(d: HttpDeps): express.Express {
 
   app.post('/api/dev/token', express.json({ limit: '8kb' }), wrap((req, res) => {
     if (!d.devTokens) throw new HttpError(404, 'not-found', 'development tokens are off');
-    const b = req.body as { name?: unknown; roles?: unknown };
+    const b = req.body as { name?: unknown; roles?: unknown; ttlSeconds?: unknown };
     if (!b || typeof b !== 'object' || typeof b.name !== 'string' || !b.name.trim() || b.name.length > 64) throw new HttpError(400, 'bad-request', 'name must be a non-empty string (at most 64 characters)');
     const roles = b.roles === undefined ? [] : b.roles;
     if (!Array.isArray(roles) || roles.some((r) => r !== 'busker' && r !== 'ops')) throw new HttpError(400, 'bad-request', 'roles must be a subset of ["busker", "ops"]');
+    const ttl = b.ttlSeconds;
+    if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 10 || ttl > 86400)) throw new HttpError(400, 'bad-request', 'ttlSeconds must be a whole number of seconds from 10 to 86400');
     res.set('Cache-Control', 'no-store');
-    res.json({ token: d.devTokens.issue(b.name, roles as string[]) });
+    res.json({ token: d.devTokens.issue(b.name, roles as string[], ttl as number | undefined) });
   }));
 
   app.get('/api/ops/turn', wrap((req, res) => {

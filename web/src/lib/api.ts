@@ -53,8 +53,9 @@ export async function getIceServers(): Promise<RTCIceServer[]> {
   }
 }
 
-export function devToken(name: string, roles: string[]): Promise<{ token: string }> {
-  return json('/api/dev/token', { method: 'POST', body: JSON.stringify({ name, roles }) });
+/** `ttlSeconds` (10 s to 24 h): a token of that lifetime instead of the service's default. */
+export function devToken(name: string, roles: string[], ttlSeconds?: number): Promise<{ token: string }> {
+  return json('/api/dev/token', { method: 'POST', body: JSON.stringify(ttlSeconds === undefined ? { name, roles } : { name, roles, ttlSeconds }) });
 }
 
 export function opsTurnSnapshot(token: string): Promise<unknown> {

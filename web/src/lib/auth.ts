@@ -3,8 +3,18 @@
 import { devToken } from './api';
 
 const KEY = 'busking.token';
+const SOURCE_KEY = 'busking.token.source';
 
-export interface Identity { token: string; id: string; name: string; roles: string[]; expiresAt: number | null }
+/** Where the token came from: the embedded development issuer, or anywhere else (pasted, an embedding app). */
+export type TokenSource = 'dev' | 'external';
+
+export interface Identity {
+  token: string; id: string; name: string; roles: string[];
+  expiresAt: number | null;
+  /** `iat`, when the token has one: with expiresAt, the token's lifetime. */
+  issuedAt: number | null;
+  source: TokenSource;
+}
 
 function decodeClaims(token: string): Record<string, unknown> | null {
   const part = token.split('.')[1];
@@ -18,10 +28,11 @@ function decodeClaims(token: string): Record<string, unknown> | null {
   }
 }
 
-export function identityOf(token: string): Identity | null {
+export function identityOf(token: string, source: TokenSource = 'external'): Identity | null {
   const c = decodeClaims(token.trim());
   if (!c || typeof c.sub !== 'string') return null;
   const exp = typeof c.exp === 'number' ? c.exp * 1000 : null;
+  const iat = typeof c.iat === 'number' ? c.iat * 1000 : null;
   if (exp !== null && exp <= Date.now()) return null;
   return {
     token: token.trim(),
@@ -29,34 +40,43 @@ export function identityOf(token: string): Identity | null {
     name: typeof c.name === 'string' && c.name ? c.name : c.sub,
     roles: Array.isArray(c.roles) ? c.roles.filter((r): r is string => typeof r === 'string') : [],
     expiresAt: exp,
+    issuedAt: iat,
+    source,
   };
+}
+
+function storedSource(): TokenSource {
+  try { return localStorage.getItem(SOURCE_KEY) === 'dev' ? 'dev' : 'external'; } catch { return 'external'; }
 }
 
 export function currentIdentity(): Identity | null {
   let token: string | null = null;
   try { token = localStorage.getItem(KEY); } catch { /* storage blocked: stay anonymous */ }
-  const id = token ? identityOf(token) : null;
+  const id = token ? identityOf(token, storedSource()) : null;
   if (token && !id) signOut(); // expired or garbage: forget it rather than fail every connect
   return id;
 }
 
-/** Keeps a pasted token (from the identity provider). Null when it is not a usable JWT. */
-export function useToken(token: string): Identity | null {
-  const id = identityOf(token);
-  if (id) localStorage.setItem(KEY, id.token);
+/** Keeps a token (pasted, from the identity provider, or a refreshed one). Null when it is not a usable JWT. */
+export function useToken(token: string, source: TokenSource = 'external'): Identity | null {
+  const id = identityOf(token, source);
+  if (id) {
+    localStorage.setItem(KEY, id.token);
+    localStorage.setItem(SOURCE_KEY, source);
+  }
   return id;
 }
 
 /** The embedded development setup's token issuer. */
-export async function devSignIn(name: string, roles: string[]): Promise<Identity> {
-  const { token } = await devToken(name, roles);
-  const id = useToken(token);
+export async function devSignIn(name: string, roles: string[], ttlSeconds?: number): Promise<Identity> {
+  const { token } = await devToken(name, roles, ttlSeconds);
+  const id = useToken(token, 'dev');
   if (!id) throw new Error('the service issued a token this page cannot read');
   return id;
 }
 
 export function signOut(): void {
-  try { localStorage.removeItem(KEY); } catch { /* ignore */ }
+  try { localStorage.removeItem(KEY); localStorage.removeItem(SOURCE_KEY); } catch { /* ignore */ }
 }
 
 export function hasRole(id: Identity | null, role: string): boolean {

@@ -47,6 +47,8 @@ export class Broadcast {
     });
     const body: Record<string, unknown> = { title: details.title, description: details.description, hashtags: details.hashtags };
     if (details.location) body.location = details.location;
+    // Going live right after signing in meets the reconnect that presents the new token: wait for it.
+    await this.signaling.whenOnline();
     await this.signaling.request('/app/busk.start', body);
     const id = await started;
     this.buskId = id;

@@ -17,13 +17,38 @@ function popupFor(busk: Busk): HTMLElement {
   );
 }
 
+/** A cluster's icon: the count as its only text, a label saying what it is and what it does. */
+function clusterIcon(cluster: L.MarkerCluster): L.DivIcon {
+  const n = cluster.getChildCount();
+  const size = n < 10 ? 'small' : n < 100 ? 'medium' : 'large';
+  const label = `${n} live busks here: zoom in`;
+  const icon = L.divIcon({ html: el('div', {}, el('span', {}, String(n))), className: `marker-cluster marker-cluster-${size}`, iconSize: L.point(40, 40) });
+  const create = icon.createIcon.bind(icon);
+  icon.createIcon = (old?: HTMLElement) => {
+    const e = create(old);
+    e.setAttribute('aria-label', label);
+    e.title = label;
+    e.dataset.count = String(n);
+    return e;
+  };
+  return icon;
+}
+
 export class BuskPins {
-  private readonly cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45, spiderfyOnMaxZoom: true });
+  private readonly cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45, spiderfyOnMaxZoom: true, iconCreateFunction: clusterIcon });
   private readonly markers = new Map<string, L.Marker>();
 
   /** `fitZoom`: the closest fitAll() zooms (the offline outline has nothing to show up close). */
   constructor(private readonly map: L.Map, private readonly fitZoom = 15) {
     map.addLayer(this.cluster);
+    // Cluster icons are focusable buttons (Leaflet's keyboard markers): Enter or Space zooms in, as a click does.
+    this.cluster.on('clusterkeypress', (e) => {
+      const ev = (e as L.LeafletKeyboardEvent).originalEvent;
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      ev.preventDefault();
+      const c = (e as unknown as { layer: L.MarkerCluster }).layer;
+      if (this.map.getZoom() >= this.map.getMaxZoom()) c.spiderfy(); else c.zoomToBounds({ padding: [40, 40] });
+    });
   }
 
   /** Shows exactly these busks (those with a pin), adding, moving and removing markers as needed. */

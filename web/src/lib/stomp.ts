@@ -103,6 +103,15 @@ export class Signaling {
     return () => this.connectListeners.delete(fn);
   }
 
+  /** Resolves once the session is up (at once when it is): for a request made during a reconnect. */
+  whenOnline(timeoutMs = RECEIPT_TIMEOUT_MS): Promise<void> {
+    if (this.client.connected && this.state === 'online') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { off(); reject(new RequestError('unavailable', 'not connected')); }, timeoutMs);
+      const off = this.onConnect(() => { clearTimeout(timer); off(); resolve(); });
+    });
+  }
+
   /** Errors from /user/queue/errors that answer no pending request. */
   onError(fn: (e: ServiceError) => void): () => void {
     this.errorListeners.add(fn);
