@@ -2,6 +2,7 @@
 // ports, Debian's headless Chromium, browser contexts and pages that record their script errors,
 // and development tokens. Every test file makes one `WebTest` and closes it in afterAll.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../test-support/browser';
@@ -13,7 +14,13 @@ import { startService, type Service } from '../../signaling/src/service';
 const { build, outDir } = require('../build.js') as { build(o?: { quiet?: boolean }): Promise<unknown>; outDir: string };
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const SHOTS = path.join(ROOT, 'docs', 'screenshots');
+/**
+ * Every run takes the screenshots; they replace the README's (docs/screenshots) only with
+ * UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the working tree clean.
+ */
+export const SHOTS = process.env.UPDATE_SCREENSHOTS === '1'
+  ? path.join(ROOT, 'docs', 'screenshots')
+  : path.join(os.tmpdir(), 'busking-screenshots');
 export { outDir };
 
 const WEB = path.join(ROOT, 'web');
