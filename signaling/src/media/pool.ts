@@ -41,18 +41,32 @@ export class MediaPool extends EventEmitter<MediaPoolEvents> {
 
   server(url: string): MediaServer | undefined { return this.servers.find((s) => s.url === url); }
 
-  async leastLoaded(): Promise<MediaServer> {
+  /**
+   * The up server with the fewest pipelines, counting pipelines being created right now: busks that
+   * start together read the loads before any of their pipelines exists, and would all pick the same
+   * server without that count. The choice and its reservation happen in one synchronous step.
+   */
+  private async leastLoaded(): Promise<MediaServer> {
     const up = this.servers.filter((s) => s.isUp);
     if (up.length === 0) throw new MediaError('unavailable', 'no media server available');
-    if (up.length === 1) return up[0];
-    const loads = await Promise.all(up.map((s) => s.load()));
+    const loads = up.length === 1 ? [0] : await Promise.all(up.map((s) => s.load()));
     let best = 0;
-    for (let i = 1; i < up.length; i++) if (loads[i] < loads[best]) best = i;
+    for (let i = 1; i < up.length; i++) if (loads[i] + this.placing(up[i]) < loads[best] + this.placing(up[best])) best = i;
+    this.inFlight.set(up[best], this.placing(up[best]) + 1);
     return up[best];
   }
 
+  private inFlight = new Map<MediaServer, number>();
+  private placing(s: MediaServer): number { return this.inFlight.get(s) ?? 0; }
+
   async createPipeline(): Promise<Pipeline> {
-    return (await this.leastLoaded()).createPipeline();
+    const server = await this.leastLoaded();
+    try {
+      return await server.createPipeline();
+    } finally {
+      const n = this.placing(server) - 1;
+      if (n > 0) this.inFlight.set(server, n); else this.inFlight.delete(server);
+    }
   }
 
   localPipelineCount(): number {
