@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// Child process hosting @roamhq/wrtc peers (libwebrtc) for the media tests and the benchmark.
+// Why a child: wrtc keeps native threads that stop Node from exiting after media flowed (and it
+// crashes if tracks are stopped around close), so the parent kills this process instead; and the
+// benchmark measures the server's CPU separately from the simulated viewers'.
+// Protocol: parent sends {id, cmd, ...}; we reply {id, ok, result|error}; events are {ev, peer, ...}.
+'use strict';
+const wrtc = require('@roamhq/wrtc');
+
+const peers = new Map();
+let nextId = 1;
+
+function send(msg) { if (process.connected) process.send(msg); }
+
+function makePresenter({ fps = 15, width = 640, height = 480, audio = true, video = true, noise = false }) {
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  const p = { pc, timers: [], frames: 0 };
+  if (video) {
+    const source = new wrtc.nonstandard.RTCVideoSource();
+    pc.addTransceiver(source.createTrack(), { direction: 'sendonly' });
+    const data = new Uint8Array(width * height * 1.5);
+    // Optional noise (benchmark): makes the encoder spend its whole bitrate budget, like a camera.
+    const noiseBuf = noise ? Uint8Array.from({ length: width * height * 2 }, () => Math.floor(Math.random() * 256)) : null;
+    p.timers.push(setInterval(() => {
+      // A moving gradient: frames differ, so the encoder sends real delta frames.
+      const shift = p.frames * 4;
+      for (let y = 0; y < height; y++) data.fill((y + shift) & 0xff, y * width, y * width + width);
+      data.fill(128, width * height);
+      if (noiseBuf) {
+        // A 1/40-frame noisy band that moves: enough detail to use ~500 kbps at 15 fps.
+        const len = Math.floor((width * height) / 40);
+        const off = (p.frames * 7919) % (width * height);
+        data.set(noiseBuf.subarray(off, off + len), (p.frames * width * 8) % (width * height - len));
+      }
+      source.onFrame({ width, height, data });
+      p.frames++;
+    }, Math.round(1000 / fps)));
+  }
+  if (audio) {
+    const source = new wrtc.nonstandard.RTCAudioSource();
+    pc.addTransceiver(source.createTrack(), { direction: 'sendonly' });
+    const samples = new Int16Array(480);
+    let t = 0;
+    p.timers.push(setInterval(() => {
+      for (let i = 0; i < samples.length; i++) samples[i] = Math.round(3000 * Math.sin((2 * Math.PI * 440 * t++) / 48000));
+      source.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 });
+    }, 10));
+  }
+  return p;
+}
+
+function makeViewer({ audio = true, video = true }) {
+  const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+  if (audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+  if (video) pc.addTransceiver('video', { direction: 'recvonly' });
+  const p = { pc, timers: [], frames: 0, firstFrameAt: null, sinks: [] };
+  pc.ontrack = (e) => {
+    if (e.track.kind !== 'video') return;
+    const sink = new wrtc.nonstandard.RTCVideoSink(e.track);
+    sink.onframe = () => { p.frames++; if (p.firstFrameAt === null) p.firstFrameAt = Date.now(); };
+    p.sinks.push(sink);
+  };
+  return p;
+}
+
+function register(p) {
+  const id = nextId++;
+  peers.set(id, p);
+  p.pc.onicecandidate = (e) => {
+    if (e.candidate && e.candidate.candidate) {
+      send({ ev: 'candidate', peer: id, candidate: { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex } });
+    }
+  };
+  return id;
+}
+
+async function stats(p) {
+  const out = { frames: p.frames, firstFrameAt: p.firstFrameAt, video: null, audio: null };
+  const report = await p.pc.getStats();
+  report.forEach((s) => {
+    if (s.type === 'inbound-rtp' || s.type === 'outbound-rtp') {
+      const kind = s.kind || s.mediaType;
+      out[kind] = { type: s.type, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost, packetsSent: s.packetsSent,
+        bytesReceived: s.bytesReceived, bytesSent: s.bytesSent, framesDecoded: s.framesDecoded, framesEncoded: s.framesEncoded, keyFramesDecoded: s.keyFramesDecoded, nackCount: s.nackCount, pliCount: s.pliCount };
+    }
+  });
+  return out;
+}
+
+const handlers = {
+  presenter: (m) => register(makePresenter(m)),
+  viewer: (m) => register(makeViewer(m)),
+  async createOffer(m) { const o = await get(m.peer).pc.createOffer(); return o.sdp; },
+  async createAnswer(m) { const a = await get(m.peer).pc.createAnswer(); await get(m.peer).pc.setLocalDescription(a); return a.sdp; },
+  async setLocal(m) { await get(m.peer).pc.setLocalDescription({ type: m.type, sdp: m.sdp }); },
+  async setRemote(m) { await get(m.peer).pc.setRemoteDescription({ type: m.type, sdp: m.sdp }); },
+  async addCandidate(m) { await get(m.peer).pc.addIceCandidate(m.candidate); },
+  stats: (m) => stats(get(m.peer)),
+  close(m) {
+    const p = peers.get(m.peer);
+    if (!p) return;
+    peers.delete(m.peer);
+    for (const t of p.timers) clearInterval(t);
+    for (const s of p.sinks || []) s.stop();
+    p.pc.close();
+  },
+  cpu: () => process.cpuUsage(),
+};
+
+function get(id) {
+  const p = peers.get(id);
+  if (!p) throw new Error(`no peer ${id}`);
+  return p;
+}
+
+process.on('message', async (m) => {
+  try {
+    const result = await handlers[m.cmd](m);
+    send({ id: m.id, ok: true, result });
+  } catch (e) {
+    send({ id: m.id, ok: false, error: String(e && e.message || e) });
+  }
+});
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+send({ ev: 'ready' });
