@@ -116,10 +116,13 @@ export class StompTestClient {
   /** Sends with a receipt: resolves 'ok' on RECEIPT, or the error body from /user/queue/errors. */
   async request(destination: string, body: unknown, timeoutMs = 20000): Promise<'ok' | { code: string; message: string; receipt?: string; destination?: string }> {
     const receipt = `r-${++this.seq}`;
-    const ok = new Promise<'ok'>((resolve) => this.client.watchForReceipt(receipt, () => resolve('ok')));
+    let receipted = false;
+    this.client.watchForReceipt(receipt, () => { receipted = true; });
     this.send(destination, body, { receipt });
-    const err = this.errors.next((m) => m.body?.receipt === receipt, timeoutMs).then((m) => m.body);
-    return Promise.race([ok, err]);
+    // One poll that ends on either answer (a losing poll left running would hold jest open).
+    const answer = await waitFor(() => (receipted ? 'ok' : this.errors.messages.find((m) => m.body?.receipt === receipt)),
+      timeoutMs, `RECEIPT or error for ${destination}`);
+    return answer === 'ok' ? 'ok' : answer.body;
   }
 
   async close(): Promise<void> {
