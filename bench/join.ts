@@ -7,7 +7,7 @@
 //   - this process: the service (startService: embedded engine in-process, in-memory state, free
 //     ports) AND the direct kurento-client driver of phase B (its own kurento-client connection to
 //     the same engine), so both phases drive the engine from the same process;
-//   - child 1 (kurento/test/media-wrtc-host.js, @roamhq/wrtc): the presenter, 640x480 VP8 + Opus, 15 fps;
+//   - child 1 (test-support/wrtc-host.js, @roamhq/wrtc): the presenter, 640x480 VP8 + Opus, 15 fps;
 //   - child 2 (bench/lib/join-viewers.ts): the N werift receive-only viewers, their STOMP clients
 //     (phase A) and all the timing (one clock).
 /* eslint-disable no-console, @typescript-eslint/no-explicit-any */

@@ -1,7 +1,7 @@
 // Media benchmark: one 640x480 VP8 presenter (~500 kbps, capped by the engine's REMB like KMS's
 // maxVideoRecvBandwidth) fanned out to N viewers by the embedded engine's MediaPeers.
 //   - this process: the server side only (MediaPeers), so process.cpuUsage() is the server's CPU;
-//   - child 1 (kurento/test/media-wrtc-host.js): the libwebrtc presenter and 2 decoding viewers;
+//   - child 1 (test-support/wrtc-host.js): the libwebrtc presenter and 2 decoding viewers;
 //   - child 2 (this file with --viewers): the other N-2 viewers as werift peers that count RTP
 //     packets and sequence gaps (loss) without decoding, so N can go past what a decoder farm allows.
 // Writes bench/reports/media.json and media.md. Run: npm run bench:media (builds first).
@@ -204,7 +204,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(latencyProtocol));
 
   const source = createMediaPeer({ bindAddress: BIND }) as WeriftMediaPeer;
-  const presenter = await host.presenter({ fps: 15, noise: true } as any);
+  const presenter = await host.presenter({ fps: 15, noise: true });
   await negotiate(presenter, source);
   await waitUntil(() => source.isMediaFlowingIn('video'), 15000);
   await sleep(3000); // let the presenter's bandwidth estimate settle on the REMB cap

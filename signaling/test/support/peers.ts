@@ -1,125 +1,19 @@
-// Node WebRTC peers for tests and the benchmark: a presenter that sends synthetic video frames and
-// a viewer that decodes and counts them (@roamhq/wrtc, run in a child process: see peer-host.cjs),
-// plus helpers that run the busking protocol (offer, answer, trickle ICE) through a StompTestClient.
-import { ChildProcess, fork } from 'node:child_process';
-import path from 'node:path';
+// The busking protocol (offer, answer, trickle ICE) through a StompTestClient, for Node WebRTC peers
+// from the shared wrtc host (test-support/wrtc-peers.ts: @roamhq/wrtc in a child process): a presenter
+// sending synthetic video frames and viewers that decode and count them.
 import { StompTestClient, Inbox } from './stomp-client';
 import { waitFor } from '../../../test-support/ports';
+import { PeerHost as WrtcPeerHost, type ClientPeer, type Candidate } from '../../../test-support/wrtc-peers';
 
-export interface Candidate { candidate: string; sdpMid: string; sdpMLineIndex: number }
+export type { Candidate };
+export type Peer = ClientPeer;
+export type PresenterPeer = ClientPeer;
+export type ViewerPeer = ClientPeer;
 
-/** One child process holding many peers. */
-export class PeerHost {
-  private seq = 0;
-  private pending = new Map<number, { resolve(v: any): void; reject(e: Error): void }>();
-  readonly peers = new Map<string, Peer>();
-
-  private constructor(private readonly proc: ChildProcess) {
-    proc.on('message', (m: any) => {
-      if (m.id !== undefined) {
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        if (m.error) p?.reject(new Error(m.error));
-        else p?.resolve(m.result);
-      } else if (m.event === 'candidate') this.peers.get(m.peer)?.emitCandidate(m.candidate);
-      else if (m.event === 'frames') this.peers.get(m.peer)?.onFrames(m.count, m.firstAt);
-    });
-    proc.on('exit', () => {
-      for (const p of this.pending.values()) p.reject(new Error('peer host exited'));
-      this.pending.clear();
-    });
-  }
-
-  static async start(): Promise<PeerHost> {
-    const proc = fork(path.join(__dirname, 'peer-host.cjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-    await new Promise<void>((resolve, reject) => {
-      proc.once('message', (m: any) => (m.event === 'ready' ? resolve() : reject(new Error('peer host did not start'))));
-      proc.once('exit', (c) => reject(new Error(`peer host exited (${c})`)));
-    });
-    return new PeerHost(proc);
-  }
-
-  call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    const id = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.proc.send({ id, op, ...args });
-    });
-  }
-
-  async presenter(fps = 15): Promise<PresenterPeer> {
-    const id = await this.call<string>('create', { kind: 'presenter', fps });
-    const p = new PresenterPeer(this, id);
-    this.peers.set(id, p);
-    return p;
-  }
-
-  async viewer(): Promise<ViewerPeer> {
-    const id = await this.call<string>('create', { kind: 'viewer' });
-    const p = new ViewerPeer(this, id);
-    this.peers.set(id, p);
-    return p;
-  }
-
-  /** SIGKILL: wrtc's native teardown is what crashes, so we never run it. */
-  stop(): void {
-    this.proc.kill('SIGKILL');
-  }
-}
-
-export abstract class Peer {
-  closed = false;
-  private candidateCb: ((c: Candidate) => void) | null = null;
-  private early: Candidate[] = [];
-
-  constructor(readonly host: PeerHost, readonly id: string) {}
-
-  emitCandidate(c: Candidate) {
-    if (this.candidateCb) this.candidateCb(c);
-    else this.early.push(c);
-  }
-  onFrames(_count: number, _firstAt: number) {}
-
-  onCandidate(cb: (c: Candidate) => void): void {
-    this.candidateCb = cb;
-    for (const c of this.early.splice(0)) cb(c);
-  }
-  offer(): Promise<string> { return this.host.call<string>('offer', { peer: this.id }); }
-  answer(sdp: string): Promise<void> { return this.host.call('answer', { peer: this.id, sdp }); }
-  addCandidate(candidate: Candidate): Promise<void> { return this.host.call('candidate', { peer: this.id, candidate }); }
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.host.peers.delete(this.id);
-    this.host.call('close', { peer: this.id }).catch(() => {});
-  }
-}
-
-export class PresenterPeer extends Peer {}
-
-export class ViewerPeer extends Peer {
-  framesReceived = 0;
-  /** Epoch ms (Date.now() in the peer host) of the first decoded frame. */
-  firstFrameAt: number | null = null;
-
-  onFrames(count: number, firstAt: number) {
-    this.framesReceived = Math.max(this.framesReceived, count);
-    this.firstFrameAt = firstAt;
-  }
-
-  async waitFrames(n: number, timeoutMs = 30000): Promise<void> {
-    await waitFor(async () => {
-      if (this.framesReceived >= n) return true;
-      const s = await this.host.call<{ frames: number } | null>('stats', { peer: this.id });
-      if (s) this.framesReceived = Math.max(this.framesReceived, s.frames);
-      return this.framesReceived >= n;
-    }, timeoutMs, `${n} decoded frames (got ${this.framesReceived})`, 100);
-  }
-
-  /** Frames decoded so far (asks the host). */
-  async frames(): Promise<number> {
-    const s = await this.host.call<{ frames: number } | null>('stats', { peer: this.id });
-    return s?.frames ?? this.framesReceived;
+/** The signaling tests' peers: a small video-only presenter (160x120) and video-only viewers. */
+export class PeerHost extends WrtcPeerHost {
+  constructor() {
+    super({ presenter: { width: 160, height: 120, audio: false }, viewer: { audio: false } });
   }
 }
 
