@@ -11,7 +11,7 @@
 import { RTCPeerConnection } from 'werift';
 import { createMediaPeer, type WeriftMediaPeer } from '../src/media';
 import { waitFor } from '../../test-support/ports';
-import { PeerHost, negotiate } from './media-support';
+import { PeerHost, presentInto } from './media-support';
 
 jest.setTimeout(120000);
 
@@ -27,9 +27,7 @@ beforeAll(async () => {
   host = new PeerHost();
   source = createMediaPeer(opts) as WeriftMediaPeer;
   cleanups.push(() => source.close());
-  const presenter = await host.presenter({ fps: 15 });
-  await negotiate(presenter, source);
-  await waitFor(() => source.isMediaFlowingIn('video') && source.isMediaFlowingIn('audio'), 15000, 'presenter media flowing in');
+  await presentInto(host, source);
 });
 
 afterAll(async () => {

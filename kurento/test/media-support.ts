@@ -3,7 +3,8 @@
 // MediaPeers, for the media tests and the benchmark: trickle ICE negotiation the way the object layer
 // does it, and SDP munging helpers.
 import type { MediaPeer, IceCandidateInit } from '../src/media/types';
-import type { ClientPeer } from '../../test-support/wrtc-peers';
+import type { ClientPeer, PeerHost } from '../../test-support/wrtc-peers';
+import { waitFor } from '../../test-support/ports';
 
 export { PeerHost, ClientPeer, type RemoteStats } from '../../test-support/wrtc-peers';
 
@@ -89,3 +90,11 @@ export function claimH264Only(sdp: string): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A 15 fps wrtc presenter negotiated into `source`; resolves once audio and video flow in. */
+export async function presentInto(host: PeerHost, source: MediaPeer): Promise<ClientPeer> {
+  const presenter = await host.presenter({ fps: 15 });
+  await negotiate(presenter, source);
+  await waitFor(() => source.isMediaFlowingIn('video') && source.isMediaFlowingIn('audio'), 15000, 'presenter media flowing in');
+  return presenter;
+}

@@ -3,7 +3,7 @@
 import { createMediaPeer, SdpError, type MediaPeer } from '../src/media';
 import { waitFor } from '../../test-support/ports';
 import {
-  PeerHost, negotiate, negotiateServerOffer, shiftPayloadTypes, remapExtmapIds, claimH264Only, sleep, type ClientPeer,
+  PeerHost, negotiate, negotiateServerOffer, presentInto, shiftPayloadTypes, remapExtmapIds, claimH264Only, sleep, type ClientPeer,
 } from './media-support';
 
 jest.setTimeout(90000);
@@ -32,9 +32,7 @@ async function addViewer(munge?: (sdp: string) => string, kinds: ('audio' | 'vid
 beforeAll(async () => {
   host = new PeerHost();
   source = track(createMediaPeer(opts));
-  const presenter = await host.presenter({ fps: 15 });
-  await negotiate(presenter, source);
-  await waitFor(() => source.isMediaFlowingIn('video') && source.isMediaFlowingIn('audio'), 15000, 'presenter media flowing in');
+  await presentInto(host, source);
 });
 
 afterAll(async () => {
