@@ -26,8 +26,3 @@ export function stripCandidates(sdp: string): string {
     .filter((l) => !l.startsWith('a=candidate:') && l !== 'a=end-of-candidates')
     .join('\r\n');
 }
-
-/** Media kinds (in m-line order) of an SDP. */
-export function mediaKinds(sdp: string): string[] {
-  return sdp.split(/\r?\n/).filter((l) => l.startsWith('m=')).map((l) => l.slice(2).split(' ')[0]!);
-}

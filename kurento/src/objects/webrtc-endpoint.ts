@@ -258,10 +258,6 @@ export class WebRtcEndpoint extends MediaElement {
   }
 }
 
-export function isWebRtcEndpoint(o: unknown): o is WebRtcEndpoint {
-  return o instanceof WebRtcEndpoint;
-}
-
 function cap(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
 }
