@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort } from '../test-support/ports';
 
 export interface Instruction {
   keyword: string;        // upper case: FROM, RUN, COPY, ...
@@ -436,17 +436,6 @@ export function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
-  });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
   });
 }
 

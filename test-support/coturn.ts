@@ -6,8 +6,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import { freeTcpUdpPort, waitFor } from './ports';
+import { freeTcpUdpPort, tcpOpen, waitFor } from './ports';
 import { requireProgram, stopProcess } from './processes';
 
 export interface CoturnOptions {
@@ -43,14 +42,6 @@ const REPLACED = new Set(['listening-port', 'listening-ip', 'relay-ip', 'log-fil
   'simple-log', 'new-log-timestamp', 'user-quota', 'total-quota']);
 
 export const LOCAL_CONF = path.resolve(__dirname, '..', 'turn', 'coturn', 'turnserver.local.conf');
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
 
 export async function startCoturn(opts: CoturnOptions = {}): Promise<StartedCoturn> {
   const bin = requireProgram('turnserver', 'coturn');

@@ -5,8 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   parseDockerfile, parseDockerignore, isIgnored, performBuild, startRuntime, runHealthcheck,
-  waitForOk, httpGet, freePort, localRuntimeEnv, BuildResult, Started,
+  waitForOk, httpGet, localRuntimeEnv, BuildResult, Started,
 } from '../build-steps';
+import { freePort } from '../../test-support/ports';
 
 const repo = path.resolve(__dirname, '..', '..');
 const dockerfile = parseDockerfile(fs.readFileSync(path.join(repo, 'Dockerfile'), 'utf8'));
