@@ -257,10 +257,11 @@ async function main(): Promise<void> {
   P.createEndpoint = async function (this: unknown) { const t = now(); const ep = await origCreate.call(this); addMedia(ep, now() - t); return ep; };
   E.connect = async function (this: unknown, sink: object) { const t = now(); try { return await origConnect.call(this, sink); } finally { addMedia(sink, now() - t); } };
   E.processOffer = async function (this: object, sdp: string) { const t = now(); const a = await origProcess.call(this, sdp); addMedia(this, now() - t); mediaByAnswer.set(a, mediaOf.get(this) ?? 0); return a; };
-  const origOnOffer = bs.onOffer.bind(bs);
-  bs.onOffer = (req: any) => { if (req.headers['x-peer'] !== undefined) entry.set(req.session.id, { t: now(), peer: Number(req.headers['x-peer']) }); return origOnOffer(req); };
-  const origToSession = bs.toSession.bind(bs);
-  bs.toSession = (sid: string, dest: string, body: any) => {
+  const handlers = bs.handlers; const ctx = bs.ctx; // busk/handlers.ts and busk/context.ts
+  const origOnOffer = handlers.onOffer.bind(handlers);
+  handlers.onOffer = (req: any) => { if (req.headers['x-peer'] !== undefined) entry.set(req.session.id, { t: now(), peer: Number(req.headers['x-peer']) }); return origOnOffer(req); };
+  const origToSession = ctx.toSession.bind(ctx);
+  ctx.toSession = (sid: string, dest: string, body: any) => {
     if (body?.type === 'answer') {
       const e = entry.get(sid);
       if (e) { splitA.set(e.peer, { server: now() - e.t, media: mediaByAnswer.get(body.sdpAnswer) ?? NaN }); entry.delete(sid); }

@@ -1,5 +1,5 @@
 import { startRedis, RedisServer } from '../../test-support/processes';
-import { MemoryState, RedisState, RedisBus, BuskRecord, State, Delivery } from '../src/state';
+import { MemoryState, RedisState, RedisBus, BuskRecord, State, BusTarget } from '../src/state';
 import { connectRedis } from '../src/state/redis';
 import { waitFor } from '../../test-support/ports';
 
@@ -91,7 +91,7 @@ stateSuite('RedisState', async () => RedisState.connect(redis.url, `t${++n}:`));
 describe('RedisBus', () => {
   it('delivers across nodes and routes sessions to their node only', async () => {
     const got: string[] = [];
-    const broker = (node: string, sessions: string[]): Delivery => ({
+    const broker = (node: string, sessions: string[]): BusTarget => ({
       publish: (d, b) => { got.push(`${node} publish ${d} ${b}`); },
       sendToUser: (u, d, b) => { got.push(`${node} user ${u} ${d} ${b}`); },
       sendToSession: (s, d, b) => { got.push(`${node} session ${s} ${d} ${b}`); },
@@ -108,13 +108,13 @@ describe('RedisBus', () => {
     a.sendToSession('B-1', '/queue/y', '2');
     a.sendToSession('A-1', '/queue/y', '3');
     b.sendToUser('u', '/queue/errors', '4');
-    a.control({ type: 'ended', buskId: 'z' });
+    a.control({ type: 'busk-ended', buskId: 'z' });
     await waitFor(() => got.length >= 6 && controls.length >= 2, 5000, 'bus delivery');
     expect(got.sort()).toEqual([
       'A publish /topic/x 1', 'A session A-1 /queue/y 3', 'A user u /queue/errors 4',
       'B publish /topic/x 1', 'B session B-1 /queue/y 2', 'B user u /queue/errors 4',
     ]);
-    expect(controls.sort()).toEqual(['A ended', 'B ended']);
+    expect(controls.sort()).toEqual(['A busk-ended', 'B busk-ended']);
     await a.close(); await b.close(); await ca.quit(); await cb.quit();
   });
 });

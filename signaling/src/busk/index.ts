@@ -1,4 +1,4 @@
 export { BuskService } from './service';
-export type { BrokerLike, BuskServiceOptions } from './service';
-export { Busk } from './busk';
-export { Presenter, Viewer } from './participant';
+export type { BrokerLike, BuskServiceOptions, PeerChannel } from './context';
+export { Busk, Presenter } from './busk';
+export { Viewer } from './audience';

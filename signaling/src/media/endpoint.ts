@@ -3,16 +3,16 @@ import { EventEmitter } from 'node:events';
 import { KObject, KWebRtc, kcall, kurento } from './kurento';
 import { MediaError, withTimeout } from './errors';
 
-export interface IceCandidate {
-  candidate: string;
-  sdpMid: string;
-  sdpMLineIndex: number;
-}
+import type { IceCandidate } from '../protocol';
+
+export type { IceCandidate };
 
 export interface EndpointEvents {
   candidate: [IceCandidate];
   /** KMS MediaFlowInStateChanged: media from the remote peer into this endpoint, per kind. */
   'flow-in': [{ kind: 'audio' | 'video'; flowing: boolean }];
+  /** Released, or gone with its pipeline or media server session: its pipeline forgets it. */
+  close: [];
 }
 
 /**
@@ -73,11 +73,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   get isReleased() { return this.released; }
 
+  /** Gone without a media server call (its pipeline was released or its server session lost). */
+  lost(): void {
+    if (this.released) return;
+    this.released = true;
+    this.emit('close');
+    this.removeAllListeners();
+  }
+
   /** Idempotent; never throws (the object may be gone with its media server session). */
   async release(): Promise<void> {
     if (this.released) return;
-    this.released = true;
-    this.removeAllListeners();
+    this.lost();
     try {
       await withTimeout(kcall<void>((cb) => this.k.release(cb)), this.timeoutMs, 'release');
     } catch { /* already gone */ }

@@ -1,5 +1,5 @@
 export { MediaPool } from './pool';
-export { MediaServer } from './server';
+export { MediaServerClient } from './server-client';
 export { Pipeline } from './pipeline';
 export { Endpoint } from './endpoint';
 export type { IceCandidate } from './endpoint';

@@ -2,23 +2,23 @@
 // least-loaded server that is up; a server's 'session-lost' is re-emitted with the server so the
 // busk service can rebuild the busks that lived there.
 import { EventEmitter } from 'node:events';
-import { MediaServer } from './server';
+import { MediaServerClient } from './server-client';
 import { MediaError } from './errors';
 import type { Pipeline } from './pipeline';
 
 export interface MediaPoolEvents {
-  'session-lost': [MediaServer];
-  down: [MediaServer];
-  up: [MediaServer];
+  'session-lost': [MediaServerClient];
+  down: [MediaServerClient];
+  up: [MediaServerClient];
 }
 
 export class MediaPool extends EventEmitter<MediaPoolEvents> {
-  readonly servers: MediaServer[];
+  readonly servers: MediaServerClient[];
 
   constructor(urls: string[], timeoutMs = 10000) {
     super();
     if (urls.length === 0) throw new Error('MediaPool needs at least one media server URL');
-    this.servers = urls.map((u) => new MediaServer(u, timeoutMs));
+    this.servers = urls.map((u) => new MediaServerClient(u, timeoutMs));
     for (const s of this.servers) {
       s.on('session-lost', () => this.emit('session-lost', s));
       s.on('down', () => this.emit('down', s));
@@ -39,14 +39,14 @@ export class MediaPool extends EventEmitter<MediaPoolEvents> {
 
   get anyUp(): boolean { return this.servers.some((s) => s.isUp); }
 
-  server(url: string): MediaServer | undefined { return this.servers.find((s) => s.url === url); }
+  server(url: string): MediaServerClient | undefined { return this.servers.find((s) => s.url === url); }
 
   /**
    * The up server with the fewest pipelines, counting pipelines being created right now: busks that
    * start together read the loads before any of their pipelines exists, and would all pick the same
    * server without that count. The choice and its reservation happen in one synchronous step.
    */
-  private async leastLoaded(): Promise<MediaServer> {
+  private async leastLoaded(): Promise<MediaServerClient> {
     const up = this.servers.filter((s) => s.isUp);
     if (up.length === 0) throw new MediaError('unavailable', 'no media server available');
     const loads = up.length === 1 ? [0] : await Promise.all(up.map((s) => s.load()));
@@ -56,8 +56,8 @@ export class MediaPool extends EventEmitter<MediaPoolEvents> {
     return up[best];
   }
 
-  private inFlight = new Map<MediaServer, number>();
-  private placing(s: MediaServer): number { return this.inFlight.get(s) ?? 0; }
+  private inFlight = new Map<MediaServerClient, number>();
+  private placing(s: MediaServerClient): number { return this.inFlight.get(s) ?? 0; }
 
   async createPipeline(): Promise<Pipeline> {
     const server = await this.leastLoaded();
@@ -70,7 +70,7 @@ export class MediaPool extends EventEmitter<MediaPoolEvents> {
   }
 
   localPipelineCount(): number {
-    return this.servers.reduce((n, s) => n + s.pipelines.size, 0);
+    return this.servers.reduce((n, s) => n + s.pipelineCount, 0);
   }
 
   async close(): Promise<void> {

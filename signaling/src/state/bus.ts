@@ -5,19 +5,16 @@
 import { EventEmitter } from 'node:events';
 import type { RedisClient } from './redis';
 
-/** The part of the broker a Bus delivers to. */
-export interface Delivery {
+import type { ControlMessage } from '../protocol';
+
+export type { ControlMessage };
+
+/** The broker a Bus delivers to (its local one): the three delivery calls and a session lookup. */
+export interface BusTarget {
   publish(destination: string, body: string | Buffer, headers?: Record<string, string>): void;
   sendToUser(userId: string, destination: string, body: string | Buffer, headers?: Record<string, string>): void;
   sendToSession(sessionId: string, destination: string, body: string | Buffer, headers?: Record<string, string>): void;
   session(id: string): unknown;
-}
-
-/** Events between the nodes' busk services (busk ended elsewhere, media rebuilt, ...). */
-export interface ControlMessage {
-  type: string;
-  buskId?: string;
-  [k: string]: unknown;
 }
 
 export interface Bus extends EventEmitter {
@@ -33,7 +30,7 @@ export interface Bus extends EventEmitter {
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' }) as Record<string, string>;
 
 export class LocalBus extends EventEmitter implements Bus {
-  constructor(private readonly broker: Delivery) { super(); }
+  constructor(private readonly broker: BusTarget) { super(); }
   publish(d: string, b: string) { this.broker.publish(d, b, JSON_HEADERS); }
   sendToUser(u: string, d: string, b: string) { this.broker.sendToUser(u, d, b, JSON_HEADERS); }
   sendToSession(s: string, d: string, b: string) { this.broker.sendToSession(s, d, b, JSON_HEADERS); }
@@ -53,12 +50,12 @@ interface Envelope {
 export class RedisBus extends EventEmitter implements Bus {
   private readonly channel: string;
 
-  private constructor(private readonly broker: Delivery, private readonly pub: RedisClient, private readonly sub: RedisClient, private readonly nodeId: string, prefix: string) {
+  private constructor(private readonly broker: BusTarget, private readonly pub: RedisClient, private readonly sub: RedisClient, private readonly nodeId: string, prefix: string) {
     super();
     this.channel = `${prefix}bus`;
   }
 
-  static async create(broker: Delivery, client: RedisClient, nodeId: string, prefix = 'busking:'): Promise<RedisBus> {
+  static async create(broker: BusTarget, client: RedisClient, nodeId: string, prefix = 'busking:'): Promise<RedisBus> {
     const sub = client.duplicate();
     sub.on('error', () => {});
     await sub.connect();

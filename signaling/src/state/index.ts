@@ -3,4 +3,4 @@ export { MemoryState } from './memory';
 export { RedisState, connectRedis } from './redis';
 export type { RedisClient } from './redis';
 export { LocalBus, RedisBus } from './bus';
-export type { Bus, ControlMessage, Delivery } from './bus';
+export type { Bus, ControlMessage, BusTarget } from './bus';

@@ -2,26 +2,10 @@
 // node may need to know about a busk lives here; media runtime (kurento-client handles, timers) stays
 // in the node that owns it (see busk/).
 
-export type MediaState = 'connecting' | 'flowing' | 'stalled';
+import type { BuskQuery, ChatMessage, Location, MediaState, PublicBusk } from '../protocol';
 
-export interface Location {
-  lat: number;
-  lng: number;
-  accuracy?: number;
-}
-
-/** The public busk of PROTOCOL.md. */
-export interface PublicBusk {
-  id: string;
-  owner: { id: string; name: string };
-  title: string;
-  description: string;
-  hashtags: string[];
-  location: Location | null;
-  startedAt: string;
-  viewers: number;
-  media: MediaState;
-}
+// The wire shapes are the protocol's (signaling/src/protocol); State stores them as they are.
+export type { BuskQuery, ChatMessage, Location, MediaState, PublicBusk };
 
 /** What the service stores: the public part plus where the busk's media lives. */
 export interface BuskRecord extends Omit<PublicBusk, 'viewers'> {
@@ -40,20 +24,6 @@ export interface ViewerEntry {
   /** Principal id (user or anonymous label id). */
   user: string;
   endpointId: string | null;
-}
-
-export interface ChatMessage {
-  id: string;
-  from: { id: string; name: string; anonymous: boolean };
-  text: string;
-  at: string;
-}
-
-export interface BuskQuery {
-  /** minLng, minLat, maxLng, maxLat */
-  bbox?: [number, number, number, number];
-  near?: { lat: number; lng: number; radiusM: number };
-  tag?: string;
 }
 
 export interface State {

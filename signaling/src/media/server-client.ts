@@ -1,4 +1,5 @@
-// One media server (KMS or the embedded engine) behind one kurento-client connection.
+// This node's client of one media server (KMS or the embedded engine): one kurento-client
+// connection. It owns the pipelines this node holds there; a pipeline's 'close' removes it.
 // kurento-client reconnects by itself; we translate its signals into three events:
 //   'down' (socket lost), 'up' (socket back), 'session-lost' (reconnected, but the server answered
 //   INVALID_SESSION: every object we had there is gone, e.g. the server restarted).
@@ -10,18 +11,18 @@ import { Pipeline } from './pipeline';
 import { quietKurentoClient } from './quiet';
 import { log } from '../log';
 
-export interface MediaServerEvents {
+export interface MediaServerClientEvents {
   up: [];
   down: [];
   'session-lost': [];
 }
 
-export class MediaServer extends EventEmitter<MediaServerEvents> {
+export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
   private client: KClient | null = null;
   private connected = false;
   private closed = false;
-  /** Pipelines this node created here (the least-loaded choice falls back on it). */
-  readonly pipelines = new Set<Pipeline>();
+  /** Pipelines this node holds here (created or adopted); the least-loaded choice falls back on it. */
+  private readonly pipelines = new Map<string, Pipeline>();
   private loadCache: { at: number; value: number } | null = null;
 
   constructor(readonly url: string, private readonly timeoutMs = 10000) {
@@ -52,7 +53,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     client.on('reconnected', (sameSession: boolean) => {
       if (this.closed || sameSession) return;
       log.warn('media', `${this.url} lost our session (INVALID_SESSION): its objects are gone`);
-      for (const p of this.pipelines) p.server === this && this.pipelines.delete(p);
+      for (const p of [...this.pipelines.values()]) p.lost(); // each one's 'close' removes it
       this.loadCache = null;
       this.emit('session-lost');
     });
@@ -82,21 +83,36 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     } catch (e) {
       throw MediaError.from(e, 'could not create a pipeline');
     }
-    const p = new Pipeline(k, this, this.timeoutMs, true);
-    this.pipelines.add(p);
-    this.loadCache = null;
-    return p;
+    return this.hold(new Pipeline(k, this, this.timeoutMs));
   }
 
-  /** A pipeline created by another node (shared media server objects). */
+  /** A pipeline created by another node (shared media server objects), for endpoints in it. Not held. */
   async pipelineById(id: string): Promise<Pipeline> {
     try {
       const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById')) as KPipeline;
-      return new Pipeline(k, this, this.timeoutMs, false);
+      return new Pipeline(k, this, this.timeoutMs);
     } catch (e) {
       throw MediaError.from(e, `pipeline ${id} not found`);
     }
   }
+
+  /** Takes over a pipeline another node created (its busk moved here): this node releases it from now on. */
+  async adoptPipeline(id: string): Promise<Pipeline> {
+    return this.hold(await this.pipelineById(id));
+  }
+
+  private hold(p: Pipeline): Pipeline {
+    this.pipelines.set(p.id, p);
+    this.loadCache = null;
+    p.once('close', () => {
+      if (this.pipelines.get(p.id) === p) this.pipelines.delete(p.id);
+      this.loadCache = null;
+    });
+    return p;
+  }
+
+  /** How many pipelines this node holds here. */
+  get pipelineCount(): number { return this.pipelines.size; }
 
   async endpointById(id: string, pipelineId: string): Promise<Endpoint> {
     try {
@@ -113,11 +129,6 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById'));
       await withTimeout(kcall<void>((cb) => k.release(cb)), this.timeoutMs, 'release');
     } catch { /* already gone */ }
-  }
-
-  forget(p: Pipeline): void {
-    this.pipelines.delete(p);
-    this.loadCache = null;
   }
 
   /** Pipelines on the server (all nodes' ones), cached briefly; our own count if the call fails. */

@@ -1,0 +1,87 @@
+// A peer's media leg in one busk: the presenter's (source) or a viewer's (sink) endpoint.
+// ICE candidates from the client may arrive before the endpoint exists (the offer is still being
+// processed on the media server, or a renegotiation replaces the endpoint); EarlyCandidates holds
+// them, whether the leg exists yet or not, and the leg applies them in arrival order once it has one.
+import type { Endpoint, IceCandidate } from '../media';
+import { AppError } from '../stomp';
+
+const MAX_EARLY_CANDIDATES = 200;
+
+export class EarlyCandidates {
+  private readonly held = new Map<string, IceCandidate[]>(); // key: session|busk
+
+  private key(sessionId: string, buskId: string): string { return `${sessionId}|${buskId}`; }
+
+  hold(sessionId: string, buskId: string, c: IceCandidate): void {
+    const k = this.key(sessionId, buskId);
+    const l = this.held.get(k) ?? [];
+    if (l.length >= MAX_EARLY_CANDIDATES) throw new AppError('rate-limited', 'too many ICE candidates before the offer was answered');
+    l.push(c);
+    this.held.set(k, l);
+  }
+
+  /** Removes and returns what was held for this peer in this busk, oldest first. */
+  take(sessionId: string, buskId: string): IceCandidate[] {
+    const k = this.key(sessionId, buskId);
+    const l = this.held.get(k) ?? [];
+    this.held.delete(k);
+    return l;
+  }
+
+  dropSession(sessionId: string): void {
+    for (const k of [...this.held.keys()]) if (k.startsWith(`${sessionId}|`)) this.held.delete(k);
+  }
+
+  dropBusk(buskId: string): void {
+    for (const k of [...this.held.keys()]) if (k.endsWith(`|${buskId}`)) this.held.delete(k);
+  }
+}
+
+export abstract class Leg {
+  endpoint: Endpoint | null = null;
+  closed = false;
+  /** Bumped by every offer: a slower, older negotiation must not win over a newer one. */
+  generation = 0;
+  /** Candidates are applied strictly one after another, in order. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(readonly sessionId: string, readonly buskId: string, private readonly early: EarlyCandidates) {}
+
+  addCandidate(c: IceCandidate): void {
+    if (this.closed) return;
+    const ep = this.endpoint;
+    if (!ep) {
+      this.early.hold(this.sessionId, this.buskId, c);
+      return;
+    }
+    this.chain = this.chain.then(() => ep.addIceCandidate(c)).catch(() => { /* a bad candidate must not block the next */ });
+  }
+
+  /** Candidates from the client are held while a new endpoint replaces the old (renegotiation). */
+  detachEndpoint(): Endpoint | null {
+    const ep = this.endpoint;
+    this.endpoint = null;
+    return ep;
+  }
+
+  /** The endpoint is ready (offer processed): apply held candidates, then take new ones directly. */
+  attach(ep: Endpoint): void {
+    this.endpoint = ep;
+    for (const c of this.early.take(this.sessionId, this.buskId)) this.addCandidate(c);
+  }
+
+  /** Releases the endpoint on the media server (nothing left behind). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const ep = this.detachEndpoint();
+    this.forget();
+    if (ep) await ep.release();
+  }
+
+  /** Stops without a media server call: the endpoint is gone already (pipeline released, server restarted). */
+  forget(): void {
+    this.closed = true;
+    this.early.take(this.sessionId, this.buskId);
+    this.endpoint = null;
+  }
+}

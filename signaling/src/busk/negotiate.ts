@@ -1,0 +1,53 @@
+// The SDP/ICE steps of one offer, written once for presenter and viewer legs: a new endpoint in the
+// pipeline, its candidates to the peer, the offer processed, the answer sent, held candidates
+// applied. A newer offer on the same leg supersedes a slower older one; on failure the leg keeps
+// the endpoint it had (a renegotiation that fails must not cut working media).
+import type { Endpoint, Pipeline } from '../media';
+import { AppError } from '../stomp';
+import type { PeerChannel } from './context';
+import type { Leg } from './leg';
+
+export interface Negotiation {
+  pipeline: Pipeline;
+  sdp: string;
+  peer: PeerChannel;
+  /** Presenter legs report media flowing in; only while the endpoint is the leg's current one. */
+  onFlow?: (kind: 'audio' | 'video', flowing: boolean) => void;
+  /** Runs after the endpoint exists and before the offer is processed (a viewer's source connects here). */
+  prepare?: (ep: Endpoint) => Promise<void>;
+  /** False when the negotiation no longer matters (the busk ended meanwhile). */
+  stillWanted?: () => boolean;
+  /** On failure, when the leg had no previous endpoint to fall back on. */
+  undo?: () => Promise<void>;
+}
+
+/** The new endpoint, attached to the leg, and the one it replaced (the caller releases it). */
+export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: Endpoint; previous: Endpoint | null }> {
+  const gen = ++leg.generation;
+  const previous = leg.detachEndpoint();
+  const superseded = () => leg.closed || gen !== leg.generation || (n.stillWanted ? !n.stillWanted() : false);
+  let ep: Endpoint | null = null;
+  try {
+    ep = await n.pipeline.createEndpoint();
+    if (superseded()) throw new AppError('conflict', 'superseded by a newer offer');
+    const endpoint = ep;
+    const onFlow = n.onFlow;
+    endpoint.listen({ candidates: true, flow: !!onFlow });
+    endpoint.on('candidate', (candidate) => n.peer.send({ type: 'ice', candidate }));
+    // Only the leg's current endpoint speaks for it: a superseded endpoint's late NOT_FLOWING must
+    // not turn a flowing busk into "stalled".
+    if (onFlow) endpoint.on('flow-in', ({ kind, flowing }) => { if (leg.endpoint === endpoint) onFlow(kind, flowing); });
+    if (n.prepare) await n.prepare(endpoint);
+    const answer = await endpoint.processOffer(n.sdp);
+    if (superseded()) throw new AppError('conflict', 'superseded by a newer offer');
+    n.peer.send({ type: 'answer', sdpAnswer: answer });
+    leg.attach(endpoint);
+    endpoint.gatherCandidates().catch(() => {});
+    return { endpoint, previous };
+  } catch (e) {
+    if (ep) await ep.release();
+    if (previous && !leg.closed && gen === leg.generation) leg.attach(previous); // keep the working endpoint
+    else if (!previous && n.undo) await n.undo();
+    throw e;
+  }
+}
