@@ -1,7 +1,7 @@
 // `npm run kms`: the embedded media engine as a standalone server, standing in for a KMS
 // container. Endpoint defaults come from kurento/config (the files docker-compose gives KMS);
-// STUN_URLS and RTP_MIN_PORT/RTP_MAX_PORT (signaling/src/config.ts) override them.
-import { loadConfig } from '../../signaling/src/config';
+// STUN_URLS and RTP_MIN_PORT/RTP_MAX_PORT override them: the same variables, with the same meaning,
+// as the signaling service's (signaling/src/config.ts), read here so that the engine stands alone.
 import { defaultKmsConfigDir } from './kms-config';
 import { startMediaServer, type MediaServerOptions } from './index';
 
@@ -16,11 +16,25 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): MediaServerOptions {
   const port = Number(env.KMS_PORT ?? '8888');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`KMS_PORT must be a port number, got "${env.KMS_PORT}"`);
   const opts: MediaServerOptions = { host: env.KMS_HOST || '127.0.0.1', port, kmsConfigDir: defaultKmsConfigDir() };
-  const config = loadConfig(env);
-  const stun = config.stunUrls.map(stunFromUrl).find((s) => s !== null);
+  const stunUrls = (env.STUN_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const stun = stunUrls.map(stunFromUrl).find((s) => s !== null);
   if (stun) Object.assign(opts, stun);
-  if (config.rtpPortRange) opts.portRange = config.rtpPortRange;
+  const range = portRangeFromEnv(env);
+  if (range) opts.portRange = range;
   return opts;
+}
+
+/** RTP_MIN_PORT..RTP_MAX_PORT; both 0 (the default) or an empty range: any free port. */
+function portRangeFromEnv(env: NodeJS.ProcessEnv): { min: number; max: number } | null {
+  const int = (name: string): number => {
+    const s = env[name] || '0';
+    const n = Number(s);
+    if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${s}"`);
+    return n;
+  };
+  const min = int('RTP_MIN_PORT');
+  const max = int('RTP_MAX_PORT');
+  return min > 0 && max >= min ? { min, max } : null;
 }
 
 async function main(): Promise<void> {

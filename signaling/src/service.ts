@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
-import { Broker, openPermissions, parsePermissionRules, permissionRules } from './stomp';
+import { AppError, Broker, openPermissions, parsePermissionRules, permissionRules } from './stomp';
 import type { PermissionCheck } from './stomp';
 import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole } from './auth';
 import { MediaPool } from './media';
@@ -149,7 +149,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const theBus = bus;
     // The TURN sidecar SENDs batches to /app/ops.turn.events (role ops); they go out on
     // /topic/ops.turn through the bus, so ops subscribers on every node get them.
-    registerTurnEventRelay(broker, { publish: (d, b) => theBus.publish(d, b) });
+    registerTurnEventRelay(broker, { publish: (d, b) => theBus.publish(d, b), reject: (code, message) => new AppError(code, message) });
 
     // 4. TURN monitor (optional).
     const metrics = new Metrics();

@@ -5,15 +5,12 @@
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config';
+import { AuthError } from '../stomp';
 import { Principal, ROLES } from './principal';
 
-export class AuthError extends Error {
-  readonly code = 'unauthorized';
-  constructor(message: string) {
-    super(message);
-    this.name = 'AuthError';
-  }
-}
+// One AuthError: the broker's. An authenticator that throws it gets the session ERROR "unauthorized";
+// REST answers 401 for it.
+export { AuthError };
 
 export interface TokenClaims {
   sub: string;

@@ -1,7 +1,7 @@
 // Who a STOMP session or an HTTP request acts as. The type is the broker's own Principal (a
 // type-only import: auth/ has no runtime dependency on the broker).
 import crypto from 'node:crypto';
-import type { Principal } from '../stomp/types';
+import type { Principal } from '../stomp';
 
 export type { Principal };
 export type Role = 'busker' | 'ops';

@@ -1,6 +1,6 @@
 // Input checks for every client message. Each failure is an AppError('bad-request') with a message
 // a person can act on; nothing is changed before validation passed.
-import { AppError } from '../stomp/errors';
+import { AppError } from '../stomp';
 import type { Location } from '../state';
 import type { IceCandidate } from '../media';
 

@@ -1,5 +1,5 @@
 // REST calls of PROTOCOL.md. Same origin: the signaling service serves these pages.
-import type { Busk, WebConfig } from './types';
+import type { Busk, BuskQuery, WebConfig } from './types';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
@@ -25,12 +25,13 @@ export function getConfig(): Promise<WebConfig> {
   return configPromise;
 }
 
-export interface BuskQuery { tag?: string; near?: { lat: number; lng: number; radius: number } }
+export type { BuskQuery };
 
 export function listBusks(q: BuskQuery = {}): Promise<Busk[]> {
   const p = new URLSearchParams();
   if (q.tag) p.set('tag', q.tag);
-  if (q.near) { p.set('near', `${q.near.lat},${q.near.lng}`); p.set('radius', String(q.near.radius)); }
+  if (q.bbox) p.set('bbox', q.bbox.join(','));
+  if (q.near) { p.set('near', `${q.near.lat},${q.near.lng}`); p.set('radius', String(q.near.radiusM)); }
   const qs = p.toString();
   return json<Busk[]>(`/api/busks${qs ? `?${qs}` : ''}`);
 }

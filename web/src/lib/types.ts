@@ -1,46 +1,17 @@
-// The shapes of PROTOCOL.md, as the browser sees them.
+// The shapes of PROTOCOL.md, as the browser names them. They are the service's own types
+// (signaling/src/protocol): a type-only import, erased by esbuild, so the bundle carries nothing.
+import type {
+  BuskMessage, BusksMessage, ErrorMessage, Location, PeerMessage, PublicBusk,
+} from '../../../signaling/src/protocol';
 
-export interface LatLng { lat: number; lng: number; accuracy?: number }
+export type { BuskQuery, ChatMessage, MediaState, WebConfig } from '../../../signaling/src/protocol';
 
-export type MediaState = 'connecting' | 'flowing' | 'stalled';
-
-export interface Busk {
-  id: string;
-  owner: { id: string; name: string };
-  title: string;
-  description: string;
-  hashtags: string[];
-  location: LatLng | null;
-  startedAt: string | number;
-  viewers: number;
-  media: MediaState;
-}
-
+export type LatLng = Location;
+export type Busk = PublicBusk;
 /** `/topic/busks`: the live map's feed. */
-export type BusksEvent =
-  | { type: 'live'; busk: Busk }
-  | { type: 'updated'; busk: Busk }
-  | { type: 'ended'; buskId: string };
-
+export type BusksEvent = BusksMessage;
 /** `/topic/busk.{id}`: what everyone watching one busk hears. */
-export type BuskEvent =
-  | { type: 'viewers'; count: number }
-  | { type: 'media'; state: MediaState }
-  | { type: 'ended'; reason?: string };
-
+export type BuskEvent = BuskMessage;
 /** `/user/queue/busk.{id}`: negotiation replies for this session only. */
-export type PeerEvent =
-  | { type: 'answer'; sdpAnswer: string }
-  | { type: 'ice'; candidate: RTCIceCandidateInit }
-  | { type: 'reoffer'; reason?: string };
-
-export interface ChatMessage {
-  id: string;
-  from: { id: string; name: string; anonymous: boolean };
-  text: string;
-  at: string | number;
-}
-
-export interface ServiceError { code: string; message: string; destination?: string; receipt?: string }
-
-export interface WebConfig { tileUrl: string; anonymousViewing: boolean; devTokens: boolean; chat?: { maxLength: number } }
+export type PeerEvent = PeerMessage;
+export type ServiceError = ErrorMessage;
