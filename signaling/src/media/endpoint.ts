@@ -1,7 +1,7 @@
 // One WebRtcEndpoint on a media server: a presenter's (source) or a viewer's (sink).
 import { EventEmitter } from 'node:events';
 import { KObject, KWebRtc, kcall, kurento } from './kurento';
-import { MediaError, withTimeout } from './errors';
+import { mediaCall, withTimeout } from './errors';
 
 import type { IceCandidate } from '../protocol';
 
@@ -54,12 +54,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
   }
 
-  async processOffer(sdp: string): Promise<string> {
-    try {
-      return await withTimeout(kcall<string>((cb) => this.k.processOffer(sdp, cb)), this.timeoutMs, 'processOffer');
-    } catch (e) {
-      throw MediaError.from(e, 'the media server could not use this SDP offer');
-    }
+  processOffer(sdp: string): Promise<string> {
+    return mediaCall<string>((cb) => this.k.processOffer(sdp, cb), this.timeoutMs, 'processOffer', 'the media server could not use this SDP offer');
   }
 
   gatherCandidates(): Promise<void> { return withTimeout(kcall<void>((cb) => this.k.gatherCandidates(cb)), this.timeoutMs, 'gatherCandidates'); }

@@ -1,3 +1,5 @@
+import { kcall } from './kurento';
+
 /** A media server call failed: `code` is a PROTOCOL.md error code (media-error or unavailable). */
 export class MediaError extends Error {
   constructor(readonly code: 'media-error' | 'unavailable', message: string, readonly cause?: unknown) {
@@ -20,4 +22,13 @@ export function withTimeout<T>(p: PromiseLike<T>, ms: number, what: string): Pro
     const t = setTimeout(() => reject(new MediaError('unavailable', `media server timed out (${what})`)), ms);
     Promise.resolve(p).then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
+}
+
+/** One kurento-client call (callback form) with a timeout; any failure becomes a MediaError saying `failure`. */
+export async function mediaCall<T>(f: Parameters<typeof kcall<T>>[0], timeoutMs: number, what: string, failure: string): Promise<T> {
+  try {
+    return await withTimeout(kcall<T>(f), timeoutMs, what);
+  } catch (e) {
+    throw MediaError.from(e, failure);
+  }
 }

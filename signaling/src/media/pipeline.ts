@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { KPipeline, KWebRtc, kcall } from './kurento';
 import { Endpoint, guardErrors } from './endpoint';
-import { MediaError, withTimeout } from './errors';
+import { mediaCall, withTimeout } from './errors';
 import type { MediaServerClient } from './server-client';
 
 export interface PipelineEvents {
@@ -25,12 +25,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   get isReleased(): boolean { return this.released; }
 
   async createEndpoint(): Promise<Endpoint> {
-    let k: KWebRtc;
-    try {
-      k = await withTimeout(kcall<KWebRtc>((cb) => this.k.create('WebRtcEndpoint', cb)), this.timeoutMs, 'create WebRtcEndpoint');
-    } catch (e) {
-      throw MediaError.from(e, 'could not create an endpoint');
-    }
+    const k = await mediaCall<KWebRtc>((cb) => this.k.create('WebRtcEndpoint', cb), this.timeoutMs, 'create WebRtcEndpoint', 'could not create an endpoint');
     const ep = new Endpoint(k, this.id, this.timeoutMs);
     this.endpoints.set(ep.id, ep);
     ep.once('close', () => { if (this.endpoints.get(ep.id) === ep) this.endpoints.delete(ep.id); });

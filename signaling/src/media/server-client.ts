@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { KClient, KObject, KPipeline, KServerManager, KWebRtc, kcall, kurento } from './kurento';
 import { Endpoint } from './endpoint';
-import { MediaError, withTimeout } from './errors';
+import { MediaError, mediaCall, withTimeout } from './errors';
 import { Pipeline } from './pipeline';
 import { quietKurentoClient } from './quiet';
 import { log } from '../log';
@@ -77,23 +77,18 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
   }
 
   async createPipeline(): Promise<Pipeline> {
-    let k: KPipeline;
-    try {
-      k = await withTimeout(kcall<KPipeline>((cb) => this.c.create('MediaPipeline', cb)), this.timeoutMs, 'create MediaPipeline');
-    } catch (e) {
-      throw MediaError.from(e, 'could not create a pipeline');
-    }
+    const k = await mediaCall<KPipeline>((cb) => this.c.create('MediaPipeline', cb), this.timeoutMs, 'create MediaPipeline', 'could not create a pipeline');
     return this.hold(new Pipeline(k, this, this.timeoutMs));
   }
 
-  /** A pipeline created by another node (shared media server objects), for endpoints in it. Not held. */
+  /** A media object by id (created by any node: media server objects are shared). */
+  private byId<T extends KObject>(id: string, failure: string): Promise<T> {
+    return mediaCall<KObject>((cb) => this.c.getMediaobjectById(id, cb), this.timeoutMs, 'getMediaobjectById', failure) as Promise<T>;
+  }
+
+  /** A pipeline created by another node, for endpoints in it. Not held. */
   async pipelineById(id: string): Promise<Pipeline> {
-    try {
-      const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById')) as KPipeline;
-      return new Pipeline(k, this, this.timeoutMs);
-    } catch (e) {
-      throw MediaError.from(e, `pipeline ${id} not found`);
-    }
+    return new Pipeline(await this.byId<KPipeline>(id, `pipeline ${id} not found`), this, this.timeoutMs);
   }
 
   /** Takes over a pipeline another node created (its busk moved here): this node releases it from now on. */
@@ -115,18 +110,13 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
   get pipelineCount(): number { return this.pipelines.size; }
 
   async endpointById(id: string, pipelineId: string): Promise<Endpoint> {
-    try {
-      const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById')) as KWebRtc;
-      return new Endpoint(k, pipelineId, this.timeoutMs);
-    } catch (e) {
-      throw MediaError.from(e, `endpoint ${id} not found`);
-    }
+    return new Endpoint(await this.byId<KWebRtc>(id, `endpoint ${id} not found`), pipelineId, this.timeoutMs);
   }
 
   /** Releases an object by id, ignoring "not found" (cleanup of a dead node's busk). */
   async releaseById(id: string): Promise<void> {
     try {
-      const k = (await withTimeout(kcall<KObject>((cb) => this.c.getMediaobjectById(id, cb)), this.timeoutMs, 'getMediaobjectById'));
+      const k = await this.byId<KObject>(id, `object ${id} not found`);
       await withTimeout(kcall<void>((cb) => k.release(cb)), this.timeoutMs, 'release');
     } catch { /* already gone */ }
   }
