@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import { BrokerOptions, ResolvedOptions, resolveOptions } from './options';
+import type { Clock, TimerHandle } from './clock';
 import { Session, SessionHost } from './session';
 import { Connection } from './connection';
 import { Message, normalizeBody } from './destinations/message';
@@ -59,8 +60,11 @@ export class Broker extends EventEmitter implements SessionHost {
   private readonly boot = crypto.randomBytes(3).toString('hex');
   private sessionSeq = 0;
   private messageSeq = 0;
-  private readonly tickMs: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  /** Sweep period for the configured limits; sessions that negotiated shorter heart-beats lower it while they live. */
+  private readonly baseTickMs: number;
+  private tickMs: number;
+  private timer: TimerHandle;
   private readonly transports: Array<WsTransport | TcpTransport> = [];
   private closed = false;
 
@@ -76,9 +80,25 @@ export class Broker extends EventEmitter implements SessionHost {
     const candidates = [1000, l.partialFrameTimeoutMs / 2, l.connectTimeoutMs / 2];
     if (hb.sendMs > 0) candidates.push(hb.sendMs / 4);
     if (hb.receiveMs > 0) candidates.push(hb.receiveMs / 2);
-    this.tickMs = Math.max(10, Math.floor(Math.min(...candidates)));
-    this.timer = setInterval(() => this.sweep(), this.tickMs);
-    this.timer.unref();
+    this.baseTickMs = Math.max(10, Math.floor(Math.min(...candidates)));
+    this.tickMs = this.baseTickMs;
+    this.clock = this.opts.clock;
+    this.timer = this.startSweep();
+  }
+
+  private startSweep(): TimerHandle {
+    const t = this.clock.setInterval(() => this.sweep(), this.tickMs);
+    t.unref?.();
+    return t;
+  }
+
+  /** Runs the sweep every `ms` (heart-beats negotiated below the configured period need it). */
+  private retime(need: number): void {
+    const ms = Math.max(10, Math.floor(Math.min(need, this.baseTickMs)));
+    if (ms === this.tickMs || this.closed) return;
+    this.clock.clearInterval(this.timer);
+    this.tickMs = ms;
+    this.timer = this.startSweep();
   }
 
   // ---- transports ----
@@ -209,7 +229,7 @@ export class Broker extends EventEmitter implements SessionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     for (const s of [...this.live]) s.close('shutdown', false);
     await Promise.all(this.transports.map((t) => t.close()));
   }
@@ -217,6 +237,7 @@ export class Broker extends EventEmitter implements SessionHost {
   // ---- SessionHost ----
 
   sessionOpened(s: Session): void {
+    if (s.sweepMs < this.tickMs) this.retime(s.sweepMs);
     this.sessions.set(s.id, s);
     this.byTransport[s.transport]++;
     this.indexUser(s, s.principal);
@@ -390,8 +411,15 @@ export class Broker extends EventEmitter implements SessionHost {
   }
 
   private sweep(): void {
-    const now = Date.now();
-    for (const s of this.live) s.tick(now, this.tickMs);
+    const now = this.clock.now();
+    let need = Infinity;
+    for (const s of this.live) {
+      s.tick(now, this.tickMs);
+      const ms = s.sweepMs;
+      if (ms < need) need = ms;
+    }
+    // Back to the configured period once the sessions that needed a faster sweep are gone.
+    this.retime(need);
   }
 }
 

@@ -2,6 +2,7 @@
 // signaling service's job (config.ts: STOMP_HEARTBEAT_MS, STOMP_MAX_FRAME_BYTES, ...).
 import { Authenticator, Logger, PermissionCheck } from './types';
 import { defaultPermissions } from './permissions';
+import { Clock, realClock } from './clock';
 
 export interface BrokerLimits {
   /** Largest frame accepted (command, headers, body). STOMP_MAX_FRAME_BYTES. */
@@ -34,10 +35,12 @@ export interface BrokerLimits {
 }
 
 export interface HeartbeatOptions {
-  /** How often the broker can send heart-beats, ms (0: never). */
+  /** How often the broker sends heart-beats when the client asks for none or for a longer period, ms (0: never). */
   sendMs: number;
-  /** How often the broker wants the client's heart-beats, ms (0: not at all). */
+  /** How often the broker wants the client's heart-beats when it offers none or a longer period, ms (0: not at all). */
   receiveMs: number;
+  /** Shortest period the broker follows a client's wish down to, ms (heartbeat.ts). */
+  minMs: number;
   /** A session is closed after receiveInterval × graceFactor of silence. */
   graceFactor: number;
 }
@@ -57,6 +60,8 @@ export interface BrokerOptions {
   /** CONNECTED `server` header. */
   serverName?: string;
   logger?: Logger;
+  /** Time and timers for sessions, heart-beats and timeouts (tests pass a fake one). Default: the real clock. */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions {
@@ -68,6 +73,7 @@ export interface ResolvedOptions {
   sessionIdPrefix: string;
   serverName: string;
   logger: Logger;
+  clock: Clock;
 }
 
 export const DEFAULT_LIMITS: BrokerLimits = {
@@ -86,7 +92,7 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   maxQueueDepth: 10000,
 };
 
-export const DEFAULT_HEARTBEAT: HeartbeatOptions = { sendMs: 10000, receiveMs: 10000, graceFactor: 2 };
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { sendMs: 10000, receiveMs: 10000, minMs: 500, graceFactor: 2 };
 
 const consoleLogger: Logger = {
   debug: () => {},
@@ -116,5 +122,6 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     sessionIdPrefix: o.sessionIdPrefix ?? `n${process.pid.toString(36)}`,
     serverName: o.serverName ?? 'busking-stomp/1.0',
     logger: o.logger ?? consoleLogger,
+    clock: o.clock ?? realClock,
   };
 }

@@ -11,6 +11,7 @@ import { Connection, ConnectionHandler } from './connection';
 import { AckMode, Delivery, DestinationKind, Subscription } from './destinations/subscription';
 import type { Message } from './destinations/message';
 import type { ResolvedOptions } from './options';
+import type { Clock, TimerHandle } from './clock';
 import type { CloseReason, Principal, SessionInfo, TransportKind } from './types';
 
 /** What a session needs from the broker. */
@@ -38,7 +39,7 @@ export class Session implements SessionInfo, ConnectionHandler {
   principal: Principal | null = null;
   connectedAt = 0;
   version: StompVersion = '1.2';
-  readonly openedAt = Date.now();
+  readonly openedAt: number;
   readonly subscriptions = new Map<string, Subscription>();
   /** /user subscriptions by routing key (/queue/x for /user/queue/x). */
   readonly userSubscriptions = new Map<string, Subscription[]>();
@@ -57,23 +58,26 @@ export class Session implements SessionInfo, ConnectionHandler {
   private backlog: (Frame | undefined)[] = [];
   private backlogHead = 0;
   private readPaused = false;
-  private drainTimer: NodeJS.Timeout | null = null;
+  private drainTimer: TimerHandle | null = null;
   /** The client sends binary WebSocket messages: answer in kind. */
   private binaryPeer = false;
   // Heart-beat bookkeeping is done by the broker's sweep: the hot paths only set flags.
   private outgoingMs = 0;
   private incomingMs = 0;
-  private lastRead = Date.now();
-  private lastWrite = Date.now();
+  private lastRead: number;
+  private lastWrite: number;
   private readSinceTick = false;
   private wroteSinceTick = false;
   private frameStartedAt = 0;
+  private readonly clock: Clock;
 
   constructor(
     private readonly host: SessionHost,
     private readonly conn: Connection,
     readonly id: string,
   ) {
+    this.clock = host.opts.clock;
+    this.openedAt = this.lastRead = this.lastWrite = this.clock.now();
     const l = host.opts.limits;
     this.parser = new FrameParser(
       { maxFrameBytes: l.maxFrameBytes, maxHeaders: l.maxHeaders, maxHeaderLineBytes: l.maxHeaderLineBytes },
@@ -124,7 +128,7 @@ export class Session implements SessionInfo, ConnectionHandler {
       return;
     }
     if (this.parser.inFrame) {
-      if (this.frameStartedAt === 0) this.frameStartedAt = Date.now();
+      if (this.frameStartedAt === 0) this.frameStartedAt = this.clock.now();
     } else this.frameStartedAt = 0;
   }
 
@@ -138,7 +142,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.frameStartedAt = 0;
     if (this.state === 'closed') return;
     // Fast path: nothing waiting and budget left.
-    if (this.backlogHead === this.backlog.length && this.state !== 'authenticating' && this.limiter.take(Date.now())) {
+    if (this.backlogHead === this.backlog.length && this.state !== 'authenticating' && this.limiter.take(this.clock.now())) {
       this.process(frame);
       return;
     }
@@ -164,7 +168,8 @@ export class Session implements SessionInfo, ConnectionHandler {
   private scheduleDrain(): void {
     if (this.drainTimer !== null || this.state === 'closed') return;
     // +1: the window has surely turned when the timer fires.
-    this.drainTimer = setTimeout(drainSession, this.limiter.msUntilNextWindow(Date.now()) + 1, this);
+    const now = this.clock.now();
+    this.drainTimer = this.clock.setTimeout(() => this.drainBacklog(), this.limiter.msUntilNextWindow(now) + 1);
   }
 
   /** Processes waiting frames as far as the rate allows; reads again once none wait. */
@@ -174,7 +179,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     while (this.backlogHead < q.length) {
       if (this.state === 'closed') return;
       if (this.state === 'authenticating') return; // connect() drains when CONNECTED
-      if (!this.limiter.take(Date.now())) {
+      if (!this.limiter.take(this.clock.now())) {
         this.scheduleDrain();
         return;
       }
@@ -186,7 +191,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.backlogHead = 0;
     if (this.readPaused && this.state !== 'closed') {
       this.readPaused = false;
-      if (this.parser.inFrame) this.frameStartedAt = Date.now();
+      if (this.parser.inFrame) this.frameStartedAt = this.clock.now();
       this.conn.resume();
     }
   }
@@ -284,17 +289,16 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.principal = principal;
     this.version = version;
     this.escape = escapeModeFor(version);
-    const hb = this.host.opts.heartbeat;
-    if (version !== '1.0') {
-      const n = negotiateHeartbeat(clientBeat, hb.sendMs, hb.receiveMs);
-      this.outgoingMs = n.outgoingMs;
-      this.incomingMs = n.incomingMs;
-    }
     this.state = 'connected';
-    this.connectedAt = Date.now();
+    this.connectedAt = this.clock.now();
     this.lastRead = this.lastWrite = this.connectedAt;
     const connected: HeaderInput = { version, session: this.id, server: this.host.opts.serverName };
-    if (version !== '1.0') connected['heart-beat'] = `${hb.sendMs},${hb.receiveMs}`;
+    if (version !== '1.0') {
+      const n = negotiateHeartbeat(clientBeat, this.host.opts.heartbeat);
+      this.outgoingMs = n.outgoingMs;
+      this.incomingMs = n.incomingMs;
+      connected['heart-beat'] = `${n.offer[0]},${n.offer[1]}`;
+    }
     this.sendFrame('CONNECTED', connected);
     this.host.sessionOpened(this);
     // Frames pipelined behind CONNECT, through the rate limit like any other.
@@ -571,7 +575,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.backlog = [];
     this.backlogHead = 0;
     if (this.drainTimer !== null) {
-      clearTimeout(this.drainTimer);
+      this.clock.clearTimeout(this.drainTimer);
       this.drainTimer = null;
     }
     for (const sub of [...this.subscriptions.values()]) this.dropSubscription(sub);
@@ -629,14 +633,19 @@ export class Session implements SessionInfo, ConnectionHandler {
     }
   }
 
-  /** Smallest timer this session needs the sweep to honour. */
+  /** Negotiated heart-beat periods, ms (0: none that way). */
   get heartbeatIntervals(): { outgoingMs: number; incomingMs: number } {
     return { outgoingMs: this.outgoingMs, incomingMs: this.incomingMs };
   }
-}
 
-function drainSession(s: Session): void {
-  s.drainBacklog();
+  /** Longest sweep period that still honours this session's heart-beats (Infinity: any). */
+  get sweepMs(): number {
+    let ms = Infinity;
+    // A beat goes out up to one sweep early (tick): a quarter keeps it within 75-100% of the period.
+    if (this.outgoingMs > 0) ms = this.outgoingMs / 4;
+    if (this.incomingMs > 0) ms = Math.min(ms, this.incomingMs / 2);
+    return ms;
+  }
 }
 
 function required(h: Headers, name: string): string {

@@ -1,0 +1,152 @@
+// Heart-beats as the client asks (STOMP 1.2 "Heart-beating"), on a fake broker clock: the broker
+// follows the client's period down to a floor, beats at the negotiated rate and closes a session
+// whose beats stop. Sockets are real; only the broker's time is moved by hand (no sleeps).
+import { startBroker, Running, rawTcp, frame, RawClient, waitFor } from './helpers';
+import { FakeClock } from './fake-clock';
+import { negotiateHeartbeat } from '../../src/stomp/heartbeat';
+import { DEFAULT_HEARTBEAT } from '../../src/stomp';
+
+describe('negotiation', () => {
+  const policy = { sendMs: 10000, receiveMs: 10000, minMs: 500 };
+
+  it('follows the client down: 1000,1000 → beats every 1000 ms both ways, CONNECTED offers 1000,1000', () => {
+    expect(negotiateHeartbeat([1000, 1000], policy)).toEqual({ outgoingMs: 1000, incomingMs: 1000, offer: [1000, 1000] });
+  });
+
+  it('not below the floor: 100,100 → 500 both ways', () => {
+    expect(negotiateHeartbeat([100, 100], policy)).toEqual({ outgoingMs: 500, incomingMs: 500, offer: [500, 500] });
+  });
+
+  it('the default when the client asks for none or more: 0,0 → none (offer 10000,10000); 60000,60000 → 60000', () => {
+    expect(negotiateHeartbeat([0, 0], policy)).toEqual({ outgoingMs: 0, incomingMs: 0, offer: [10000, 10000] });
+    expect(negotiateHeartbeat([60000, 60000], policy)).toEqual({ outgoingMs: 60000, incomingMs: 60000, offer: [10000, 10000] });
+  });
+
+  it('each direction on its own: 0,1000 → server beats every 1000 ms and watches nothing', () => {
+    expect(negotiateHeartbeat([0, 1000], policy)).toEqual({ outgoingMs: 1000, incomingMs: 0, offer: [1000, 10000] });
+  });
+
+  it('a broker that never beats (0) offers 0 whatever the client asks', () => {
+    expect(negotiateHeartbeat([1000, 1000], { sendMs: 0, receiveMs: 0, minMs: 500 })).toEqual({ outgoingMs: 0, incomingMs: 0, offer: [0, 0] });
+  });
+
+  it('the default floor is 500 ms', () => {
+    expect(DEFAULT_HEARTBEAT.minMs).toBe(500);
+  });
+});
+
+describe('on the wire (fake clock)', () => {
+  let r: Running;
+  let clock: FakeClock;
+  beforeEach(async () => {
+    clock = new FakeClock();
+    r = await startBroker({ clock, heartbeat: 10000 });
+  });
+  afterEach(() => r.close());
+
+  async function connect(heartBeat: string | undefined, version = '1.2'): Promise<{ c: RawClient; offer: string | undefined }> {
+    const c = await rawTcp(r.tcpPort);
+    const h: Record<string, string> = { 'accept-version': version, host: 'x' };
+    if (heartBeat !== undefined) h['heart-beat'] = heartBeat;
+    c.send(frame('CONNECT', h));
+    const f = await c.next('CONNECTED');
+    return { c, offer: f.headers['heart-beat'] };
+  }
+
+  /** Sends a heart-beat and waits until the broker has read it (fake time does not move meanwhile). */
+  async function beat(c: RawClient, eol = '\n'): Promise<void> {
+    const before = r.broker.stats().bytesIn;
+    c.send(eol);
+    await waitFor(() => r.broker.stats().bytesIn > before, 5000, 'beat read by the broker');
+  }
+
+  /** A RECEIPT round trip: everything the broker wrote before it has been read. */
+  async function barrier(c: RawClient, id: string): Promise<void> {
+    c.send(frame('SUBSCRIBE', { id: `b-${id}`, destination: `/topic/b-${id}`, receipt: id }));
+    expect((await c.next('RECEIPT')).headers['receipt-id']).toBe(id);
+  }
+
+  it('beats at the rate the client asked (1000 ms), and the client beating keeps the session', async () => {
+    const { c, offer } = await connect('1000,1000');
+    expect(offer).toBe('1000,1000');
+    // 10 s of fake time; the client beats every 500 ms.
+    for (let t = 0; t < 10000; t += 500) {
+      await beat(c);
+      await clock.advanceAsync(500, 125);
+    }
+    await barrier(c, 'after-10s');
+    // One beat per second, give or take the sweep's early beat: 10 s → 10 to 13 beats, never 1.
+    expect(c.heartbeats()).toBeGreaterThanOrEqual(10);
+    expect(c.heartbeats()).toBeLessThanOrEqual(14);
+    expect(c.isClosed()).toBe(false);
+    c.close();
+  });
+
+  it('a client whose beats stop is disconnected within 3 s of silence (1000 ms × grace 2, plus one sweep)', async () => {
+    const { c } = await connect('1000,1000');
+    await clock.advanceAsync(1900, 100);
+    await barrier(c, 'alive-at-1.9s'); // the SUBSCRIBE counts as traffic: silence restarts here
+    await clock.advanceAsync(1900, 100);
+    expect(c.isClosed()).toBe(false);
+    await clock.advanceAsync(1100, 100);
+    const e = await c.next('ERROR');
+    expect(e.headers.message).toBe('heart-beat timeout');
+    await c.closed();
+  });
+
+  it('"A missing heart-beat header MUST be treated the same way as a heart-beat:0,0 header": no beats, no heart-beat timeout', async () => {
+    const a = await connect(undefined);
+    const b = await connect('0,0');
+    await clock.advanceAsync(60000, 1000);
+    await barrier(a.c, 'a');
+    await barrier(b.c, 'b');
+    expect(a.c.heartbeats()).toBe(0);
+    expect(b.c.heartbeats()).toBe(0);
+    expect(a.c.isClosed() || b.c.isClosed()).toBe(false);
+    a.c.close();
+    b.c.close();
+  });
+
+  it('"heart-beats every MAX(<sx>,<cy>) milliseconds": asked 0,2000 → beats every 2000 ms, client unwatched', async () => {
+    const { c, offer } = await connect('0,2000');
+    expect(offer).toBe('2000,10000');
+    await clock.advanceAsync(10000, 250);
+    await barrier(c, 'b');
+    expect(c.heartbeats()).toBeGreaterThanOrEqual(5);
+    expect(c.heartbeats()).toBeLessThanOrEqual(7);
+    expect(c.isClosed()).toBe(false);
+    c.close();
+  });
+
+  it('"if the sender has no real STOMP frame to send, it MUST send a single newline": EOL and CRLF beats keep the session', async () => {
+    const { c } = await connect('1000,0');
+    for (let i = 0; i < 10; i++) {
+      await beat(c, i % 2 ? '\r\n' : '\n');
+      await clock.advanceAsync(900, 300);
+    }
+    c.send(frame('DISCONNECT', { receipt: 'alive' }));
+    expect((await c.next('RECEIPT')).headers['receipt-id']).toBe('alive');
+  });
+
+  it('below the floor: asked 100,100 → CONNECTED offers 500,500 and beats come every 500 ms', async () => {
+    const { c, offer } = await connect('100,100');
+    expect(offer).toBe('500,500');
+    for (let t = 0; t < 5000; t += 250) {
+      await beat(c);
+      await clock.advanceAsync(250, 125);
+    }
+    await barrier(c, 'b');
+    expect(c.heartbeats()).toBeGreaterThanOrEqual(10);
+    expect(c.heartbeats()).toBeLessThanOrEqual(14);
+    c.close();
+  });
+
+  it('STOMP 1.0 has no heart-beats: no header in CONNECTED, no beats', async () => {
+    const { c, offer } = await connect('1000,1000', '1.0');
+    expect(offer).toBeUndefined();
+    await clock.advanceAsync(5000, 500);
+    c.send(frame('DISCONNECT', { receipt: 'r' }));
+    await c.next('RECEIPT');
+    expect(c.heartbeats()).toBe(0);
+  });
+});
