@@ -45,12 +45,14 @@ const SEND_ONLY = new Set(['destination', 'receipt', 'transaction', 'content-len
 
 export class Broker extends EventEmitter implements SessionHost {
   readonly opts: ResolvedOptions;
-  readonly counters = { messagesIn: 0, messagesOut: 0, dropped: 0, errors: 0, connectionsTotal: 0, bytesIn: 0, bytesOut: 0, unacked: 0 };
+  readonly counters = { messagesIn: 0, messagesOut: 0, dropped: 0, errors: 0, connectionsTotal: 0, connectionsRefused: 0, bytesIn: 0, bytesOut: 0, unacked: 0, transactionBytes: 0 };
 
   /** Connected sessions (after CONNECTED), by id. */
   private readonly sessions = new Map<string, Session>();
   /** Every live session, connected or still negotiating (the sweep needs them all). */
   private readonly live = new Set<Session>();
+  /** Open sockets per client address (connection caps). */
+  private readonly perAddress = new Map<string, number>();
   private readonly byUser = new Map<string, Set<Session>>();
   private readonly topics = new TopicRegistry();
   private readonly queues: QueueRegistry;
@@ -105,14 +107,27 @@ export class Broker extends EventEmitter implements SessionHost {
 
   /** STOMP over WebSocket on an HTTP server (subprotocols v12.stomp, v11.stomp, v10.stomp). */
   attachTo(server: http.Server, path = '/stomp'): void {
-    this.transports.push(new WsTransport(server, path, this.opts.limits.maxFrameBytes, (c) => this.accept(c)));
+    this.transports.push(new WsTransport(server, path, this.opts.limits.maxFrameBytes, this));
   }
 
   /** STOMP over plain TCP; resolves with the bound port (useful with port 0). */
   async listenTcp(port: number, host = '127.0.0.1'): Promise<number> {
-    const t = new TcpTransport((c) => this.accept(c));
+    const t = new TcpTransport(this);
     this.transports.push(t);
     return t.listen(port, host);
+  }
+
+  get trustedProxies(): ReadonlySet<string> {
+    return this.opts.trustedProxies;
+  }
+
+  /** Connection caps, checked by the transports before anything is read from a new socket. */
+  admit(address: string | undefined): boolean {
+    const l = this.opts.limits;
+    const refuse = (l.maxConnections > 0 && this.live.size >= l.maxConnections)
+      || (l.maxConnectionsPerAddress > 0 && (this.perAddress.get(address ?? '') ?? 0) >= l.maxConnectionsPerAddress);
+    if (refuse) this.counters.connectionsRefused++;
+    return !refuse;
   }
 
   /** A new connection from a transport: the returned session receives its data. */
@@ -124,6 +139,8 @@ export class Broker extends EventEmitter implements SessionHost {
       return s;
     }
     this.live.add(s);
+    const a = conn.remoteAddress ?? '';
+    this.perAddress.set(a, (this.perAddress.get(a) ?? 0) + 1);
     this.counters.connectionsTotal++;
     return s;
   }
@@ -217,6 +234,9 @@ export class Broker extends EventEmitter implements SessionHost {
       dropped: c.dropped,
       errors: c.errors,
       connectionsTotal: c.connectionsTotal,
+      connectionsRefused: c.connectionsRefused,
+      sockets: this.live.size,
+      transactionBytes: c.transactionBytes,
       queued: this.queues.waiting,
       unacked: c.unacked,
       bytesIn: c.bytesIn,
@@ -245,7 +265,12 @@ export class Broker extends EventEmitter implements SessionHost {
   }
 
   sessionClosed(s: Session, reason: CloseReason, wasOpen: boolean): void {
-    this.live.delete(s);
+    if (this.live.delete(s)) {
+      const a = s.remoteAddress ?? '';
+      const n = (this.perAddress.get(a) ?? 1) - 1;
+      if (n > 0) this.perAddress.set(a, n);
+      else this.perAddress.delete(a);
+    }
     if (!wasOpen) return;
     this.sessions.delete(s.id);
     this.byTransport[s.transport]--;
