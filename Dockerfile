@@ -13,7 +13,7 @@
 # a command that also works outside a container (no absolute /app paths, no apt-get), and keep the
 # stage names `build` and `runtime`.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first: this layer is reused until package.json or the lock file changes.
 COPY package.json package-lock.json ./
@@ -22,7 +22,7 @@ COPY . .
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # HOST/PORT/STOMP_TCP_PORT are from signaling/src/config.ts (CONFIG_VARS); in a container the
 # service listens on every interface. Everything else comes from the environment (docker-compose.yml).
 ENV NODE_ENV=production \

@@ -16,9 +16,17 @@ describe('Dockerfile (static)', () => {
   const build = dockerfile.stages.find((s) => s.name === 'build');
   const runtime = dockerfile.stages[dockerfile.stages.length - 1];
 
-  test('two stages on node:20-bookworm-slim: build, then runtime', () => {
+  test('two stages on node:24-bookworm-slim (the current LTS): build, then runtime', () => {
     expect(dockerfile.stages.map((s) => s.name)).toEqual(['build', 'runtime']);
-    for (const s of dockerfile.stages) expect(s.image).toBe('node:20-bookworm-slim');
+    for (const s of dockerfile.stages) expect(s.image).toBe('node:24-bookworm-slim');
+  });
+
+  test('package.json engines admits the image\'s Node major (and the Node 20 CI also runs)', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
+    const majors = String(pkg.engines.node).split('||').map((r: string) => r.trim());
+    const image = /^node:(\d+)-/.exec(runtime.image)![1];
+    expect(majors).toContain(image);
+    expect(majors).toContain('20');
   });
 
   test('build stage installs from the lock file, builds with npm run build, drops devDependencies', () => {

@@ -40,10 +40,14 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'TURN_LOG', default: '', description: 'Path of coturn\'s log file for the in-service monitor (/api/ops/turn, metrics). Empty: monitor off.' },
   { name: 'TURN_SIDECAR_BROKER', default: '127.0.0.1:61613', description: 'turn:sidecar only: host:port of the signaling service\'s STOMP TCP listener it publishes coturn events to.' },
   { name: 'TURN_SIDECAR_TOKEN', default: '', description: 'turn:sidecar only: a JWT with role ops; the broker refuses ops events without it. Secret: keep it in .env.' },
-  { name: 'STOMP_HEARTBEAT_MS', default: '10000', description: 'Heart-beat interval the broker offers and wants (both directions).' },
+  { name: 'STOMP_HEARTBEAT_MS', default: '10000', description: 'Heart-beat period (ms) the broker offers and wants, both directions, when a client asks for none or for a longer one; a client asking for a shorter period gets it, down to 500 ms. 0 disables heart-beats.' },
   { name: 'STOMP_MAX_FRAME_BYTES', default: '2097152', description: 'Largest STOMP frame accepted (headers and body).' },
   { name: 'STOMP_MAX_SUBSCRIPTIONS', default: '100', description: 'Subscriptions per STOMP session.' },
   { name: 'STOMP_RATE_LIMIT', default: '200/1s', description: 'Inbound frames per STOMP session per window; a faster client is slowed down (its socket paused), not disconnected.' },
+  { name: 'STOMP_MAX_CONNECTIONS', default: '20000', description: 'Open STOMP sockets (WebSocket and TCP, authenticated or not) per node; more are refused before any STOMP (WebSocket: HTTP 503). 0: no cap.' },
+  { name: 'STOMP_MAX_CONNECTIONS_PER_ADDRESS', default: '500', description: 'Open STOMP sockets per client address (crowds behind one carrier NAT share an address: keep it generous). 0: no cap.' },
+  { name: 'STOMP_TRUSTED_PROXIES', default: '', description: 'Comma-separated addresses of reverse proxies whose X-Forwarded-For names the WebSocket client (for the per-address cap and logs). Empty: the header is ignored.' },
+  { name: 'STOMP_IDLE_TIMEOUT_MS', default: '600000', description: 'A STOMP session without client heart-beats (heart-beat 0,0) is closed after this long without receiving anything. 0: never.' },
   { name: 'STOMP_RULES', default: 'default', description: 'Who may SEND/SUBSCRIBE where: default (SEND only to /app/**), open (SEND and SUBSCRIBE to any /topic, /queue, /user, /app destination; /topic/ops.** still needs role ops), or the path of a JSON rules file (docs/PROTOCOL.md).' },
   { name: 'TILE_URL', default: '', description: 'Map tile URL template ({z}/{x}/{y}); empty: the bundled offline world outline.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
@@ -102,7 +106,10 @@ export interface Config {
   chat: { maxLength: number; rate: { count: number; windowMs: number }; history: number };
   stunUrls: string[];
   turn: { urls: string[]; secret: string; ttlSeconds: number; logFile: string };
-  stomp: { heartbeatMs: number; maxFrameBytes: number; maxSubscriptions: number; rateLimit: { count: number; windowMs: number }; rules: string };
+  stomp: {
+    heartbeatMs: number; maxFrameBytes: number; maxSubscriptions: number; rateLimit: { count: number; windowMs: number }; rules: string;
+    maxConnections: number; maxConnectionsPerAddress: number; trustedProxies: string[]; idleTimeoutMs: number;
+  };
   tileUrl: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -158,6 +165,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxSubscriptions: int(env, 'STOMP_MAX_SUBSCRIPTIONS'),
       rateLimit: parseRate(raw(env, 'STOMP_RATE_LIMIT'), 'STOMP_RATE_LIMIT'),
       rules: raw(env, 'STOMP_RULES'),
+      maxConnections: int(env, 'STOMP_MAX_CONNECTIONS'),
+      maxConnectionsPerAddress: int(env, 'STOMP_MAX_CONNECTIONS_PER_ADDRESS'),
+      trustedProxies: list(env, 'STOMP_TRUSTED_PROXIES'),
+      idleTimeoutMs: int(env, 'STOMP_IDLE_TIMEOUT_MS'),
     },
     tileUrl: raw(env, 'TILE_URL'),
     logLevel: level,

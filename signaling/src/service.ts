@@ -133,7 +133,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       permissions: stompRules,
       onDenied: 'errors-queue',
       heartbeat: config.stomp.heartbeatMs,
-      limits: { maxFrameBytes: config.stomp.maxFrameBytes, maxSubscriptions: config.stomp.maxSubscriptions, rateLimit: config.stomp.rateLimit },
+      limits: {
+        maxFrameBytes: config.stomp.maxFrameBytes, maxSubscriptions: config.stomp.maxSubscriptions, rateLimit: config.stomp.rateLimit,
+        maxConnections: config.stomp.maxConnections, maxConnectionsPerAddress: config.stomp.maxConnectionsPerAddress, idleTimeoutMs: config.stomp.idleTimeoutMs,
+      },
+      trustedProxies: config.stomp.trustedProxies,
       sessionIdPrefix: config.nodeId,
       serverName: 'busking',
       logger: {

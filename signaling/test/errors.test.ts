@@ -5,6 +5,8 @@ import { startTestService, devToken, connect, TEST_SECRET, serverPipelines } fro
 import { StompTestClient } from './support/stomp-client';
 import { startBusk, PeerHost, watchBusk } from './support/peers';
 import type { Service } from '../src/service';
+import type { Principal } from '../src/stomp';
+import { waitFor } from '../../test-support/ports';
 
 jest.setTimeout(120000);
 
@@ -28,21 +30,38 @@ describe('auth at CONNECT (HS256)', () => {
   });
 
   it('accepts passcode tokens and anonymous sessions', async () => {
-    const c = await StompTestClient.connect(svc.stompUrl, { token: await devToken(svc, 'Pat', ['busker']), asPasscode: true });
-    const a = await connect(svc);
-    await c.close(); await a.close();
+    const opened: Array<Principal | null> = [];
+    const onOpen = (s: { principal: Principal | null }) => opened.push(s.principal);
+    svc.broker.on('session-open', onOpen);
+    try {
+      const c = await StompTestClient.connect(svc.stompUrl, { token: await devToken(svc, 'Pat', ['busker']), asPasscode: true });
+      const a = await connect(svc);
+      // session-open fires in the tick that writes CONNECTED: both principals are known here.
+      expect(opened).toHaveLength(2);
+      expect(opened[0]).toMatchObject({ name: 'Pat', anonymous: false });
+      expect(opened[0]!.roles).toContain('busker');
+      expect(opened[1]).toMatchObject({ anonymous: true });
+      expect(opened[1]!.roles).not.toContain('busker');
+      expect(c.closed || a.closed).toBe(false);
+      await c.close(); await a.close();
+    } finally {
+      svc.broker.off('session-open', onOpen);
+    }
   });
 
   it('ends a session whose token expires, unless refreshed', async () => {
-    const short = jwt.sign({ sub: 'short', name: 'Short', exp: Math.floor(Date.now() / 1000) + 2 }, TEST_SECRET, { algorithm: 'HS256' });
+    // One expiry for both, so both would go in the same sweep unless refreshed.
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const short = jwt.sign({ sub: 'short', name: 'Short', exp }, TEST_SECRET, { algorithm: 'HS256' });
     const c = await connect(svc, short);
-    const r = await connect(svc, jwt.sign({ sub: 'short2', exp: Math.floor(Date.now() / 1000) + 2 }, TEST_SECRET, { algorithm: 'HS256' }));
+    const r = await connect(svc, jwt.sign({ sub: 'short2', exp }, TEST_SECRET, { algorithm: 'HS256' }));
     expect(await r.request('/app/auth.refresh', { token: jwt.sign({ sub: 'short2', exp: Math.floor(Date.now() / 1000) + 60 }, TEST_SECRET, { algorithm: 'HS256' }) })).toBe('ok');
     // someone else's token is refused
     expect(await r.request('/app/auth.refresh', { token: await devToken(svc, 'Other') })).toMatchObject({ code: 'forbidden' });
-    await new Promise((res) => setTimeout(res, 4000));
-    expect(c.closed).toBe(true);
+    // Waits for the expiry to close `c` (an event, bounded), not for a fixed time.
+    await waitFor(() => c.closed, 10000, 'the expired session to close');
     expect(r.closed).toBe(false);
+    expect(await r.request('/app/auth.refresh', { token: jwt.sign({ sub: 'short2', exp: Math.floor(Date.now() / 1000) + 60 }, TEST_SECRET, { algorithm: 'HS256' }) })).toBe('ok');
     await r.close();
   });
 });

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import { BrokerOptions, ResolvedOptions, resolveOptions } from './options';
+import type { Clock, TimerHandle } from './clock';
 import { Session, SessionHost } from './session';
 import { Connection } from './connection';
 import { Message, normalizeBody } from './destinations/message';
@@ -44,12 +45,14 @@ const SEND_ONLY = new Set(['destination', 'receipt', 'transaction', 'content-len
 
 export class Broker extends EventEmitter implements SessionHost {
   readonly opts: ResolvedOptions;
-  readonly counters = { messagesIn: 0, messagesOut: 0, dropped: 0, errors: 0, connectionsTotal: 0, bytesIn: 0, bytesOut: 0, unacked: 0 };
+  readonly counters = { messagesIn: 0, messagesOut: 0, dropped: 0, errors: 0, connectionsTotal: 0, connectionsRefused: 0, bytesIn: 0, bytesOut: 0, unacked: 0, transactionBytes: 0 };
 
   /** Connected sessions (after CONNECTED), by id. */
   private readonly sessions = new Map<string, Session>();
   /** Every live session, connected or still negotiating (the sweep needs them all). */
   private readonly live = new Set<Session>();
+  /** Open sockets per client address (connection caps). */
+  private readonly perAddress = new Map<string, number>();
   private readonly byUser = new Map<string, Set<Session>>();
   private readonly topics = new TopicRegistry();
   private readonly queues: QueueRegistry;
@@ -59,8 +62,11 @@ export class Broker extends EventEmitter implements SessionHost {
   private readonly boot = crypto.randomBytes(3).toString('hex');
   private sessionSeq = 0;
   private messageSeq = 0;
-  private readonly tickMs: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  /** Sweep period for the configured limits; sessions that negotiated shorter heart-beats lower it while they live. */
+  private readonly baseTickMs: number;
+  private tickMs: number;
+  private timer: TimerHandle;
   private readonly transports: Array<WsTransport | TcpTransport> = [];
   private closed = false;
 
@@ -76,23 +82,52 @@ export class Broker extends EventEmitter implements SessionHost {
     const candidates = [1000, l.partialFrameTimeoutMs / 2, l.connectTimeoutMs / 2];
     if (hb.sendMs > 0) candidates.push(hb.sendMs / 4);
     if (hb.receiveMs > 0) candidates.push(hb.receiveMs / 2);
-    this.tickMs = Math.max(10, Math.floor(Math.min(...candidates)));
-    this.timer = setInterval(() => this.sweep(), this.tickMs);
-    this.timer.unref();
+    this.baseTickMs = Math.max(10, Math.floor(Math.min(...candidates)));
+    this.tickMs = this.baseTickMs;
+    this.clock = this.opts.clock;
+    this.timer = this.startSweep();
+  }
+
+  private startSweep(): TimerHandle {
+    const t = this.clock.setInterval(() => this.sweep(), this.tickMs);
+    t.unref?.();
+    return t;
+  }
+
+  /** Runs the sweep every `ms` (heart-beats negotiated below the configured period need it). */
+  private retime(need: number): void {
+    const ms = Math.max(10, Math.floor(Math.min(need, this.baseTickMs)));
+    if (ms === this.tickMs || this.closed) return;
+    this.clock.clearInterval(this.timer);
+    this.tickMs = ms;
+    this.timer = this.startSweep();
   }
 
   // ---- transports ----
 
   /** STOMP over WebSocket on an HTTP server (subprotocols v12.stomp, v11.stomp, v10.stomp). */
   attachTo(server: http.Server, path = '/stomp'): void {
-    this.transports.push(new WsTransport(server, path, this.opts.limits.maxFrameBytes, (c) => this.accept(c)));
+    this.transports.push(new WsTransport(server, path, this.opts.limits.maxFrameBytes, this));
   }
 
   /** STOMP over plain TCP; resolves with the bound port (useful with port 0). */
   async listenTcp(port: number, host = '127.0.0.1'): Promise<number> {
-    const t = new TcpTransport((c) => this.accept(c));
+    const t = new TcpTransport(this);
     this.transports.push(t);
     return t.listen(port, host);
+  }
+
+  get trustedProxies(): ReadonlySet<string> {
+    return this.opts.trustedProxies;
+  }
+
+  /** Connection caps, checked by the transports before anything is read from a new socket. */
+  admit(address: string | undefined): boolean {
+    const l = this.opts.limits;
+    const refuse = (l.maxConnections > 0 && this.live.size >= l.maxConnections)
+      || (l.maxConnectionsPerAddress > 0 && (this.perAddress.get(address ?? '') ?? 0) >= l.maxConnectionsPerAddress);
+    if (refuse) this.counters.connectionsRefused++;
+    return !refuse;
   }
 
   /** A new connection from a transport: the returned session receives its data. */
@@ -104,6 +139,8 @@ export class Broker extends EventEmitter implements SessionHost {
       return s;
     }
     this.live.add(s);
+    const a = conn.remoteAddress ?? '';
+    this.perAddress.set(a, (this.perAddress.get(a) ?? 0) + 1);
     this.counters.connectionsTotal++;
     return s;
   }
@@ -197,6 +234,9 @@ export class Broker extends EventEmitter implements SessionHost {
       dropped: c.dropped,
       errors: c.errors,
       connectionsTotal: c.connectionsTotal,
+      connectionsRefused: c.connectionsRefused,
+      sockets: this.live.size,
+      transactionBytes: c.transactionBytes,
       queued: this.queues.waiting,
       unacked: c.unacked,
       bytesIn: c.bytesIn,
@@ -209,7 +249,7 @@ export class Broker extends EventEmitter implements SessionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     for (const s of [...this.live]) s.close('shutdown', false);
     await Promise.all(this.transports.map((t) => t.close()));
   }
@@ -217,6 +257,7 @@ export class Broker extends EventEmitter implements SessionHost {
   // ---- SessionHost ----
 
   sessionOpened(s: Session): void {
+    if (s.sweepMs < this.tickMs) this.retime(s.sweepMs);
     this.sessions.set(s.id, s);
     this.byTransport[s.transport]++;
     this.indexUser(s, s.principal);
@@ -224,7 +265,12 @@ export class Broker extends EventEmitter implements SessionHost {
   }
 
   sessionClosed(s: Session, reason: CloseReason, wasOpen: boolean): void {
-    this.live.delete(s);
+    if (this.live.delete(s)) {
+      const a = s.remoteAddress ?? '';
+      const n = (this.perAddress.get(a) ?? 1) - 1;
+      if (n > 0) this.perAddress.set(a, n);
+      else this.perAddress.delete(a);
+    }
     if (!wasOpen) return;
     this.sessions.delete(s.id);
     this.byTransport[s.transport]--;
@@ -390,8 +436,15 @@ export class Broker extends EventEmitter implements SessionHost {
   }
 
   private sweep(): void {
-    const now = Date.now();
-    for (const s of this.live) s.tick(now, this.tickMs);
+    const now = this.clock.now();
+    let need = Infinity;
+    for (const s of this.live) {
+      s.tick(now, this.tickMs);
+      const ms = s.sweepMs;
+      if (ms < need) need = ms;
+    }
+    // Back to the configured period once the sessions that needed a faster sweep are gone.
+    this.retime(need);
   }
 }
 

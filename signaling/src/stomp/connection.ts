@@ -18,6 +18,9 @@ export interface Connection {
   pause(): void;
   /** Reads again after pause(). */
   resume(): void;
+  /** Largest message the transport reads before handing it over (WebSocket buffers whole messages):
+   *  small until CONNECTED, so an unauthenticated socket cannot make it hold much. Optional. */
+  setMaxMessageBytes?(n: number): void;
   /** Closes after what was written has been flushed. */
   end(): void;
   /** Closes now. */
@@ -28,4 +31,13 @@ export interface Connection {
 export interface ConnectionHandler {
   onData(chunk: Buffer, binary: boolean): void;
   onClosed(): void;
+}
+
+/** What a transport needs from the broker: admission (connection caps) before any STOMP, then a handler. */
+export interface Acceptor {
+  /** Whether one more socket from this client address may open; false: refuse it now. */
+  admit(address: string | undefined): boolean;
+  accept(c: Connection): ConnectionHandler;
+  /** Reverse proxies whose X-Forwarded-For names the client (WebSocket). */
+  readonly trustedProxies: ReadonlySet<string>;
 }

@@ -2,6 +2,7 @@
 // signaling service's job (config.ts: STOMP_HEARTBEAT_MS, STOMP_MAX_FRAME_BYTES, ...).
 import { Authenticator, Logger, PermissionCheck } from './types';
 import { defaultPermissions } from './permissions';
+import { Clock, realClock } from './clock';
 
 export interface BrokerLimits {
   /** Largest frame accepted (command, headers, body). STOMP_MAX_FRAME_BYTES. */
@@ -29,15 +30,31 @@ export interface BrokerLimits {
   /** Open transactions per session, and frames buffered in one transaction. */
   maxTransactions: number;
   maxTransactionFrames: number;
+  /** Bytes (headers and bodies) buffered in one transaction, and in all of a session's open
+   *  transactions together. Over either: ERROR "transaction too large" and close. */
+  maxTransactionBytes: number;
+  maxSessionTransactionBytes: number;
+  /** Largest frame before the session is CONNECTED (the CONNECT frame, and on WebSocket the largest
+   *  message): an unauthenticated socket holds at most this much. */
+  maxConnectFrameBytes: number;
+  /** Open sockets, overall and per client address (0: no cap). A socket over a cap is refused before
+   *  any STOMP (WebSocket: HTTP 503 instead of the upgrade; TCP: closed at once). */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** A connected session that receives nothing for this long is closed, heart-beats or not (a
+   *  client that negotiated 0,0 is otherwise never timed out). 0: never. */
+  idleTimeoutMs: number;
   /** Messages a /queue destination holds while nobody can take them; the oldest go first. */
   maxQueueDepth: number;
 }
 
 export interface HeartbeatOptions {
-  /** How often the broker can send heart-beats, ms (0: never). */
+  /** How often the broker sends heart-beats when the client asks for none or for a longer period, ms (0: never). */
   sendMs: number;
-  /** How often the broker wants the client's heart-beats, ms (0: not at all). */
+  /** How often the broker wants the client's heart-beats when it offers none or a longer period, ms (0: not at all). */
   receiveMs: number;
+  /** Shortest period the broker follows a client's wish down to, ms (heartbeat.ts). */
+  minMs: number;
   /** A session is closed after receiveInterval × graceFactor of silence. */
   graceFactor: number;
 }
@@ -54,9 +71,15 @@ export interface BrokerOptions {
   heartbeat?: number | Partial<HeartbeatOptions>;
   /** Prefix of session ids and message ids (the node id), so ids are unique across nodes. */
   sessionIdPrefix?: string;
+  /** Addresses of reverse proxies whose X-Forwarded-For is believed (WebSocket): the client address
+   *  (for the per-address cap and the authenticator) is then the last address in X-Forwarded-For that
+   *  is not itself a trusted proxy. From any other peer the header is ignored. */
+  trustedProxies?: string[];
   /** CONNECTED `server` header. */
   serverName?: string;
   logger?: Logger;
+  /** Time and timers for sessions, heart-beats and timeouts (tests pass a fake one). Default: the real clock. */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions {
@@ -68,6 +91,8 @@ export interface ResolvedOptions {
   sessionIdPrefix: string;
   serverName: string;
   logger: Logger;
+  clock: Clock;
+  trustedProxies: ReadonlySet<string>;
 }
 
 export const DEFAULT_LIMITS: BrokerLimits = {
@@ -83,10 +108,16 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   connectTimeoutMs: 10000,
   maxTransactions: 16,
   maxTransactionFrames: 1000,
+  maxTransactionBytes: 4 * 1024 * 1024,
+  maxSessionTransactionBytes: 8 * 1024 * 1024,
+  maxConnectFrameBytes: 8 * 1024,
+  maxConnections: 0,
+  maxConnectionsPerAddress: 0,
+  idleTimeoutMs: 10 * 60 * 1000,
   maxQueueDepth: 10000,
 };
 
-export const DEFAULT_HEARTBEAT: HeartbeatOptions = { sendMs: 10000, receiveMs: 10000, graceFactor: 2 };
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { sendMs: 10000, receiveMs: 10000, minMs: 500, graceFactor: 2 };
 
 const consoleLogger: Logger = {
   debug: () => {},
@@ -116,5 +147,13 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     sessionIdPrefix: o.sessionIdPrefix ?? `n${process.pid.toString(36)}`,
     serverName: o.serverName ?? 'busking-stomp/1.0',
     logger: o.logger ?? consoleLogger,
+    clock: o.clock ?? realClock,
+    trustedProxies: new Set((o.trustedProxies ?? []).map(normalizeAddress)),
   };
+}
+
+/** '::ffff:10.0.0.1' (an IPv4 peer on a dual-stack socket) and '10.0.0.1' are the same address. */
+export function normalizeAddress(a: string): string {
+  const t = a.trim();
+  return t.startsWith('::ffff:') && t.includes('.') ? t.slice(7) : t;
 }

@@ -4,7 +4,8 @@
 // for LF, NUL-terminated bodies by scanning for NUL, content-length bodies are copied in one go.
 //
 // Limits are enforced while bytes arrive, before they are buffered, so a hostile peer cannot make
-// the parser hold more than maxFrameBytes.
+// the parser hold more than maxFrameBytes; a content-length body is collected as it arrives, never
+// allocated up front from the header (a peer announcing 2 MiB and sending 10 bytes holds 10 bytes).
 import { EscapeMode, Frame, Headers, newHeaders } from './frame';
 import { FrameError } from './errors';
 import { unescapeHeader } from './escape';
@@ -30,7 +31,7 @@ const enum State {
   Idle,
   Command,
   Headers,
-  /** content-length given: copying exactly that many bytes. */
+  /** content-length given: collecting exactly that many bytes. */
   FixedBody,
   /** After a content-length body: the NUL must come next. */
   Terminator,
@@ -58,15 +59,26 @@ export class FrameParser {
   private headers: Headers = newHeaders();
   private headerCount = 0;
   private body: Buffer | null = null;
-  private bodyFilled = 0;
+  /** content-length of the body being collected. */
+  private bodyWant = 0;
   private bodyParts: Buffer[] = [];
   private bodyLength = 0;
 
   constructor(
-    private readonly limits: ParserLimits,
+    private limits: ParserLimits,
     private readonly onFrame: (frame: Frame) => void,
     private readonly onHeartbeat: () => void = () => {},
   ) {}
+
+  /** Changes the frame size limit (the session allows a small CONNECT, then the full size). Applies
+   *  to the frame in progress too. */
+  set maxFrameBytes(n: number) {
+    this.limits = { ...this.limits, maxFrameBytes: n };
+  }
+
+  get maxFrameBytes(): number {
+    return this.limits.maxFrameBytes;
+  }
 
   /** True while a frame has started but not ended (drives the partial-frame timeout). */
   get inFrame(): boolean {
@@ -134,18 +146,17 @@ export class FrameParser {
           break;
         }
         case State.FixedBody: {
-          const body = this.body!;
-          const want = body.length - this.bodyFilled;
-          const take = Math.min(want, n - i);
-          if (this.bodyFilled === 0 && take === body.length) {
-            // Whole body inside this chunk: share its memory instead of copying.
-            this.body = chunk.subarray(i, i + take);
-          } else {
-            chunk.copy(body, this.bodyFilled, i, i + take);
-          }
-          this.bodyFilled += take;
+          const take = Math.min(this.bodyWant - this.bodyLength, n - i);
+          // Parts share the chunks' memory; they are joined once, when the body is complete.
+          this.bodyParts.push(chunk.subarray(i, i + take));
+          this.bodyLength += take;
           i += take;
-          if (this.bodyFilled === this.body!.length) this.state = State.Terminator;
+          if (this.bodyLength === this.bodyWant) {
+            const parts = this.bodyParts;
+            this.body = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.bodyLength);
+            this.bodyParts = [];
+            this.state = State.Terminator;
+          }
           break;
         }
         case State.Terminator: {
@@ -248,8 +259,10 @@ export class FrameParser {
       throw new FrameError('frame-too-large', `frame exceeds the maximum of ${this.limits.maxFrameBytes} bytes (content-length ${len})`);
     }
     this.frameBytes += len;
-    this.body = len === 0 ? EMPTY : Buffer.allocUnsafe(len);
-    this.bodyFilled = 0;
+    this.body = len === 0 ? EMPTY : null;
+    this.bodyWant = len;
+    this.bodyParts = [];
+    this.bodyLength = 0;
     this.state = len === 0 ? State.Terminator : State.FixedBody;
   }
 
@@ -265,7 +278,7 @@ export class FrameParser {
     this.headers = newHeaders();
     this.headerCount = 0;
     this.body = null;
-    this.bodyFilled = 0;
+    this.bodyWant = 0;
     this.bodyParts = [];
     this.bodyLength = 0;
     this.lineParts = [];

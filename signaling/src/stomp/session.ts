@@ -11,12 +11,13 @@ import { Connection, ConnectionHandler } from './connection';
 import { AckMode, Delivery, DestinationKind, Subscription } from './destinations/subscription';
 import type { Message } from './destinations/message';
 import type { ResolvedOptions } from './options';
+import type { Clock, TimerHandle } from './clock';
 import type { CloseReason, Principal, SessionInfo, TransportKind } from './types';
 
 /** What a session needs from the broker. */
 export interface SessionHost {
   readonly opts: ResolvedOptions;
-  readonly counters: { bytesIn: number; bytesOut: number; messagesOut: number; errors: number; dropped: number; unacked: number };
+  readonly counters: { bytesIn: number; bytesOut: number; messagesOut: number; errors: number; dropped: number; unacked: number; transactionBytes: number };
   sessionOpened(s: Session): void;
   sessionClosed(s: Session, reason: CloseReason, wasOpen: boolean): void;
   principalChanged(s: Session, old: Principal | null): void;
@@ -38,7 +39,7 @@ export class Session implements SessionInfo, ConnectionHandler {
   principal: Principal | null = null;
   connectedAt = 0;
   version: StompVersion = '1.2';
-  readonly openedAt = Date.now();
+  readonly openedAt: number;
   readonly subscriptions = new Map<string, Subscription>();
   /** /user subscriptions by routing key (/queue/x for /user/queue/x). */
   readonly userSubscriptions = new Map<string, Subscription[]>();
@@ -50,35 +51,45 @@ export class Session implements SessionInfo, ConnectionHandler {
   private readonly acks = new Map<string, Delivery>();
   private pendingCount = 0;
   private ackSeq = 0;
-  private readonly transactions = new Map<string, Frame[]>();
+  private readonly transactions = new Map<string, Transaction>();
+  /** Bytes buffered in all open transactions (maxSessionTransactionBytes). */
+  private transactionBytes = 0;
+  /** A rate-limited notice went out for the current backlog (one per episode, not per frame). */
+  private rateNoticeSent = false;
   // Backpressure. Frames received but not processed yet, in order: over the rate limit, or pipelined
   // behind CONNECT while the authenticator runs. While any wait, the socket is paused and later
   // frames queue behind them; a timer at the next rate window processes them. Nothing is dropped.
   private backlog: (Frame | undefined)[] = [];
   private backlogHead = 0;
   private readPaused = false;
-  private drainTimer: NodeJS.Timeout | null = null;
+  private drainTimer: TimerHandle | null = null;
   /** The client sends binary WebSocket messages: answer in kind. */
   private binaryPeer = false;
   // Heart-beat bookkeeping is done by the broker's sweep: the hot paths only set flags.
   private outgoingMs = 0;
   private incomingMs = 0;
-  private lastRead = Date.now();
-  private lastWrite = Date.now();
+  private lastRead: number;
+  private lastWrite: number;
   private readSinceTick = false;
   private wroteSinceTick = false;
   private frameStartedAt = 0;
+  private readonly clock: Clock;
 
   constructor(
     private readonly host: SessionHost,
     private readonly conn: Connection,
     readonly id: string,
   ) {
+    this.clock = host.opts.clock;
+    this.openedAt = this.lastRead = this.lastWrite = this.clock.now();
     const l = host.opts.limits;
+    // Until CONNECTED the peer is unknown: it gets a small frame (and WebSocket message) budget.
+    const connectMax = Math.min(l.maxConnectFrameBytes, l.maxFrameBytes);
     this.parser = new FrameParser(
-      { maxFrameBytes: l.maxFrameBytes, maxHeaders: l.maxHeaders, maxHeaderLineBytes: l.maxHeaderLineBytes },
+      { maxFrameBytes: connectMax, maxHeaders: l.maxHeaders, maxHeaderLineBytes: l.maxHeaderLineBytes },
       (f) => this.onFrame(f),
     );
+    conn.setMaxMessageBytes?.(connectMax);
     this.limiter = new RateLimiter(l.rateLimit.count, l.rateLimit.windowMs);
   }
 
@@ -106,7 +117,21 @@ export class Session implements SessionInfo, ConnectionHandler {
   setPrincipal(p: Principal | null): void {
     const old = this.principal;
     this.principal = p;
-    if (this.state === 'connected') this.host.principalChanged(this, old);
+    if (this.state !== 'connected') return;
+    this.host.principalChanged(this, old);
+    this.recheckSubscriptions();
+  }
+
+  /** Rules are checked at SUBSCRIBE; a new principal (token refresh, role lost) may no longer be
+   *  allowed what an earlier one was. Those subscriptions end, and the client is told on
+   *  /user/queue/errors (no ERROR: the session itself is still fine). */
+  private recheckSubscriptions(): void {
+    const allowed = this.host.opts.permissions;
+    for (const sub of [...this.subscriptions.values()]) {
+      if (allowed(this.principal, 'subscribe', sub.destination)) continue;
+      this.dropSubscription(sub);
+      this.host.reportError(this, 'forbidden', `subscription ${sub.id} to ${sub.destination} ended: no longer allowed`, sub.destination, undefined);
+    }
   }
 
   // ---- transport side ----
@@ -124,7 +149,7 @@ export class Session implements SessionInfo, ConnectionHandler {
       return;
     }
     if (this.parser.inFrame) {
-      if (this.frameStartedAt === 0) this.frameStartedAt = Date.now();
+      if (this.frameStartedAt === 0) this.frameStartedAt = this.clock.now();
     } else this.frameStartedAt = 0;
   }
 
@@ -138,12 +163,23 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.frameStartedAt = 0;
     if (this.state === 'closed') return;
     // Fast path: nothing waiting and budget left.
-    if (this.backlogHead === this.backlog.length && this.state !== 'authenticating' && this.limiter.take(Date.now())) {
+    if (this.backlogHead === this.backlog.length && this.state !== 'authenticating' && this.limiter.take(this.clock.now())) {
       this.process(frame);
       return;
     }
     this.hold(frame);
-    if (this.state !== 'authenticating') this.scheduleDrain();
+    if (this.state !== 'authenticating') {
+      this.noticeRateLimit();
+      this.scheduleDrain();
+    }
+  }
+
+  /** Tells the client once per backlog that it is being slowed down (its frames wait, none is lost). */
+  private noticeRateLimit(): void {
+    if (this.rateNoticeSent || this.state !== 'connected') return;
+    this.rateNoticeSent = true;
+    const r = this.host.opts.limits.rateLimit;
+    this.host.reportError(this, 'rate-limited', `more than ${r.count} frames per ${r.windowMs} ms: slowed down`, undefined, undefined);
   }
 
   /** Queues a frame that cannot be processed now and stops reading from the socket. */
@@ -151,6 +187,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     const max = this.host.opts.limits.maxBufferedFrames;
     if (this.backlog.length - this.backlogHead >= max) {
       const r = this.host.opts.limits.rateLimit;
+      this.noticeRateLimit();
       this.fail('rate limit exceeded', `more than ${max} frames waiting to be processed (rate limit ${r.count} frames per ${r.windowMs} ms)`, frame.headers.receipt, 'rate-limited');
       return;
     }
@@ -164,7 +201,8 @@ export class Session implements SessionInfo, ConnectionHandler {
   private scheduleDrain(): void {
     if (this.drainTimer !== null || this.state === 'closed') return;
     // +1: the window has surely turned when the timer fires.
-    this.drainTimer = setTimeout(drainSession, this.limiter.msUntilNextWindow(Date.now()) + 1, this);
+    const now = this.clock.now();
+    this.drainTimer = this.clock.setTimeout(() => this.drainBacklog(), this.limiter.msUntilNextWindow(now) + 1);
   }
 
   /** Processes waiting frames as far as the rate allows; reads again once none wait. */
@@ -174,7 +212,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     while (this.backlogHead < q.length) {
       if (this.state === 'closed') return;
       if (this.state === 'authenticating') return; // connect() drains when CONNECTED
-      if (!this.limiter.take(Date.now())) {
+      if (!this.limiter.take(this.clock.now())) {
         this.scheduleDrain();
         return;
       }
@@ -184,9 +222,10 @@ export class Session implements SessionInfo, ConnectionHandler {
     }
     this.backlog = [];
     this.backlogHead = 0;
+    this.rateNoticeSent = false;
     if (this.readPaused && this.state !== 'closed') {
       this.readPaused = false;
-      if (this.parser.inFrame) this.frameStartedAt = Date.now();
+      if (this.parser.inFrame) this.frameStartedAt = this.clock.now();
       this.conn.resume();
     }
   }
@@ -284,17 +323,19 @@ export class Session implements SessionInfo, ConnectionHandler {
     this.principal = principal;
     this.version = version;
     this.escape = escapeModeFor(version);
-    const hb = this.host.opts.heartbeat;
-    if (version !== '1.0') {
-      const n = negotiateHeartbeat(clientBeat, hb.sendMs, hb.receiveMs);
-      this.outgoingMs = n.outgoingMs;
-      this.incomingMs = n.incomingMs;
-    }
     this.state = 'connected';
-    this.connectedAt = Date.now();
+    const l = this.host.opts.limits;
+    this.parser.maxFrameBytes = l.maxFrameBytes;
+    this.conn.setMaxMessageBytes?.(l.maxFrameBytes + WS_MESSAGE_SLACK);
+    this.connectedAt = this.clock.now();
     this.lastRead = this.lastWrite = this.connectedAt;
     const connected: HeaderInput = { version, session: this.id, server: this.host.opts.serverName };
-    if (version !== '1.0') connected['heart-beat'] = `${hb.sendMs},${hb.receiveMs}`;
+    if (version !== '1.0') {
+      const n = negotiateHeartbeat(clientBeat, this.host.opts.heartbeat);
+      this.outgoingMs = n.outgoingMs;
+      this.incomingMs = n.incomingMs;
+      connected['heart-beat'] = `${n.offer[0]},${n.offer[1]}`;
+    }
     this.sendFrame('CONNECTED', connected);
     this.host.sessionOpened(this);
     // Frames pipelined behind CONNECT, through the rate limit like any other.
@@ -439,26 +480,50 @@ export class Session implements SessionInfo, ConnectionHandler {
   private inTransaction(frame: Frame): boolean {
     const tx = frame.headers.transaction;
     if (tx === undefined) return false;
-    const list = this.transactions.get(tx);
-    if (!list) throw new ProtocolError('unknown transaction', `transaction "${tx}" was not begun`);
-    const max = this.host.opts.limits.maxTransactionFrames;
-    if (list.length >= max) throw new ProtocolError('transaction too large', `a transaction holds at most ${max} frames`);
-    list.push(frame);
+    const t = this.transactions.get(tx);
+    if (!t) throw new ProtocolError('unknown transaction', `transaction "${tx}" was not begun`);
+    const l = this.host.opts.limits;
+    if (t.frames.length >= l.maxTransactionFrames) throw new ProtocolError('transaction too large', `a transaction holds at most ${l.maxTransactionFrames} frames`);
+    const bytes = frameBytes(frame);
+    if (t.bytes + bytes > l.maxTransactionBytes) throw new ProtocolError('transaction too large', `a transaction holds at most ${l.maxTransactionBytes} bytes`);
+    if (this.transactionBytes + bytes > l.maxSessionTransactionBytes) {
+      throw new ProtocolError('transaction too large', `a session's open transactions hold at most ${l.maxSessionTransactionBytes} bytes`);
+    }
+    // The parser's body may share a larger buffer (a whole socket read or WebSocket message):
+    // a held frame keeps only its own bytes.
+    const body = frame.body;
+    if (body.length > 0 && body.byteLength < body.buffer.byteLength) frame.body = Buffer.from(body);
+    t.frames.push(frame);
+    t.bytes += bytes;
+    this.holdTransactionBytes(bytes);
     return true;
+  }
+
+  private holdTransactionBytes(delta: number): void {
+    this.transactionBytes += delta;
+    this.host.counters.transactionBytes += delta;
+  }
+
+  /** Ends a transaction (COMMIT, ABORT, close): its frames and their bytes are let go. */
+  private endTransaction(tx: string): Transaction | undefined {
+    const t = this.transactions.get(tx);
+    if (!t) return undefined;
+    this.transactions.delete(tx);
+    this.holdTransactionBytes(-t.bytes);
+    return t;
   }
 
   private begin(tx: string): void {
     if (this.transactions.has(tx)) throw new ProtocolError('duplicate transaction', `transaction "${tx}" is already open`);
     const max = this.host.opts.limits.maxTransactions;
     if (this.transactions.size >= max) throw new ProtocolError('too many transactions', `a session may have at most ${max} open transactions`);
-    this.transactions.set(tx, []);
+    this.transactions.set(tx, { frames: [], bytes: 0 });
   }
 
   private commit(tx: string): void {
-    const list = this.transactions.get(tx);
-    if (!list) throw new ProtocolError('unknown transaction', `transaction "${tx}" was not begun`);
-    this.transactions.delete(tx);
-    for (const f of list) {
+    const t = this.endTransaction(tx);
+    if (!t) throw new ProtocolError('unknown transaction', `transaction "${tx}" was not begun`);
+    for (const f of t.frames) {
       if (this.state !== 'connected') return;
       if (f.command === 'SEND') this.executeSend(f, undefined);
       else this.ackOrNack(f.command === 'ACK', f.headers);
@@ -466,7 +531,7 @@ export class Session implements SessionInfo, ConnectionHandler {
   }
 
   private abortTransaction(tx: string): void {
-    if (!this.transactions.delete(tx)) throw new ProtocolError('unknown transaction', `transaction "${tx}" was not begun`);
+    if (!this.endTransaction(tx)) throw new ProtocolError('unknown transaction', `transaction "${tx}" was not begun`);
   }
 
   // ---- delivery (hot path) ----
@@ -567,11 +632,11 @@ export class Session implements SessionInfo, ConnectionHandler {
     const wasOpen = this.state === 'connected';
     this.state = 'closed';
     this.parser.stop();
-    this.transactions.clear();
+    for (const tx of [...this.transactions.keys()]) this.endTransaction(tx);
     this.backlog = [];
     this.backlogHead = 0;
     if (this.drainTimer !== null) {
-      clearTimeout(this.drainTimer);
+      this.clock.clearTimeout(this.drainTimer);
       this.drainTimer = null;
     }
     for (const sub of [...this.subscriptions.values()]) this.dropSubscription(sub);
@@ -615,6 +680,11 @@ export class Session implements SessionInfo, ConnectionHandler {
       this.fail('heart-beat timeout', `nothing received for ${now - this.lastRead} ms (heart-beat every ${this.incomingMs} ms agreed)`, undefined, 'heartbeat-timeout');
       return;
     }
+    // Without heart-beats from the client, silence is only bounded by the idle timeout.
+    if (this.incomingMs === 0 && l.idleTimeoutMs > 0 && now - this.lastRead > l.idleTimeoutMs) {
+      this.fail('idle timeout', `nothing received for ${now - this.lastRead} ms (limit ${l.idleTimeoutMs} ms; negotiate heart-beats to stay idle longer)`, undefined, 'idle-timeout');
+      return;
+    }
     const exp = this.principal?.expiresAt;
     if (exp !== undefined && now >= exp) {
       this.fail('unauthorized', 'the session token expired', undefined, 'expired');
@@ -629,14 +699,34 @@ export class Session implements SessionInfo, ConnectionHandler {
     }
   }
 
-  /** Smallest timer this session needs the sweep to honour. */
+  /** Negotiated heart-beat periods, ms (0: none that way). */
   get heartbeatIntervals(): { outgoingMs: number; incomingMs: number } {
     return { outgoingMs: this.outgoingMs, incomingMs: this.incomingMs };
   }
+
+  /** Longest sweep period that still honours this session's heart-beats (Infinity: any). */
+  get sweepMs(): number {
+    let ms = Infinity;
+    // A beat goes out up to one sweep early (tick): a quarter keeps it within 75-100% of the period.
+    if (this.outgoingMs > 0) ms = this.outgoingMs / 4;
+    if (this.incomingMs > 0) ms = Math.min(ms, this.incomingMs / 2);
+    return ms;
+  }
 }
 
-function drainSession(s: Session): void {
-  s.drainBacklog();
+interface Transaction {
+  frames: Frame[];
+  /** What the frames hold: bodies plus header text. */
+  bytes: number;
+}
+
+/** WebSocket message budget over the frame limit: a message may carry a frame plus heart-beat EOLs. */
+export const WS_MESSAGE_SLACK = 64 * 1024;
+
+function frameBytes(f: Frame): number {
+  let n = f.command.length + f.body.length;
+  for (const k in f.headers) n += k.length + f.headers[k].length + 2;
+  return n;
 }
 
 function required(h: Headers, name: string): string {

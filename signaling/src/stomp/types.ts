@@ -46,7 +46,7 @@ export type AppHandler = (req: AppRequest) => void | Promise<void>;
 
 export type CloseReason =
   | 'disconnect' | 'socket-closed' | 'heartbeat-timeout' | 'error' | 'kicked' | 'unauthorized' | 'expired'
-  | 'rate-limited' | 'slow-consumer' | 'frame-timeout' | 'connect-timeout' | 'shutdown';
+  | 'rate-limited' | 'slow-consumer' | 'frame-timeout' | 'connect-timeout' | 'idle-timeout' | 'shutdown';
 
 export interface BrokerStats {
   /** Open sessions (connected or still in CONNECT). */
@@ -62,6 +62,12 @@ export interface BrokerStats {
   errors: number;
   /** Sessions ever opened. */
   connectionsTotal: number;
+  /** Sockets refused by the connection caps (maxConnections, maxConnectionsPerAddress). */
+  connectionsRefused: number;
+  /** Open sockets, connected or not yet. */
+  sockets: number;
+  /** Bytes held in open transactions (released at COMMIT, ABORT and close). */
+  transactionBytes: number;
   /** Messages waiting in /queue destinations (no consumer with capacity). */
   queued: number;
   /** Deliveries waiting for ACK/NACK. */

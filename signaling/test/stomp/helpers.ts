@@ -78,6 +78,8 @@ export function rawTcp(port: number): Promise<RawClient> {
   return new Promise((resolve, reject) => {
     const c = new FrameCollector();
     const sock = net.connect(port, '127.0.0.1');
+    // Small writes (heart-beats) go out at once: Nagle would hold them for the peer's delayed ACK.
+    sock.setNoDelay(true);
     let closedResolve!: () => void;
     const closedP = new Promise<void>((r) => (closedResolve = r));
     sock.on('data', (d) => c.feed(d));
@@ -147,3 +149,40 @@ export async function connectedTcp(port: number, headers: Record<string, string>
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Resolves once a subscription to `destination` exists on the broker: the barrier to await
+ * between a client's SUBSCRIBE (sent without a receipt) and a publish that must reach it.
+ * Call it before subscribing.
+ */
+export function subscribedTo(broker: Broker, destination: string, timeoutMs = 10000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      broker.off('subscribe', listener);
+      reject(new Error(`no subscription to ${destination} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (_s: unknown, e: { destination: string }) => {
+      if (e.destination !== destination) return;
+      clearTimeout(timer);
+      broker.off('subscribe', listener);
+      resolve();
+    };
+    broker.on('subscribe', listener);
+  });
+}
+
+let barrierSeq = 0;
+
+/**
+ * A RECEIPT round trip on a connected raw client: once it returns, every frame the broker wrote to
+ * this client before it read the barrier has been read too. "Nothing else arrived" is checked after
+ * it, not after a sleep. (UNSUBSCRIBE of an unknown id: allowed everywhere and changes nothing.)
+ */
+export async function barrier(c: RawClient): Promise<void> {
+  const id = `barrier-${++barrierSeq}`;
+  c.send(frame('UNSUBSCRIBE', { id, receipt: id }));
+  for (;;) {
+    const f = await c.next('RECEIPT');
+    if (f.headers['receipt-id'] === id) return;
+  }
+}

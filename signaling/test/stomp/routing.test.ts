@@ -1,5 +1,5 @@
 // Application handlers, /user routing, permissions and events.
-import { startBroker, Running, connectedTcp, frame, waitFor, sleep, rawWs } from './helpers';
+import { startBroker, Running, connectedTcp, frame, waitFor, sleep, rawWs, barrier } from './helpers';
 import { AppError, permissionRules, defaultPermissions, SessionInfo } from '../../src/stomp';
 
 let r: Running;
@@ -70,8 +70,8 @@ test('app handler errors go to /user/queue/errors with the receipt id, and no RE
     const m = await c.next('MESSAGE');
     expect(JSON.parse(m.body.toString())).toMatchObject({ ...expected, destination: dest, receipt });
   }
-  await sleep(100);
-  expect(c.frames.filter((f) => f.command === 'RECEIPT')).toHaveLength(1);
+  await barrier(c);
+  expect(c.frames.filter((f) => f.command === 'RECEIPT')).toHaveLength(2); // the SUBSCRIBE's and the barrier's
   expect(r.broker.session(c.frames[0].headers.session)).toBeDefined(); // still connected
   c.close();
 });
@@ -90,7 +90,8 @@ test('sendToSession reaches only that session; sendToUser every session of the u
   expect((await a1.next('MESSAGE')).body.toString()).toBe('all of carol');
   expect((await a2.next('MESSAGE')).body.toString()).toBe('all of carol');
   expect((await other.next('MESSAGE')).body.toString()).toBe('dave (prefixed form)');
-  await sleep(100);
+  await barrier(a2);
+  await barrier(other);
   expect(a2.frames.filter((f) => f.command === 'MESSAGE')).toHaveLength(1);
   expect(other.frames.filter((f) => f.command === 'MESSAGE')).toHaveLength(1);
   for (const c of [a1, a2, other]) c.close();

@@ -1,6 +1,6 @@
 // broker.sendToSubscription(sessionId, subscriptionId, body, headers?): one MESSAGE to exactly one
 // subscription of one session (chat history replayed to a new subscriber).
-import { startBroker, Running, connectedTcp, frame, sleep, RawClient } from './helpers';
+import { startBroker, Running, connectedTcp, frame, barrier, RawClient } from './helpers';
 import { openPermissions } from '../../src/stomp';
 import { replayToSubscription } from '../../src/busk/replay';
 
@@ -36,7 +36,8 @@ test('reaches only the named subscription: not the session\'s other subscription
   await a.c.next('MESSAGE');
   await a.c.next('MESSAGE');
   await b.c.next('MESSAGE');
-  await sleep(100);
+  await barrier(a.c);
+  await barrier(b.c);
   const am = messages(a.c);
   expect(am).toHaveLength(3); // old on 'two', live on 'one' and 'two'
   const replayed = am.filter((m) => m.headers.replay === 'true');
@@ -56,7 +57,7 @@ test('unknown session or subscription: false, nothing sent', async () => {
   await subscribe(a.c, 's', '/topic/x');
   expect(r.broker.sendToSubscription('nope', 's', 'x')).toBe(false);
   expect(r.broker.sendToSubscription(a.id, 'nope', 'x')).toBe(false);
-  await sleep(100);
+  await barrier(a.c);
   expect(messages(a.c)).toHaveLength(0);
   a.c.close();
 });
@@ -81,7 +82,7 @@ test('a NACKed direct message on a /queue subscription is dropped, never handed 
   const m = await a.c.next('MESSAGE');
   a.c.send(frame('NACK', { id: m.headers.ack, receipt: 'n' }));
   await a.c.next('RECEIPT');
-  await sleep(150);
+  await barrier(b.c);
   expect(messages(b.c)).toHaveLength(0);
   expect(messages(a.c)).toHaveLength(1);
   expect(r.broker.queueDepth('/queue/work')).toBe(0);
@@ -91,7 +92,7 @@ test('a NACKed direct message on a /queue subscription is dropped, never handed 
   await b.c.next('MESSAGE');
   b.c.send(frame('UNSUBSCRIBE', { id: 'q', receipt: 'u' }));
   await b.c.next('RECEIPT');
-  await sleep(150);
+  await barrier(a.c);
   expect(messages(a.c)).toHaveLength(1);
   expect(r.broker.queueDepth('/queue/work')).toBe(0);
   a.c.close();
@@ -106,7 +107,8 @@ test('busk replay helper: history to the one new subscription, oldest first, rep
   const n = replayToSubscription(r.broker, a.id, 'chat', ['{"text":"1"}', '{"text":"2"}', '{"text":"3"}']);
   expect(n).toBe(3);
   for (let i = 0; i < 3; i++) await a.c.next('MESSAGE');
-  await sleep(100);
+  await barrier(a.c);
+  await barrier(other.c);
   const got = messages(a.c);
   expect(got.map((m) => JSON.parse(m.body.toString()).text)).toEqual(['1', '2', '3']);
   expect(got.every((m) => m.headers.replay === 'true' && m.headers['content-type'] === 'application/json')).toBe(true);

@@ -1,13 +1,14 @@
 // STOMP over plain TCP (backend services, ops tools, stompit).
 import net from 'node:net';
-import type { Connection, ConnectionHandler } from '../connection';
+import type { Acceptor, Connection } from '../connection';
+import { normalizeAddress } from '../options';
 
 class TcpConnection implements Connection {
   readonly transport = 'tcp' as const;
   readonly wholeFrames = false;
   readonly remoteAddress: string | undefined;
   constructor(private readonly socket: net.Socket) {
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = socket.remoteAddress === undefined ? undefined : normalizeAddress(socket.remoteAddress);
   }
 
   private corked = false;
@@ -69,11 +70,17 @@ export class TcpTransport {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(accept: (c: Connection) => ConnectionHandler) {
+  constructor(acceptor: Acceptor) {
     this.server = net.createServer((socket) => {
+      const conn = new TcpConnection(socket);
+      if (!acceptor.admit(conn.remoteAddress)) {
+        socket.on('error', () => {});
+        socket.destroy();
+        return;
+      }
       socket.setNoDelay(true);
       this.sockets.add(socket);
-      const handler = accept(new TcpConnection(socket));
+      const handler = acceptor.accept(conn);
       socket.on('data', (chunk: Buffer) => handler.onData(chunk, false));
       socket.on('close', () => {
         this.sockets.delete(socket);

@@ -3,7 +3,8 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, RawData } from 'ws';
-import type { Connection, ConnectionHandler } from '../connection';
+import type { Acceptor, Connection } from '../connection';
+import { normalizeAddress } from '../options';
 
 // In order of preference. Plain 'stomp' is offered by some clients; the version is negotiated by
 // CONNECT's accept-version either way. A client offering none is accepted without a subprotocol.
@@ -49,6 +50,13 @@ class WsConnection implements Connection {
     return this.ws.bufferedAmount;
   }
 
+  setMaxMessageBytes(n: number): void {
+    // ws reads a message up to maxPayload before handing it over; its receiver keeps the limit in
+    // _maxPayload (not public API; guarded like _socket above). Lowered until CONNECTED.
+    const receiver = (this.ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
+    if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = n;
+  }
+
   // ws@8: pause()/resume() stop and restart reading the underlying socket (no-ops unless OPEN).
   pause(): void {
     this.ws.pause();
@@ -83,7 +91,7 @@ export class WsTransport {
   private readonly wss: WebSocketServer;
   private readonly onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-  constructor(private readonly server: http.Server, path: string, maxFrameBytes: number, accept: (c: Connection) => ConnectionHandler) {
+  constructor(private readonly server: http.Server, path: string, maxFrameBytes: number, acceptor: Acceptor) {
     this.wss = new WebSocketServer({
       noServer: true,
       // A message may carry a whole frame plus heart-beats; the parser enforces the frame limit.
@@ -91,8 +99,8 @@ export class WsTransport {
       perMessageDeflate: false,
       handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
     });
-    this.wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
-      const handler = accept(new WsConnection(ws, req.socket.remoteAddress));
+    this.wss.on('connection', (ws: WebSocket, req: http.IncomingMessage, address: string | undefined) => {
+      const handler = acceptor.accept(new WsConnection(ws, address));
       ws.on('message', (data, isBinary) => handler.onData(toBuffer(data), isBinary));
       ws.on('close', () => handler.onClosed());
       ws.on('error', () => handler.onClosed());
@@ -108,7 +116,13 @@ export class WsTransport {
         }
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+      const address = clientAddress(req, acceptor.trustedProxies);
+      if (!acceptor.admit(address)) {
+        // Refused before the handshake: nothing is read from this socket.
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req, address));
     };
     server.on('upgrade', this.onUpgrade);
   }
@@ -118,4 +132,18 @@ export class WsTransport {
     for (const ws of this.wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
+}
+
+/**
+ * The client's address: the socket's peer, unless that peer is a trusted reverse proxy; then the
+ * last X-Forwarded-For entry that is not itself a trusted proxy (entries further left are whatever
+ * the client claimed, so they are never believed).
+ */
+export function clientAddress(req: http.IncomingMessage, trusted: ReadonlySet<string>): string | undefined {
+  const peer = req.socket.remoteAddress === undefined ? undefined : normalizeAddress(req.socket.remoteAddress);
+  if (peer === undefined || !trusted.has(peer)) return peer;
+  const xff = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff ?? '').split(',').map(normalizeAddress).filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) if (!trusted.has(hops[i])) return hops[i];
+  return peer;
 }
