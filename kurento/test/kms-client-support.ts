@@ -5,6 +5,8 @@
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const kurento: any = require('kurento-client');
 
+import type { ClientPeer } from './media-support';
+
 export type Kms = any;
 
 /**
@@ -55,4 +57,19 @@ export async function closeKms(client: Kms): Promise<void> {
   // kurento-client's reconnect logic raises ECONNREFUSED as an unhandled 'error'.
   const deadline = Date.now() + 10000;
   while (client._re?.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** Offer from a wrtc peer → processOffer → gatherCandidates, candidates trickled both ways. */
+export async function negotiateThroughKms(peer: ClientPeer, endpoint: any): Promise<void> {
+  const IceCandidate = complexType('IceCandidate');
+  endpoint.on('IceCandidateFound', (e: any) => {
+    const candidate = { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex };
+    peer.host.call('addCandidate', { peer: peer.id, candidate }).catch(() => undefined);
+  });
+  peer.host.onCandidate(peer, (c) => { endpoint.addIceCandidate(IceCandidate(c)).catch(() => undefined); });
+  const offer = await peer.host.call<string>('createOffer', { peer: peer.id });
+  await peer.host.call('setLocal', { peer: peer.id, type: 'offer', sdp: offer });
+  const answer = await endpoint.processOffer(offer);
+  await peer.host.call('setRemote', { peer: peer.id, type: 'answer', sdp: answer });
+  await endpoint.gatherCandidates();
 }

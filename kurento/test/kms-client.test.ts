@@ -6,7 +6,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { startMediaServer, type MediaServer } from '../src';
 import { waitFor } from '../../test-support/ports';
-import { connectKms, closeKms, complexType, nextEvent, quietConsole, type Kms } from './kms-client-support';
+import { connectKms, closeKms, negotiateThroughKms, nextEvent, quietConsole, type Kms } from './kms-client-support';
 import { PeerHost, type ClientPeer } from './media-support';
 
 jest.setTimeout(120000);
@@ -32,21 +32,6 @@ afterAll(async () => {
   await server.close();
   restoreConsole();
 });
-
-/** Offer from a wrtc peer → processOffer → gatherCandidates, candidates trickled both ways. */
-async function negotiateThroughKms(peer: ClientPeer, endpoint: any): Promise<void> {
-  const IceCandidate = complexType('IceCandidate');
-  endpoint.on('IceCandidateFound', (e: any) => {
-    const candidate = { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex };
-    peer.host.call('addCandidate', { peer: peer.id, candidate }).catch(() => undefined);
-  });
-  peer.host.onCandidate(peer, (c) => { endpoint.addIceCandidate(IceCandidate(c)).catch(() => undefined); });
-  const offer = await peer.host.call<string>('createOffer', { peer: peer.id });
-  await peer.host.call('setLocal', { peer: peer.id, type: 'offer', sdp: offer });
-  const answer = await endpoint.processOffer(offer);
-  await peer.host.call('setRemote', { peer: peer.id, type: 'answer', sdp: answer });
-  await endpoint.gatherCandidates();
-}
 
 test('kurento-client connects: ServerManager info lists core, elements and filters', async () => {
   const manager = await kms.getServerManager();

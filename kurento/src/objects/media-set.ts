@@ -5,11 +5,12 @@ import type { MediaObject, ObjectHost } from './media-object';
 import { MediaPipeline, isMediaPipeline } from './media-pipeline';
 import { Params } from './params';
 import { ServerManager, SERVER_MANAGER_ID } from './server-manager';
+import { PassThrough } from './pass-through';
 import { WebRtcEndpoint, type EndpointDefaults, type PeerFactory } from './webrtc-endpoint';
 
 /** Types KMS ships (core, elements, filters) that this engine does not implement. */
 const KMS_TYPES_NOT_IMPLEMENTED = [
-  'PassThrough', 'HubPort', 'AlphaBlending', 'Composite', 'Dispatcher', 'DispatcherOneToMany', 'Mixer',
+  'HubPort', 'AlphaBlending', 'Composite', 'Dispatcher', 'DispatcherOneToMany', 'Mixer',
   'HttpPostEndpoint', 'PlayerEndpoint', 'RecorderEndpoint', 'RtpEndpoint',
   'FaceOverlayFilter', 'GStreamerFilter', 'ImageOverlayFilter', 'OpenCVFilter', 'ZBarFilter',
 ];
@@ -51,7 +52,7 @@ export class MediaSet {
       pipelines: () => this.pipelines(),
       sessions: options.sessions,
       modules: {
-        core: ['MediaPipeline'],
+        core: ['MediaPipeline', 'PassThrough'],
         elements: ['WebRtcEndpoint'],
         filters: [],
       },
@@ -79,6 +80,8 @@ export class MediaSet {
     switch (type) {
       case 'MediaPipeline':
         return new MediaPipeline(this.host);
+      case 'PassThrough':
+        return new PassThrough(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline));
       case 'WebRtcEndpoint': {
         const pipeline = params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline);
         const direction = { recvonly: params.optBool('recvonly') ?? false, sendonly: params.optBool('sendonly') ?? false };
