@@ -2,10 +2,14 @@
 // real WebRTC peers: KMS's answer to a minimal non-WebRTC offer, PassThrough chains, RecorderEndpoint
 // (files checked with ffprobe), and KMS's names and payloads for their events and errors.
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startMediaServer, type MediaServer } from '../src';
 import { waitFor } from '../../test-support/ports';
 import { connectKms, closeKms, negotiateThroughKms, nextEvent, quietConsole, type Kms } from './kms-client-support';
-import { PeerHost } from './media-support';
+import { PeerHost, type ClientPeer } from './media-support';
 
 jest.setTimeout(120000);
 
@@ -104,4 +108,110 @@ test('PassThrough chains carry media: presenter → PassThrough → PassThrough 
   expect(await first.getSinkConnections()).toEqual([]);
   await pipeline.release();
   expect(server.stats.objects).toBe(0);
+});
+
+interface Probe { duration: number; codecs: string[] }
+
+/** ffprobe's view of a file: container duration and the codec of each stream. */
+function ffprobe(file: string): Probe {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_name', '-of', 'json', file], { encoding: 'utf8' });
+  const j = JSON.parse(out);
+  return { duration: Number(j.format.duration), codecs: j.streams.map((s: any) => s.codec_name).sort() };
+}
+
+/** A presenter feeding `presenterEp`, and a viewer on the same endpoint whose decoded frames pace the test. */
+async function presenterWithWitness(pipeline: any): Promise<{ presenterEp: any; witness: ClientPeer }> {
+  const presenterEp = await pipeline.create('WebRtcEndpoint');
+  const presenter = await host.presenter({ fps: 15 });
+  stops.push(() => presenter.close());
+  await negotiateThroughKms(presenter, presenterEp);
+  const witnessEp = await pipeline.create('WebRtcEndpoint');
+  const witness = await host.viewer();
+  stops.push(() => witness.close());
+  await negotiateThroughKms(witness, witnessEp);
+  await presenterEp.connect(witnessEp);
+  await witness.waitFrames(3);
+  return { presenterEp, witness };
+}
+
+/** Resolves once the witness decoded `n` more frames (15 fps: n / 15 seconds of media). */
+async function moreFrames(witness: ClientPeer, n: number): Promise<void> {
+  await witness.waitFrames((await witness.frames()) + n);
+}
+
+test('RecorderEndpoint (WEBM): record, pause, record, stopAndWait; KMS events; ffprobe reads VP8 + Opus of the recorded length', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-rec-'));
+  stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pipeline = await kms.create('MediaPipeline');
+  const { presenterEp, witness } = await presenterWithWitness(pipeline);
+  const uri = `file://${dir}/busk.webm`;
+  const recorder = await pipeline.create('RecorderEndpoint', { uri, mediaProfile: 'WEBM' });
+  expect(recorder.id).toMatch(/_kurento\.RecorderEndpoint$/);
+  expect(await recorder.getUri()).toBe(uri);
+  expect(await recorder.getState()).toBe('STOP');
+  const events: any[] = [];
+  for (const type of ['Recording', 'Paused', 'Stopped', 'UriEndpointStateChanged']) recorder.on(type, (e: any) => events.push(e));
+  await presenterEp.connect(recorder);
+
+  const recording = nextEvent(recorder, 'Recording');
+  let recordedMs = -Date.now();
+  await recorder.record();
+  expect(await recording).toMatchObject({ type: 'Recording', source: recorder.id, tags: [] });
+  expect(await recorder.getState()).toBe('START');
+  await moreFrames(witness, 30); // ~2 s recorded
+  const paused = nextEvent(recorder, 'Paused');
+  await recorder.pause();
+  recordedMs += Date.now();
+  await paused;
+  expect(await recorder.getState()).toBe('PAUSE');
+  await moreFrames(witness, 30); // ~2 s left out of the file
+  recordedMs -= Date.now();
+  await recorder.record();
+  await moreFrames(witness, 30); // ~2 s more
+  const stopped = nextEvent(recorder, 'Stopped');
+  recordedMs += Date.now();
+  await recorder.stopAndWait();
+  await stopped;
+  expect(await recorder.getState()).toBe('STOP');
+  expect(events.map((e) => (e.type === 'UriEndpointStateChanged' ? `state:${e.state}` : e.type))).toEqual([
+    'state:START', 'Recording', 'state:PAUSE', 'Paused', 'state:START', 'Recording', 'state:STOP', 'Stopped',
+  ]);
+
+  const probe = ffprobe(`${dir}/busk.webm`);
+  expect(probe.codecs).toEqual(['opus', 'vp8']);
+  // The recorded spans, without the paused one (give or take a frame interval and a keyframe wait).
+  expect(Math.abs(probe.duration - recordedMs / 1000)).toBeLessThan(0.8);
+  await pipeline.release();
+});
+
+test('RecorderEndpoint (MP4_VIDEO_ONLY, fragmented): readable while recording; release finishes the file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-rec-'));
+  stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pipeline = await kms.create('MediaPipeline');
+  const { presenterEp, witness } = await presenterWithWitness(pipeline);
+  const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${dir}/sub/busk.mp4`, mediaProfile: 'MP4_VIDEO_ONLY' });
+  await presenterEp.connect(recorder);
+  await recorder.record();
+  await moreFrames(witness, 45);
+  // Fragments are in the file while recording goes on: a crash loses only the last one.
+  const partial = ffprobe(`${dir}/sub/busk.mp4`);
+  expect(partial.codecs).toEqual(['vp8']);
+  await moreFrames(witness, 15);
+  // Releasing a recording recorder stops it first (KMS: release → stopAndWait).
+  await pipeline.release();
+  await waitFor(() => server.stats.objects === 0, 10000, 'pipeline released');
+  await waitFor(() => { try { return ffprobe(`${dir}/sub/busk.mp4`).duration > 3; } catch { return false; } }, 10000, 'complete MP4');
+  const probe = ffprobe(`${dir}/sub/busk.mp4`);
+  expect(probe.codecs).toEqual(['vp8']);
+  expect(probe.duration).toBeLessThan(6);
+});
+
+test('RecorderEndpoint errors are KMS\'s: profiles that need re-encoding, non-file URIs', async () => {
+  const pipeline = await kms.create('MediaPipeline');
+  const create = (params: any) => failure((cb) => pipeline.create('RecorderEndpoint', params, cb));
+  for (const mediaProfile of ['MKV', 'JPEG_VIDEO_ONLY', 'KURENTO_SPLIT_RECORDER']) {
+    expect(await create({ uri: 'file:///tmp/x.mkv', mediaProfile })).toMatchObject({ code: 40107, data: { type: 'MEDIA_OBJECT_ILLEGAL_PARAM_ERROR' } });
+  }
+  expect(await create({ uri: 'http://127.0.0.1/upload' })).toMatchObject({ code: 40107 });
+  await pipeline.release();
 });

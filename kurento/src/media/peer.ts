@@ -15,7 +15,7 @@ import { KeyframeLimiter } from './keyframe';
 import { checkSdp, stripCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
 import {
-  SdpError, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
+  SdpError, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
 } from './types';
 
 const KINDS: readonly MediaKind[] = ['audio', 'video'];
@@ -185,6 +185,22 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     }
     const routes = this.outRoutes[kind];
     for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+    const taps = this.taps[kind];
+    for (let i = 0; i < taps.length; i++) {
+      try { taps[i]!(rtp); } catch { /* a tap's failure must not stop forwarding */ }
+    }
+  }
+
+  private readonly taps: Record<MediaKind, RtpTap[]> = { audio: [], video: [] };
+
+  tap(kind: MediaKind, listener: RtpTap): () => void {
+    this.taps[kind] = [...this.taps[kind], listener]; // copy-on-write, as routes
+    if (kind === 'video') this.requestKeyframe();
+    return () => { this.taps[kind] = this.taps[kind].filter((t) => t !== listener); };
+  }
+
+  receivedCodec(kind: MediaKind): string | undefined {
+    return (this.currentCodec[kind] ?? this.negotiatedCodec(kind))?.mimeType;
   }
 
   tick(): void {
@@ -415,6 +431,8 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       if (inR) (inR.source as WeriftMediaPeer).disconnect(this, [kind]);
     }
     this.closed = true;
+    this.taps.audio = [];
+    this.taps.video = [];
     removeTicking(this);
     this.keyframes.close();
     this.pendingCandidates.length = 0;

@@ -6,12 +6,13 @@ import { MediaPipeline, isMediaPipeline } from './media-pipeline';
 import { Params } from './params';
 import { ServerManager, SERVER_MANAGER_ID } from './server-manager';
 import { PassThrough } from './pass-through';
+import { RecorderEndpoint } from './recorder-endpoint';
 import { WebRtcEndpoint, type EndpointDefaults, type PeerFactory } from './webrtc-endpoint';
 
 /** Types KMS ships (core, elements, filters) that this engine does not implement. */
 const KMS_TYPES_NOT_IMPLEMENTED = [
   'HubPort', 'AlphaBlending', 'Composite', 'Dispatcher', 'DispatcherOneToMany', 'Mixer',
-  'HttpPostEndpoint', 'PlayerEndpoint', 'RecorderEndpoint', 'RtpEndpoint',
+  'HttpPostEndpoint', 'PlayerEndpoint', 'RtpEndpoint',
   'FaceOverlayFilter', 'GStreamerFilter', 'ImageOverlayFilter', 'OpenCVFilter', 'ZBarFilter',
 ];
 
@@ -53,7 +54,7 @@ export class MediaSet {
       sessions: options.sessions,
       modules: {
         core: ['MediaPipeline', 'PassThrough'],
-        elements: ['WebRtcEndpoint'],
+        elements: ['WebRtcEndpoint', 'RecorderEndpoint'],
         filters: [],
       },
       metadata: options.metadata ?? '',
@@ -82,6 +83,8 @@ export class MediaSet {
         return new MediaPipeline(this.host);
       case 'PassThrough':
         return new PassThrough(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline));
+      case 'RecorderEndpoint':
+        return RecorderEndpoint.create(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline), params);
       case 'WebRtcEndpoint': {
         const pipeline = params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline);
         const direction = { recvonly: params.optBool('recvonly') ?? false, sendonly: params.optBool('sendonly') ?? false };
