@@ -215,3 +215,23 @@ test('RecorderEndpoint errors are KMS\'s: profiles that need re-encoding, non-fi
   expect(await create({ uri: 'http://127.0.0.1/upload' })).toMatchObject({ code: 40107 });
   await pipeline.release();
 });
+
+test('a late joiner starts from the cached keyframe: it decodes before the presenter makes another one', async () => {
+  const pipeline = await kms.create('MediaPipeline');
+  // libwebrtc's VP8 encoder makes keyframes only when asked: a presenter with no natural keyframe interval.
+  const { presenterEp, witness } = await presenterWithWitness(pipeline);
+  await moreFrames(witness, 15);
+  const keyframesBefore = (await witness.stats()).video?.keyFramesDecoded ?? 0;
+  expect(keyframesBefore).toBeGreaterThan(0);
+
+  const lateEp = await pipeline.create('WebRtcEndpoint');
+  const late = await host.viewer();
+  stops.push(() => late.close());
+  await negotiateThroughKms(late, lateEp);
+  await presenterEp.connect(lateEp);
+  await late.waitFrames(1);
+  // The witness saw no new keyframe: the late joiner's first frame came from the cache.
+  expect((await witness.stats()).video?.keyFramesDecoded).toBe(keyframesBefore);
+  expect((await late.stats()).video?.keyFramesDecoded).toBe(1);
+  await pipeline.release();
+});

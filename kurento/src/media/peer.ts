@@ -12,6 +12,7 @@ import { iceConfig } from './ice-config';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
+import { GopCache } from './gop-cache';
 import { checkSdp, stripCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
 import {
@@ -182,7 +183,13 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (!cur || cur.payloadType !== pt) {
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
       if (codec) this.currentCodec[kind] = codec;
+      if (kind === 'video') {
+        const name = codec?.mimeType.toLowerCase();
+        this.gopCodec = name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
+        this.gop.clear();
+      }
     }
+    if (kind === 'video' && this.gopCodec) this.gop.push(rtp, this.gopCodec);
     const routes = this.outRoutes[kind];
     for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
     const taps = this.taps[kind];
@@ -192,6 +199,12 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   }
 
   private readonly taps: Record<MediaKind, RtpTap[]> = { audio: [], video: [] };
+  private readonly gop = new GopCache();
+  private gopCodec: 'vp8' | 'h264' | null = null;
+
+  keyframeCache(): readonly RtpPacket[] | null {
+    return this.gop.packets;
+  }
 
   tap(kind: MediaKind, listener: RtpTap): () => void {
     this.taps[kind] = [...this.taps[kind], listener]; // copy-on-write, as routes
@@ -380,7 +393,8 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       this.outRoutes[kind] = [...this.outRoutes[kind], route]; // copy-on-write: safe during forwarding
       sink.inRoutes[kind] = route;
       route.check(this.currentCodec[kind] ?? this.negotiatedCodec(kind));
-      if (kind === 'video') this.requestKeyframe();
+      // With a cached keyframe the new sink starts from it (Route); otherwise ask the sender for one.
+      if (kind === 'video' && !this.gop.packets) this.requestKeyframe();
     }
   }
 
@@ -433,6 +447,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.closed = true;
     this.taps.audio = [];
     this.taps.video = [];
+    this.gop.clear();
     removeTicking(this);
     this.keyframes.close();
     this.pendingCandidates.length = 0;

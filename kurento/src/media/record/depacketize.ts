@@ -47,8 +47,8 @@ export class Depacketizer {
       this.broken = true;
     }
     this.lastSeq = rtp.sequenceNumber;
-    if (this.codec === 'h264') this.frameKey ||= h264HasIdr(rtp.payload);
-    else if (this.parts.length === 0) this.frameKey = vp8StartsKeyframe(rtp.payload);
+    if (this.codec === 'h264') this.frameKey ||= startsKeyframe(rtp.payload, 'h264');
+    else if (this.parts.length === 0) this.frameKey = startsKeyframe(rtp.payload, 'vp8');
     const part = this.codec === 'vp8' ? vp8Payload(rtp.payload) : h264Nals(rtp.payload);
     if (part === null) this.broken = true;
     else if (part.length) this.parts.push(...(Array.isArray(part) ? part : [part]));
@@ -94,23 +94,26 @@ function vp8Payload(p: Uint8Array): Uint8Array | null {
   return i <= p.length ? p.subarray(i) : null;
 }
 
-/** True when this packet starts a VP8 key frame (S bit, partition 0, P bit of the frame tag clear). */
-function vp8StartsKeyframe(p: Uint8Array): boolean {
-  if (p.length < 1 || (p[0]! & 0x17) !== 0x10) return false;
-  const body = vp8Payload(p);
-  return !!body && body.length > 0 && (body[0]! & 1) === 0;
-}
-
-/** True when the payload carries (part of) an IDR slice. */
-function h264HasIdr(p: Uint8Array): boolean {
+/**
+ * True when this RTP payload starts a keyframe: VP8, the first packet of a key frame (S bit,
+ * partition 0, P bit of the frame tag clear); H.264, an SPS or the start of an IDR slice (an
+ * encoder sends SPS/PPS right before each IDR). Also used by the forwarders' keyframe cache.
+ */
+export function startsKeyframe(p: Uint8Array, codec: FrameCodec): boolean {
+  if (codec === 'vp8') {
+    if (p.length < 1 || (p[0]! & 0x17) !== 0x10) return false;
+    const body = vp8Payload(p);
+    return !!body && body.length > 0 && (body[0]! & 1) === 0;
+  }
+  if (codec !== 'h264') return false;
   const type = (p[0] ?? 0) & 0x1f;
-  if (type === 5) return true;
-  if (type === 28) return ((p[1] ?? 0) & 0x1f) === 5;
+  if (type === 5 || type === 7) return true;
+  if (type === 28) return ((p[1] ?? 0) & 0x80) !== 0 && ((p[1] ?? 0) & 0x1f) === 5;
   if (type === 24) {
     for (let i = 1; i + 2 < p.length;) {
-      const size = (p[i]! << 8) | p[i + 1]!;
-      if (((p[i + 2] ?? 0) & 0x1f) === 5) return true;
-      i += 2 + size;
+      const t = (p[i + 2] ?? 0) & 0x1f;
+      if (t === 5 || t === 7) return true;
+      i += 2 + ((p[i]! << 8) | p[i + 1]!);
     }
   }
   return false;

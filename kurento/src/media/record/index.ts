@@ -2,5 +2,5 @@
 // Independent of the Kurento object model: the engine's RecorderEndpoint and the signaling
 // service's recording leg both use it.
 export * from './types';
-export { Depacketizer } from './depacketize';
+export { Depacketizer, startsKeyframe } from './depacketize';
 export { MediaWriter, type Container, type MediaWriterOptions } from './media-writer';
