@@ -6,34 +6,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startMediaServer, type MediaServer } from '../src';
 import { waitFor } from '../../test-support/ports';
-import { connectKms, closeKms, negotiateThroughKms, nextEvent, quietConsole, type Kms } from './kms-client-support';
-import { PeerHost, type ClientPeer } from './media-support';
+import { negotiateThroughKms, nextEvent, kmsTestBed } from './kms-client-support';
+import type { ClientPeer } from './media-support';
 
 jest.setTimeout(120000);
 
-let server: MediaServer;
-let kms: Kms;
-let restoreConsole: () => void;
-let host: PeerHost;
-const stops: (() => unknown)[] = [];
-
-beforeAll(async () => {
-  restoreConsole = quietConsole();
-  server = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
-  kms = await connectKms(server.url);
-  host = new PeerHost();
-  await host.ready;
-});
-
-afterAll(async () => {
-  for (const s of stops.reverse()) await s();
-  host?.stop();
-  await closeKms(kms);
-  await server.close();
-  restoreConsole();
-});
+const bed = kmsTestBed();
 
 /** kurento-client's promise form resolves undefined on some errors: the callback form gives the error. */
 function failure(call: (cb: (e: any) => void) => void): Promise<any> {
@@ -46,7 +25,7 @@ const MINIMAL_OFFER = 'v=0\r\no=- 12345 12345 IN IP4 95.125.31.136\r\ns=-\r\nc=I
   + 'a=rtpmap:98 H263-1998/90000\r\na=recvonly\r\nb=AS:384\r\n';
 
 test('a minimal RTP/AVP offer without fingerprint or ICE is answered as KMS does: every section rejected', async () => {
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   const ep = await pipeline.create('WebRtcEndpoint');
   const started = nextEvent(ep, 'MediaSessionStarted');
   const answer: string = await ep.processOffer(MINIMAL_OFFER);
@@ -69,21 +48,21 @@ test('a minimal RTP/AVP offer without fingerprint or ICE is answered as KMS does
 });
 
 test('PassThrough chains carry media: presenter → PassThrough → PassThrough → viewer', async () => {
-  const manager = await kms.getServerManager();
+  const manager = await bed.kms.getServerManager();
   const info = await manager.getInfo();
   expect(info.modules.find((m: any) => m.name === 'core').factories).toContain('PassThrough');
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   const presenterEp = await pipeline.create('WebRtcEndpoint');
   const first = await pipeline.create('PassThrough');
   const second = await pipeline.create('PassThrough');
   expect(first.id).toMatch(new RegExp(`^${pipeline.id}/[0-9a-f-]{36}_kurento\\.PassThrough$`));
   const viewerEp = await pipeline.create('WebRtcEndpoint');
 
-  const presenter = await host.presenter({ fps: 15 });
-  stops.push(() => presenter.close());
+  const presenter = await bed.host.presenter({ fps: 15 });
+  bed.stops.push(() => presenter.close());
   await negotiateThroughKms(presenter, presenterEp);
-  const viewer = await host.viewer();
-  stops.push(() => viewer.close());
+  const viewer = await bed.host.viewer();
+  bed.stops.push(() => viewer.close());
   await negotiateThroughKms(viewer, viewerEp);
 
   // Connected from the end backwards: media reaches the viewer once the chain is complete.
@@ -96,7 +75,7 @@ test('PassThrough chains carry media: presenter → PassThrough → PassThrough 
   await waitFor(async () => (await first.isMediaFlowingIn('VIDEO')) && (await second.isMediaFlowingOut('VIDEO')), 10000, 'PassThrough flow');
   expect(await second.getSourceConnections('VIDEO')).toEqual([expect.objectContaining({ source: first.id, sink: second.id, type: 'VIDEO' })]);
 
-  // Cutting the chain in the middle stops the media; joining it again restarts it.
+  // Cutting the chain in the middle bed.stops the media; joining it again restarts it.
   await first.disconnect(second);
   await waitFor(async () => !(await viewerEp.isMediaFlowingOut('VIDEO')), 15000, 'no video towards the viewer after the cut');
   const before = await viewer.frames();
@@ -107,7 +86,7 @@ test('PassThrough chains carry media: presenter → PassThrough → PassThrough 
   await second.release();
   expect(await first.getSinkConnections()).toEqual([]);
   await pipeline.release();
-  expect(server.stats.objects).toBe(0);
+  expect(bed.server.stats.objects).toBe(0);
 });
 
 interface Probe { duration: number; codecs: string[] }
@@ -122,12 +101,12 @@ function ffprobe(file: string): Probe {
 /** A presenter feeding `presenterEp`, and a viewer on the same endpoint whose decoded frames pace the test. */
 async function presenterWithWitness(pipeline: any): Promise<{ presenterEp: any; witness: ClientPeer }> {
   const presenterEp = await pipeline.create('WebRtcEndpoint');
-  const presenter = await host.presenter({ fps: 15 });
-  stops.push(() => presenter.close());
+  const presenter = await bed.host.presenter({ fps: 15 });
+  bed.stops.push(() => presenter.close());
   await negotiateThroughKms(presenter, presenterEp);
   const witnessEp = await pipeline.create('WebRtcEndpoint');
-  const witness = await host.viewer();
-  stops.push(() => witness.close());
+  const witness = await bed.host.viewer();
+  bed.stops.push(() => witness.close());
   await negotiateThroughKms(witness, witnessEp);
   await presenterEp.connect(witnessEp);
   await witness.waitFrames(3);
@@ -141,8 +120,8 @@ async function moreFrames(witness: ClientPeer, n: number): Promise<void> {
 
 test('RecorderEndpoint (WEBM): record, pause, record, stopAndWait; KMS events; ffprobe reads VP8 + Opus of the recorded length', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-rec-'));
-  stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const pipeline = await kms.create('MediaPipeline');
+  bed.stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pipeline = await bed.kms.create('MediaPipeline');
   const { presenterEp, witness } = await presenterWithWitness(pipeline);
   const uri = `file://${dir}/busk.webm`;
   const recorder = await pipeline.create('RecorderEndpoint', { uri, mediaProfile: 'WEBM' });
@@ -186,8 +165,8 @@ test('RecorderEndpoint (WEBM): record, pause, record, stopAndWait; KMS events; f
 
 test('RecorderEndpoint (MP4_VIDEO_ONLY, fragmented): readable while recording; release finishes the file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-rec-'));
-  stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const pipeline = await kms.create('MediaPipeline');
+  bed.stops.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pipeline = await bed.kms.create('MediaPipeline');
   const { presenterEp, witness } = await presenterWithWitness(pipeline);
   const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${dir}/sub/busk.mp4`, mediaProfile: 'MP4_VIDEO_ONLY' });
   await presenterEp.connect(recorder);
@@ -197,9 +176,9 @@ test('RecorderEndpoint (MP4_VIDEO_ONLY, fragmented): readable while recording; r
   const partial = ffprobe(`${dir}/sub/busk.mp4`);
   expect(partial.codecs).toEqual(['vp8']);
   await moreFrames(witness, 15);
-  // Releasing a recording recorder stops it first (KMS: release → stopAndWait).
+  // Releasing a recording recorder bed.stops it first (KMS: release → stopAndWait).
   await pipeline.release();
-  await waitFor(() => server.stats.objects === 0, 10000, 'pipeline released');
+  await waitFor(() => bed.server.stats.objects === 0, 10000, 'pipeline released');
   await waitFor(() => { try { return ffprobe(`${dir}/sub/busk.mp4`).duration > 3; } catch { return false; } }, 10000, 'complete MP4');
   const probe = ffprobe(`${dir}/sub/busk.mp4`);
   expect(probe.codecs).toEqual(['vp8']);
@@ -207,7 +186,7 @@ test('RecorderEndpoint (MP4_VIDEO_ONLY, fragmented): readable while recording; r
 });
 
 test('RecorderEndpoint errors are KMS\'s: profiles that need re-encoding, non-file URIs', async () => {
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   const create = (params: any) => failure((cb) => pipeline.create('RecorderEndpoint', params, cb));
   for (const mediaProfile of ['MKV', 'JPEG_VIDEO_ONLY', 'KURENTO_SPLIT_RECORDER']) {
     expect(await create({ uri: 'file:///tmp/x.mkv', mediaProfile })).toMatchObject({ code: 40107, data: { type: 'MEDIA_OBJECT_ILLEGAL_PARAM_ERROR' } });
@@ -217,7 +196,7 @@ test('RecorderEndpoint errors are KMS\'s: profiles that need re-encoding, non-fi
 });
 
 test('a late joiner starts from the cached keyframe: it decodes before the presenter makes another one', async () => {
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   // libwebrtc's VP8 encoder makes keyframes only when asked: a presenter with no natural keyframe interval.
   const { presenterEp, witness } = await presenterWithWitness(pipeline);
   await moreFrames(witness, 15);
@@ -225,8 +204,8 @@ test('a late joiner starts from the cached keyframe: it decodes before the prese
   expect(keyframesBefore).toBeGreaterThan(0);
 
   const lateEp = await pipeline.create('WebRtcEndpoint');
-  const late = await host.viewer();
-  stops.push(() => late.close());
+  const late = await bed.host.viewer();
+  bed.stops.push(() => late.close());
   await negotiateThroughKms(late, lateEp);
   await presenterEp.connect(lateEp);
   await late.waitFrames(1);
