@@ -16,6 +16,7 @@ const TEST_PROGRAMS = [
   { bin: 'redis-server', pkg: 'redis-server', why: 'Redis state and multi-node tests' },
   { bin: 'turnserver', pkg: 'coturn', why: 'TURN credential and log monitor tests' },
   { bin: 'turnutils_uclient', pkg: 'coturn', why: 'real TURN allocations in tests' },
+  { bin: 'ffprobe', pkg: 'ffmpeg', why: 'reading the files RecorderEndpoint writes' },
 ];
 
 function log(msg) { process.stderr.write(`[setup] ${msg}\n`); }

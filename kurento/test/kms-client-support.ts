@@ -5,6 +5,9 @@
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const kurento: any = require('kurento-client');
 
+import { startMediaServer, type MediaServer } from '../src';
+import { PeerHost, type ClientPeer } from './media-support';
+
 export type Kms = any;
 
 /**
@@ -55,4 +58,42 @@ export async function closeKms(client: Kms): Promise<void> {
   // kurento-client's reconnect logic raises ECONNREFUSED as an unhandled 'error'.
   const deadline = Date.now() + 10000;
   while (client._re?.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** Offer from a wrtc peer → processOffer → gatherCandidates, candidates trickled both ways. */
+export async function negotiateThroughKms(peer: ClientPeer, endpoint: any): Promise<void> {
+  const IceCandidate = complexType('IceCandidate');
+  endpoint.on('IceCandidateFound', (e: any) => {
+    const candidate = { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex };
+    peer.host.call('addCandidate', { peer: peer.id, candidate }).catch(() => undefined);
+  });
+  peer.host.onCandidate(peer, (c) => { endpoint.addIceCandidate(IceCandidate(c)).catch(() => undefined); });
+  const offer = await peer.host.call<string>('createOffer', { peer: peer.id });
+  await peer.host.call('setLocal', { peer: peer.id, type: 'offer', sdp: offer });
+  const answer = await endpoint.processOffer(offer);
+  await peer.host.call('setRemote', { peer: peer.id, type: 'answer', sdp: answer });
+  await endpoint.gatherCandidates();
+}
+
+export interface KmsTestBed { server: MediaServer; kms: Kms; host: PeerHost; stops: (() => unknown)[] }
+
+/** An engine on a free port, a kurento-client connected to it and a wrtc peer host, for one test file; `stops` run after. */
+export function kmsTestBed(): KmsTestBed {
+  const bed = { stops: [] } as unknown as KmsTestBed;
+  let restoreConsole: () => void = () => undefined;
+  beforeAll(async () => {
+    restoreConsole = quietConsole();
+    bed.server = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
+    bed.kms = await connectKms(bed.server.url);
+    bed.host = new PeerHost();
+    await bed.host.ready;
+  });
+  afterAll(async () => {
+    for (const s of bed.stops.reverse()) await s();
+    bed.host?.stop();
+    await closeKms(bed.kms);
+    await bed.server?.close();
+    restoreConsole();
+  });
+  return bed;
 }

@@ -4,52 +4,16 @@
 // The wrtc peers live in a child process (PeerHost): in the jest process their native threads keep
 // Node from exiting.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { startMediaServer, type MediaServer } from '../src';
 import { waitFor } from '../../test-support/ports';
-import { connectKms, closeKms, complexType, nextEvent, quietConsole, type Kms } from './kms-client-support';
-import { PeerHost, type ClientPeer } from './media-support';
+import { negotiateThroughKms, nextEvent, kmsTestBed } from './kms-client-support';
+import type { ClientPeer } from './media-support';
 
 jest.setTimeout(120000);
 
-let server: MediaServer;
-let kms: Kms;
-let restoreConsole: () => void;
-const stops: (() => unknown)[] = [];
-let host: PeerHost;
-
-beforeAll(async () => {
-  restoreConsole = quietConsole();
-  server = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
-  kms = await connectKms(server.url);
-  host = new PeerHost();
-  await host.ready;
-});
-
-afterAll(async () => {
-  for (const s of stops.reverse()) await s();
-  host?.stop();
-  await closeKms(kms);
-  await server.close();
-  restoreConsole();
-});
-
-/** Offer from a wrtc peer → processOffer → gatherCandidates, candidates trickled both ways. */
-async function negotiateThroughKms(peer: ClientPeer, endpoint: any): Promise<void> {
-  const IceCandidate = complexType('IceCandidate');
-  endpoint.on('IceCandidateFound', (e: any) => {
-    const candidate = { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex };
-    peer.host.call('addCandidate', { peer: peer.id, candidate }).catch(() => undefined);
-  });
-  peer.host.onCandidate(peer, (c) => { endpoint.addIceCandidate(IceCandidate(c)).catch(() => undefined); });
-  const offer = await peer.host.call<string>('createOffer', { peer: peer.id });
-  await peer.host.call('setLocal', { peer: peer.id, type: 'offer', sdp: offer });
-  const answer = await endpoint.processOffer(offer);
-  await peer.host.call('setRemote', { peer: peer.id, type: 'answer', sdp: answer });
-  await endpoint.gatherCandidates();
-}
+const bed = kmsTestBed();
 
 test('kurento-client connects: ServerManager info lists core, elements and filters', async () => {
-  const manager = await kms.getServerManager();
+  const manager = await bed.kms.getServerManager();
   const info = await manager.getInfo();
   expect(info.modules.map((m: any) => m.name).sort()).toEqual(['core', 'elements', 'filters']);
   expect(info.type).toBe('KMS');
@@ -61,21 +25,21 @@ test('kurento-client connects: ServerManager info lists core, elements and filte
 });
 
 test('one presenter, two viewers: connect, trickle ICE, events, media reaches the viewers, release', async () => {
-  const manager = await kms.getServerManager();
+  const manager = await bed.kms.getServerManager();
   const created: string[] = [];
   const destroyed: string[] = [];
-  const subscriptionsBefore = server.stats.subscriptions;
+  const subscriptionsBefore = bed.server.stats.subscriptions;
   manager.on('ObjectCreated', (e: any) => created.push(e.object));
   manager.on('ObjectDestroyed', (e: any) => destroyed.push(e.objectId));
-  await waitFor(() => server.stats.subscriptions === subscriptionsBefore + 2, 5000, 'ServerManager subscriptions');
+  await waitFor(() => bed.server.stats.subscriptions === subscriptionsBefore + 2, 5000, 'ServerManager subscriptions');
 
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   expect(pipeline.id).toMatch(/^[0-9a-f-]{36}_kurento\.MediaPipeline$/);
   const presenterEp = await pipeline.create('WebRtcEndpoint');
   expect(presenterEp.id).toMatch(new RegExp(`^${pipeline.id}/[0-9a-f-]{36}_kurento\\.WebRtcEndpoint$`));
 
-  const presenter = await host.presenter({ fps: 15 });
-  stops.push(() => presenter.close());
+  const presenter = await bed.host.presenter({ fps: 15 });
+  bed.stops.push(() => presenter.close());
   const connected = nextEvent(presenterEp, 'ConnectionStateChanged', (e) => e.newState === 'CONNECTED');
   const flowingIn = nextEvent(presenterEp, 'MediaFlowInStateChanged', (e) => e.state === 'FLOWING' && e.mediaType === 'VIDEO');
   const firstCandidate = nextEvent(presenterEp, 'IceCandidateFound');
@@ -98,8 +62,8 @@ test('one presenter, two viewers: connect, trickle ICE, events, media reaches th
     const elementConnected: any[] = [];
     presenterEp.on('ElementConnected', (e: any) => { if (e.sink === ep.id) elementConnected.push(e); });
     const flowOut = nextEvent(ep, 'MediaFlowOutStateChanged', (e) => e.state === 'FLOWING' && e.mediaType === 'VIDEO');
-    const viewer = await host.viewer();
-    stops.push(() => viewer.close());
+    const viewer = await bed.host.viewer();
+    bed.stops.push(() => viewer.close());
     await negotiateThroughKms(viewer, ep);
     await presenterEp.connect(ep);
     await waitFor(() => elementConnected.length === 3, 10000, 'ElementConnected for AUDIO, VIDEO and DATA');
@@ -133,11 +97,11 @@ test('one presenter, two viewers: connect, trickle ICE, events, media reaches th
   await pipeline.release();
   await waitFor(() => destroyed.includes(presenterEp.id) && destroyed.includes(viewers[1].ep.id) && destroyed.includes(pipeline.id), 5000, 'cascade');
   expect((await manager.getPipelines()).map((p: any) => p.id)).not.toContain(pipeline.id);
-  expect(server.stats.objects).toBe(0);
+  expect(bed.server.stats.objects).toBe(0);
 });
 
 test('properties: KMS defaults and get/set round trips; name and tags', async () => {
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   const ep = await pipeline.create('WebRtcEndpoint');
   expect(await ep.getMaxVideoSendBandwidth()).toBe(500);
   expect(await ep.getMinVideoSendBandwidth()).toBe(100);
@@ -183,23 +147,23 @@ test('properties: KMS defaults and get/set round trips; name and tags', async ()
 });
 
 test('control socket dropped: kurento-client reconnects with `connect`, objects and subscriptions survive', async () => {
-  const pipeline = await kms.create('MediaPipeline');
+  const pipeline = await bed.kms.create('MediaPipeline');
   const a = await pipeline.create('WebRtcEndpoint');
   const b = await pipeline.create('WebRtcEndpoint');
   const disconnected: any[] = [];
-  const subscriptionsBefore = server.stats.subscriptions;
+  const subscriptionsBefore = bed.server.stats.subscriptions;
   a.on('ElementDisconnected', (e: any) => disconnected.push(e));
   // kurento-client does not resend a request lost with the socket: let the subscribe land first.
-  await waitFor(() => server.stats.subscriptions > subscriptionsBefore, 5000, 'subscription registered');
+  await waitFor(() => bed.server.stats.subscriptions > subscriptionsBefore, 5000, 'subscription registered');
 
-  const reconnected = new Promise<boolean>((resolve) => kms.once('reconnected', resolve));
-  server.dropConnections();
+  const reconnected = new Promise<boolean>((resolve) => bed.kms.once('reconnected', resolve));
+  bed.server.dropConnections();
   const sameSession = await reconnected;
   expect(sameSession).toBe(true);
 
   // Objects are still there and usable from the resumed session.
   expect(await a.getName()).toBe(a.id);
-  const ids = (await (await kms.getServerManager()).getPipelines()).map((p: any) => p.id);
+  const ids = (await (await bed.kms.getServerManager()).getPipelines()).map((p: any) => p.id);
   expect(ids).toContain(pipeline.id);
   // The subscription made before the drop delivers on the new socket.
   await a.disconnect(b, 'AUDIO');

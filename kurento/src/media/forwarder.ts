@@ -19,6 +19,8 @@ export interface RouteSink extends RouteEnd {
 }
 export interface RouteSource extends RouteEnd {
   requestKeyframe(): void;
+  /** The source's last keyframe and the video packets since (ending with the latest), if kept. */
+  keyframeCache(): readonly RtpPacket[] | null;
 }
 
 const NOT_NEGOTIATED = null;
@@ -73,20 +75,41 @@ export class Route {
     if (codec === undefined) codec = this.resolveCodec(h.payloadType, tx);
     if (codec === NOT_NEGOTIATED) return;
 
+    // A new sink starts from the source's cached keyframe when it has one: the packets since that
+    // keyframe go out first, so the sink decodes at once instead of waiting for a new keyframe.
+    let replay: readonly RtpPacket[] | null = null;
+    if (!this.started && this.kind === 'video') {
+      const gop = this.source.keyframeCache();
+      if (gop && gop.length > 1 && gop[gop.length - 1] === rtp) replay = gop;
+    }
     if (h.ssrc !== this.lastSsrc) {
       // A new upstream stream (first packet, the source re-negotiated, or this sink was fed by another
       // source before): keep the sink's sequence numbers and timestamps continuous, and ask for a
       // keyframe so the sink can start decoding. Without this the sink's receiver sees a random jump
       // (half the time backwards: every frame dropped as older than the last one decoded).
-      if (this.lastSsrc !== -1 || usedSenders.has(sender)) continueFrom(sender, h);
+      if (this.lastSsrc !== -1 || usedSenders.has(sender)) continueFrom(sender, replay ? replay[0]!.header : h);
       this.lastSsrc = h.ssrc;
     }
     if (!this.started) {
       this.started = true;
       usedSenders.add(sender);
-      if (this.kind === 'video') this.source.requestKeyframe();
+      if (replay) {
+        for (let i = 0; i < replay.length - 1; i++) {
+          const p = replay[i]!;
+          let c = this.ptMap.get(p.header.payloadType);
+          if (c === undefined) c = this.resolveCodec(p.header.payloadType, tx);
+          if (c) this.send(sender, tx, p, c);
+        }
+      } else if (this.kind === 'video') {
+        this.source.requestKeyframe();
+      }
     }
+    this.send(sender, tx, rtp, codec);
+  }
 
+  /** Rewrites one source packet for the sink (payload type, extension ids) and hands it to the sender. */
+  private send(sender: RTCRtpTransceiver['sender'], tx: RTCRtpTransceiver, rtp: RtpPacket, codec: RTCRtpCodecParameters): void {
+    const h = rtp.header;
     const extMap = this.extMap ?? this.buildExtMap(tx);
     let exts = NO_EXTENSIONS;
     const srcExts = h.extensions;

@@ -12,10 +12,11 @@ import { iceConfig } from './ice-config';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
+import { GopCache } from './gop-cache';
 import { checkSdp, stripCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
 import {
-  SdpError, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
+  SdpError, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
 } from './types';
 
 const KINDS: readonly MediaKind[] = ['audio', 'video'];
@@ -182,9 +183,37 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (!cur || cur.payloadType !== pt) {
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
       if (codec) this.currentCodec[kind] = codec;
+      if (kind === 'video') {
+        const name = codec?.mimeType.toLowerCase();
+        this.gopCodec = name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
+        this.gop.clear();
+      }
     }
+    if (kind === 'video' && this.gopCodec) this.gop.push(rtp, this.gopCodec);
     const routes = this.outRoutes[kind];
     for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+    const taps = this.taps[kind];
+    for (let i = 0; i < taps.length; i++) {
+      try { taps[i]!(rtp); } catch { /* a tap's failure must not stop forwarding */ }
+    }
+  }
+
+  private readonly taps: Record<MediaKind, RtpTap[]> = { audio: [], video: [] };
+  private readonly gop = new GopCache();
+  private gopCodec: 'vp8' | 'h264' | null = null;
+
+  keyframeCache(): readonly RtpPacket[] | null {
+    return this.gop.packets;
+  }
+
+  tap(kind: MediaKind, listener: RtpTap): () => void {
+    this.taps[kind] = [...this.taps[kind], listener]; // copy-on-write, as routes
+    if (kind === 'video') this.requestKeyframe();
+    return () => { this.taps[kind] = this.taps[kind].filter((t) => t !== listener); };
+  }
+
+  receivedCodec(kind: MediaKind): string | undefined {
+    return (this.currentCodec[kind] ?? this.negotiatedCodec(kind))?.mimeType;
   }
 
   tick(): void {
@@ -364,7 +393,8 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       this.outRoutes[kind] = [...this.outRoutes[kind], route]; // copy-on-write: safe during forwarding
       sink.inRoutes[kind] = route;
       route.check(this.currentCodec[kind] ?? this.negotiatedCodec(kind));
-      if (kind === 'video') this.requestKeyframe();
+      // With a cached keyframe the new sink starts from it (Route); otherwise ask the sender for one.
+      if (kind === 'video' && !this.gop.packets) this.requestKeyframe();
     }
   }
 
@@ -415,6 +445,9 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       if (inR) (inR.source as WeriftMediaPeer).disconnect(this, [kind]);
     }
     this.closed = true;
+    this.taps.audio = [];
+    this.taps.video = [];
+    this.gop.clear();
     removeTicking(this);
     this.keyframes.close();
     this.pendingCandidates.length = 0;

@@ -26,3 +26,41 @@ export function stripCandidates(sdp: string): string {
     .filter((l) => !l.startsWith('a=candidate:') && l !== 'a=end-of-candidates')
     .join('\r\n');
 }
+
+/** The only media transport a WebRtcEndpoint negotiates (KMS registers its handlers for this proto). */
+const WEBRTC_PROTO = /^UDP\/TLS\/RTP\/SAVPF$/i;
+
+/**
+ * KMS's answer to an offer none of whose media sections a WebRtcEndpoint can handle (plain
+ * `RTP/AVP`, no DTLS fingerprint, no ICE credentials): it does not refuse the offer. Its SDP agent
+ * answers every such section as rejected (RFC 3264: port 0, the offered proto and formats, and
+ * `a=inactive` + the offered `a=mid` when there was one), with the offer's session id and version in
+ * the origin. Returns null when some section is WebRTC media (the normal path handles the offer).
+ */
+export function rejectingAnswer(offer: string): string | null {
+  const lines = offer.split(/\r?\n/).filter((l) => l.length > 0);
+  const sections: string[][] = [];
+  for (const l of lines) {
+    if (l.startsWith('m=')) sections.push([l]);
+    else sections[sections.length - 1]?.push(l);
+  }
+  if (sections.length === 0) return null;
+  if (sections.some((s) => WEBRTC_PROTO.test(s[0]!.split(/\s+/)[2] ?? ''))) return null;
+  const origin = /^o=\S+ (\S+) (\S+) IN (IP[46]) /.exec(lines.find((l) => l.startsWith('o=')) ?? '');
+  const ipv = origin?.[3] ?? 'IP4';
+  const any = ipv === 'IP6' ? '::' : '0.0.0.0';
+  const out = [
+    'v=0',
+    `o=- ${origin?.[1] ?? '0'} ${origin?.[2] ?? '0'} IN ${ipv} ${any}`,
+    's=Kurento Media Server',
+    `c=IN ${ipv} ${any}`,
+    't=0 0',
+  ];
+  for (const s of sections) {
+    const [media = 'm=video', , proto = 'RTP/AVP', ...formats] = s[0]!.split(/\s+/);
+    out.push(`${media} 0 ${proto} ${formats.join(' ')}`.trimEnd());
+    const mid = s.find((l) => l.startsWith('a=mid:'));
+    if (mid) out.push('a=inactive', mid);
+  }
+  return out.join('\r\n') + '\r\n';
+}

@@ -15,6 +15,8 @@ export interface IceCandidateInit {
 /** KMS IceComponentState values. */
 export type IceComponentState = 'DISCONNECTED' | 'GATHERING' | 'CONNECTING' | 'CONNECTED' | 'READY' | 'FAILED';
 
+export type RtpTap = (rtp: { payload: Buffer; header: { marker: boolean; timestamp: number; sequenceNumber: number } }) => void;
+
 export interface PeerOptions {
   stunServerAddress?: string;
   stunServerPort?: number;
@@ -56,6 +58,15 @@ export interface MediaPeer extends EventEmitter {
   readonly remoteDescription: string | null;
   connect(sink: MediaPeer, kinds: readonly MediaKind[]): void;
   disconnect(sink: MediaPeer, kinds: readonly MediaKind[]): void;
+  /**
+   * Every RTP packet of `kind` received from the remote, as received (recorders); returns the
+   * function that stops the tap. A video tap asks the sender for a keyframe.
+   */
+  tap(kind: MediaKind, listener: RtpTap): () => void;
+  /** Mime type (e.g. video/VP8) of what the remote sends or said it would send. */
+  receivedCodec(kind: MediaKind): string | undefined;
+  /** Asks the remote sender for a keyframe (rate-limited). */
+  requestKeyframe(): void;
   isMediaFlowingIn(kind: MediaKind): boolean;
   isMediaFlowingOut(kind: MediaKind): boolean;
   /** Frees sockets, ports and timers; idempotent. */

@@ -43,7 +43,7 @@ export abstract class MediaElement extends MediaObject {
       const conn: Connection = { source: this, sink, type: t, sourceDescription, sinkDescription };
       this.sinks.add(conn);
       sink.sources.set(sourceKey(t, sinkDescription), conn);
-      this.linkMedia(conn);
+      MediaElement.refreshMedia(sink, t);
       this.raise('ElementConnected', { sink: sink.id, mediaType: t, sourceMediaDescription: sourceDescription, sinkMediaDescription: sinkDescription });
     }
   }
@@ -56,7 +56,7 @@ export abstract class MediaElement extends MediaObject {
       if (conn && conn.source === this && conn.sourceDescription === sourceDescription) {
         sink.sources.delete(key);
         this.sinks.delete(conn);
-        this.unlinkMedia(conn);
+        MediaElement.refreshMedia(sink, t);
       }
       this.raise('ElementDisconnected', { sink: sink.id, mediaType: t, sourceMediaDescription: sourceDescription, sinkMediaDescription: sinkDescription });
     }
@@ -70,17 +70,39 @@ export abstract class MediaElement extends MediaObject {
     return [...this.sources.values()].filter((c) => (!type || c.type === type) && (description === undefined || c.sinkDescription === description));
   }
 
-  /** Starts media for a new connection (subclasses with real media override). */
-  protected linkMedia(_conn: Connection): void {}
+  /**
+   * The element whose media of `type` leaves this one. An endpoint is its own origin; a PassThrough
+   * passes on its source's (null: nothing reaches it). Media is forwarded, never re-encoded, so a
+   * chain of PassThroughs is resolved to one route from the origin to each terminal.
+   */
+  mediaOrigin(_type: KmsMediaType, _seen: Set<MediaElement>): MediaElement | null {
+    return this;
+  }
 
-  /** Stops media of a removed connection. */
-  protected unlinkMedia(_conn: Connection): void {}
+  /** The elements where media entering this one ends up: itself, or for a PassThrough its sinks' terminals. */
+  mediaTerminals(_type: KmsMediaType, _seen: Set<MediaElement>): MediaElement[] {
+    return [this];
+  }
 
-  protected isFlowingIn(_type: KmsMediaType): boolean {
+  /** This terminal now takes its media of `type` from `origin` (null: from nothing). Idempotent. */
+  protected feedFrom(_type: KmsMediaType, _origin: MediaElement | null): void {}
+
+  /** A connection into `sink` changed: every terminal downstream of it takes media from its (new) origin. */
+  private static refreshMedia(sink: MediaElement, type: KmsMediaType): void {
+    for (const terminal of sink.mediaTerminals(type, new Set())) terminal.feedFrom(type, terminal.upstreamOrigin(type));
+  }
+
+  /** The origin feeding this element's `type` input, through any PassThroughs. */
+  protected upstreamOrigin(type: KmsMediaType, seen: Set<MediaElement> = new Set([this])): MediaElement | null {
+    const conn = this.sourceConnections(type)[0];
+    return conn ? conn.source.mediaOrigin(type, seen) : null;
+  }
+
+  isFlowingIn(_type: KmsMediaType): boolean {
     return false;
   }
 
-  protected isFlowingOut(_type: KmsMediaType): boolean {
+  isFlowingOut(_type: KmsMediaType): boolean {
     return false;
   }
 

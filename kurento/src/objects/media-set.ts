@@ -5,12 +5,14 @@ import type { MediaObject, ObjectHost } from './media-object';
 import { MediaPipeline, isMediaPipeline } from './media-pipeline';
 import { Params } from './params';
 import { ServerManager, SERVER_MANAGER_ID } from './server-manager';
+import { PassThrough } from './pass-through';
+import { RecorderEndpoint } from './recorder-endpoint';
 import { WebRtcEndpoint, type EndpointDefaults, type PeerFactory } from './webrtc-endpoint';
 
 /** Types KMS ships (core, elements, filters) that this engine does not implement. */
 const KMS_TYPES_NOT_IMPLEMENTED = [
-  'PassThrough', 'HubPort', 'AlphaBlending', 'Composite', 'Dispatcher', 'DispatcherOneToMany', 'Mixer',
-  'HttpPostEndpoint', 'PlayerEndpoint', 'RecorderEndpoint', 'RtpEndpoint',
+  'HubPort', 'AlphaBlending', 'Composite', 'Dispatcher', 'DispatcherOneToMany', 'Mixer',
+  'HttpPostEndpoint', 'PlayerEndpoint', 'RtpEndpoint',
   'FaceOverlayFilter', 'GStreamerFilter', 'ImageOverlayFilter', 'OpenCVFilter', 'ZBarFilter',
 ];
 
@@ -51,8 +53,8 @@ export class MediaSet {
       pipelines: () => this.pipelines(),
       sessions: options.sessions,
       modules: {
-        core: ['MediaPipeline'],
-        elements: ['WebRtcEndpoint'],
+        core: ['MediaPipeline', 'PassThrough'],
+        elements: ['WebRtcEndpoint', 'RecorderEndpoint'],
         filters: [],
       },
       metadata: options.metadata ?? '',
@@ -79,6 +81,10 @@ export class MediaSet {
     switch (type) {
       case 'MediaPipeline':
         return new MediaPipeline(this.host);
+      case 'PassThrough':
+        return new PassThrough(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline));
+      case 'RecorderEndpoint':
+        return RecorderEndpoint.create(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline), params);
       case 'WebRtcEndpoint': {
         const pipeline = params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline);
         const direction = { recvonly: params.optBool('recvonly') ?? false, sendonly: params.optBool('sendonly') ?? false };

@@ -3,8 +3,9 @@
 // for getMediaState/getConnectionState) and turns the peer's events into KMS events.
 import { KurentoError, type KmsErrorType } from '../protocol/errors';
 import { SdpError, type MediaKind, type MediaPeer, type PeerOptions } from '../media/types';
+import { rejectingAnswer } from '../media/sdp';
 import { complexType } from './complex-types';
-import { MediaElement, MEDIA_ELEMENT_EVENTS, type Connection } from './media-element';
+import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
 import type { ObjectHost, ObjectKind, Operation } from './media-object';
 import type { MediaPipeline } from './media-pipeline';
 import type { KmsMediaType } from './params';
@@ -51,6 +52,8 @@ export class WebRtcEndpoint extends MediaElement {
   private offerInProcess = false;
   private waitingAnswer = false;
   private answerProcessed = false;
+  /** An offer with no WebRTC media was answered without a peer (every section rejected, as KMS does). */
+  private rejected: { offer: string; answer: string } | null = null;
   private mediaState: ConnState = 'DISCONNECTED';
   private connectionState: ConnState = 'DISCONNECTED';
   private readonly iceStates = new Map<string, Record<string, unknown>>();
@@ -121,6 +124,12 @@ export class WebRtcEndpoint extends MediaElement {
     checkSdp(offer);
     if (this.offerInProcess) throw new KurentoError('SDP_END_POINT_ALREADY_NEGOTIATED', 'Endpoint already negotiated');
     this.offerInProcess = true;
+    const rejecting = rejectingAnswer(offer);
+    if (rejecting) {
+      this.rejected = { offer, answer: rejecting };
+      this.raise('MediaSessionStarted');
+      return rejecting;
+    }
     try {
       const answer = await this.peer.processOffer(offer);
       this.raise('MediaSessionStarted');
@@ -180,22 +189,26 @@ export class WebRtcEndpoint extends MediaElement {
     }
   }
 
-  protected linkMedia(conn: Connection): void {
-    const kind = mediaKind(conn.type);
-    if (kind && conn.sink instanceof WebRtcEndpoint) this.peer.connect(conn.sink.peer, [kind]);
+  /** Which endpoint's peer feeds this one, per kind (resolved through PassThroughs). */
+  private readonly fedBy: Partial<Record<MediaKind, WebRtcEndpoint>> = {};
+
+  protected feedFrom(type: KmsMediaType, origin: MediaElement | null): void {
+    const kind = mediaKind(type);
+    if (!kind) return;
+    const next = origin instanceof WebRtcEndpoint && origin !== this ? origin : undefined;
+    const current = this.fedBy[kind];
+    if (current === next) return;
+    if (current?.peerInstance && this.peerInstance) current.peerInstance.disconnect(this.peerInstance, [kind]);
+    if (next) this.fedBy[kind] = next; else delete this.fedBy[kind];
+    if (next && !next.isReleased && !this.isReleased) next.peer.connect(this.peer, [kind]);
   }
 
-  protected unlinkMedia(conn: Connection): void {
-    const kind = mediaKind(conn.type);
-    if (kind && conn.sink instanceof WebRtcEndpoint && this.peerInstance && conn.sink.peerInstance) this.peerInstance.disconnect(conn.sink.peerInstance, [kind]);
-  }
-
-  protected isFlowingIn(type: KmsMediaType): boolean {
+  isFlowingIn(type: KmsMediaType): boolean {
     const kind = mediaKind(type);
     return !!(kind && this.peerInstance?.isMediaFlowingIn(kind));
   }
 
-  protected isFlowingOut(type: KmsMediaType): boolean {
+  isFlowingOut(type: KmsMediaType): boolean {
     const kind = mediaKind(type);
     return !!(kind && this.peerInstance?.isMediaFlowingOut(kind));
   }
@@ -220,12 +233,12 @@ export class WebRtcEndpoint extends MediaElement {
       processAnswer: (p) => this.processAnswer(p.string('answer')),
       generateOffer: () => this.generateOffer(),
       getLocalSessionDescriptor: () => {
-        const sdp = this.peerInstance?.localDescription;
+        const sdp = this.rejected?.answer ?? this.peerInstance?.localDescription;
         if (!sdp) throw new KurentoError('SDP_END_POINT_NO_LOCAL_SDP_ERROR', 'No local SDP');
         return sdp;
       },
       getRemoteSessionDescriptor: () => {
-        const sdp = this.peerInstance?.remoteDescription;
+        const sdp = this.rejected?.offer ?? this.peerInstance?.remoteDescription;
         if (!sdp) throw new KurentoError('SDP_END_POINT_NO_REMOTE_SDP_ERROR', 'No remote SDP');
         return sdp;
       },

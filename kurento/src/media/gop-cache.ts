@@ -1,0 +1,39 @@
+// The last keyframe of a source and every video packet since, so that a sink connected mid-stream
+// starts decoding at once instead of waiting for the sender's next keyframe (which WebRTC senders
+// make only when asked: a PLI round trip plus the keyframe throttle, about half a second).
+import type { RtpPacket } from 'werift';
+import { startsKeyframe, type FrameCodec } from './record';
+
+/** Largest group kept (packets); a longer one (a sender that never makes keyframes) is dropped. */
+const MAX_PACKETS = 2500;
+
+export class GopCache {
+  /** Packets of the frame being received (an H.264 keyframe's SPS/PPS may precede its IDR packet). */
+  private frame: RtpPacket[] = [];
+  private frameTs = -1;
+  private gop: RtpPacket[] | null = null;
+  private ssrc = -1;
+
+  push(rtp: RtpPacket, codec: FrameCodec): void {
+    const h = rtp.header;
+    if (h.ssrc !== this.ssrc) { this.ssrc = h.ssrc; this.gop = null; this.frame = []; }
+    if (h.timestamp !== this.frameTs) { this.frameTs = h.timestamp; this.frame = []; }
+    this.frame.push(rtp);
+    if (startsKeyframe(rtp.payload, codec)) {
+      this.gop = this.frame.slice();
+    } else if (this.gop) {
+      if (this.gop.length >= MAX_PACKETS) this.gop = null;
+      else this.gop.push(rtp);
+    }
+  }
+
+  /** The packets from the last keyframe up to and including the latest one; null when none is kept. */
+  get packets(): readonly RtpPacket[] | null {
+    return this.gop;
+  }
+
+  clear(): void {
+    this.gop = null;
+    this.frame = [];
+  }
+}
