@@ -47,8 +47,9 @@ export function renderMetrics(s: TurnSnapshot): string {
   }
   metric('turn_diagnoses', 'gauge', 'Active plain-words diagnoses (see /api/ops/turn), by id.',
     s.diagnoses.map((d) => [{ id: d.id, severity: d.severity }, 1]));
-  metric('turn_log_lines_total', 'counter', 'coturn log lines read, by outcome.', [
-    [{ outcome: 'parsed' }, t.lines.parsed], [{ outcome: 'unknown' }, t.lines.unknown],
+  metric('turn_log_lines_total', 'counter', 'coturn log lines read, by outcome (unreadable: a session line cut where it mattered, e.g. by a terminal).', [
+    [{ outcome: 'parsed' }, t.lines.parsed], [{ outcome: 'unknown' }, t.lines.unknown], [{ outcome: 'unreadable' }, t.lines.unreadable],
   ]);
+  metric('turn_log_lines_cut_total', 'counter', 'coturn log lines read although a terminal had cut them.', [[{}, t.lines.cut]]);
   return lines.join('\n') + '\n';
 }
