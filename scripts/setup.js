@@ -16,6 +16,8 @@ const TEST_PROGRAMS = [
   { bin: 'redis-server', pkg: 'redis-server', why: 'Redis state and multi-node tests' },
   { bin: 'turnserver', pkg: 'coturn', why: 'TURN credential and log monitor tests' },
   { bin: 'turnutils_uclient', pkg: 'coturn', why: 'real TURN allocations in tests' },
+  { bin: 'prometheus', pkg: 'prometheus', why: 'the alert rules fired by a real Prometheus against the service' },
+  { bin: 'promtool', pkg: 'prometheus', why: 'promtool check rules on deploy/monitoring/alerts.yml' },
 ];
 
 function log(msg) { process.stderr.write(`[setup] ${msg}\n`); }

@@ -34,6 +34,18 @@ export interface Evidence {
   peerDenied: { count: number; peers: string[] };
 }
 
+/** The fix of each diagnosis in a few fixed words, without numbers: a bounded metric label
+ *  (turn_diagnoses{fix}) that alert annotations quote. The full message is in /api/ops/turn. */
+export const DIAGNOSIS_FIXES: Record<DiagnosisId, string> = {
+  'no-credentials-sent': 'no credentials sent: clients must use the username and credential from GET /api/ice-servers',
+  'realm-missing-or-wrong': 'realm missing or wrong: set the same realm= in every turnserver.conf and restart coturn',
+  'expired-credentials': 'expired credentials: clients must fetch GET /api/ice-servers again before reconnecting; check NTP',
+  'wrong-secret': 'wrong secret: TURN_SECRET of the service differs from static-auth-secret in turnserver.conf',
+  'clock-skew': 'clock skew between the signaling service and coturn: synchronise both clocks (NTP)',
+  'quota-reached': 'allocation quota reached: find who holds the sessions, or raise user-quota/total-quota',
+  'peer-denied': 'peer denied: allow the media server address with allowed-peer-ip',
+};
+
 const list = (xs: string[], max = 5) => xs.slice(0, max).map((x) => `"${x}"`).join(', ') + (xs.length > max ? ` and ${xs.length - max} more` : '');
 
 export const UNANSWERED_401_THRESHOLD = 5;
