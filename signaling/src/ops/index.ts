@@ -63,6 +63,10 @@ export interface OpsOptions {
   now?: () => number;
 }
 
+/** The codes of PROTOCOL.md: their series exist from the start at 0, so that rate() sees the first
+ *  errors of a code as an increase (a series born at 10 has no increase to Prometheus). */
+const ERROR_CODES = ['unauthorized', 'forbidden', 'not-found', 'bad-request', 'conflict', 'rate-limited', 'media-error', 'unavailable'];
+
 /** A busk stalled this long is a diagnosis (and the BuskStalled alert's threshold). */
 const STALL_DIAGNOSIS_S = 30;
 
@@ -93,6 +97,7 @@ export class OpsMonitor {
 
   private register(m: Metrics): void {
     const node = { node: this.src.nodeId };
+    for (const code of ERROR_CODES) this.userErrors.inc({ code }, 0);
     m.add(this.userErrors);
     m.add(new Gauge('busking_state_up', 'The state store (Redis, or memory) answers a ping from this node.', () => [{ labels: node, v: this.stateUp ? 1 : 0 }]));
     m.add(new Gauge('busking_node_presence', 'This node\'s presence key is alive in the state store (0: other nodes will end its busks).', () => [{ labels: node, v: this.presenceUp ? 1 : 0 }]));
