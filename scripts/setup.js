@@ -17,6 +17,8 @@ const TEST_PROGRAMS = [
   { bin: 'turnserver', pkg: 'coturn', why: 'TURN credential and log monitor tests' },
   { bin: 'turnutils_uclient', pkg: 'coturn', why: 'real TURN allocations in tests' },
   { bin: 'ffprobe', pkg: 'ffmpeg', why: 'reading the files RecorderEndpoint writes' },
+  { bin: 'prometheus', pkg: 'prometheus', why: 'the alert rules fired by a real Prometheus against the service' },
+  { bin: 'promtool', pkg: 'prometheus', why: 'promtool check rules on deploy/monitoring/alerts.yml' },
 ];
 
 function log(msg) { process.stderr.write(`[setup] ${msg}\n`); }

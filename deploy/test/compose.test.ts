@@ -14,9 +14,11 @@ const compose: any = parse(composeText, { merge: true });
 const services: Record<string, any> = compose.services; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CONFIG_NAMES = new Set(CONFIG_VARS.map((v) => v.name));
 /** Read by docker-compose.yml alone (for the kms and coturn containers), documented in .env.example. */
-const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL'];
+const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'GRAFANA_ADMIN_PASSWORD'];
 /** CONFIG_VARS the signaling container does not take from .env: the embedded engine's and the sidecar's. */
-const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN'];
+const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
+/** The `monitoring` profile: started only with `docker compose --profile monitoring up`. */
+const MONITORING = ['grafana', 'prometheus'];
 
 function envOf(svc: any): Record<string, string> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const e = svc.environment ?? {};
@@ -48,8 +50,9 @@ function mountsOf(svc: any): Mount[] { // eslint-disable-line @typescript-eslint
 }
 
 describe('docker-compose.yml', () => {
-  test('the five services of the production stack', () => {
-    expect(Object.keys(services).sort()).toEqual(['coturn', 'kms', 'redis', 'signaling', 'turn-monitor']);
+  test('the five services of the production stack, and Prometheus and Grafana behind the monitoring profile', () => {
+    expect(Object.keys(services).sort()).toEqual(['coturn', 'grafana', 'kms', 'prometheus', 'redis', 'signaling', 'turn-monitor']);
+    for (const [name, svc] of Object.entries(services)) expect([name, svc.profiles]).toEqual([name, MONITORING.includes(name) ? ['monitoring'] : undefined]);
     expect(services.kms.image).toMatch(/^kurento\/kurento-media-server:7\.\d+\.\d+$/);
     expect(services.coturn.image).toMatch(/^coturn\/coturn:/);
     expect(services.redis.image).toBe('redis:7-alpine');
@@ -133,6 +136,8 @@ describe('docker-compose.yml', () => {
     expect(services.signaling.expose).toEqual(['61613']);
     expect(services.redis.ports).toBeUndefined();
     expect(services['turn-monitor'].ports).toBeUndefined();
+    expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+    expect(services.grafana.ports).toEqual(['127.0.0.1:3000:3000']);
     // coturn relays on a large UDP range: host networking, nothing to publish.
     expect(services.coturn.network_mode).toBe('host');
     expect(services.coturn.ports).toBeUndefined();
@@ -186,7 +191,31 @@ describe('docker-compose.yml', () => {
     expect(c.healthcheck.test.join(' ')).toContain(`-p ${port} `);
   });
 
-  test('variables: only CONFIG_VARS and the two compose-only ones; no literal secret', () => {
+  test('monitoring: Prometheus scrapes every signaling node and the TURN sidecar with the repository rules; Grafana gets the dashboards', () => {
+    const prom = services.prometheus;
+    const mounted = Object.fromEntries(mountsOf(prom).map((m) => [m.target, m.source]));
+    expect(mounted['/etc/prometheus/prometheus.yml']).toBe('./deploy/monitoring/prometheus.yml');
+    expect(mounted['/etc/prometheus/alerts.yml']).toBe('./deploy/monitoring/alerts.yml');
+    expect(prom.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const cfg = parse(fs.readFileSync(path.join(repo, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8'));
+    expect(cfg.rule_files).toEqual(['alerts.yml']); // next to prometheus.yml in the container too
+    const jobs = Object.fromEntries(cfg.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
+    // Every replica of the signaling service: Docker's DNS answers one A record per container.
+    expect(jobs.signaling.dns_sd_configs).toEqual([expect.objectContaining({ names: ['signaling'], type: 'A', port: Number(envOf(services.signaling).PORT) })]);
+    const sidecarMetrics = envOf(services['turn-monitor']).TURN_SIDECAR_METRICS;
+    const sidecarPort = /:(\d+)$/.exec(sidecarMetrics)![1];
+    expect(services['turn-monitor'].expose).toEqual([sidecarPort]);
+    expect(jobs.turn.static_configs).toEqual([{ targets: [`turn-monitor:${sidecarPort}`] }]);
+    const graf = Object.fromEntries(mountsOf(services.grafana).map((m) => [m.target, m.source]));
+    expect(graf['/etc/grafana/provisioning']).toBe('./deploy/monitoring/grafana/provisioning');
+    const provider = parse(fs.readFileSync(path.join(repo, 'deploy', 'monitoring', 'grafana', 'provisioning', 'dashboards', 'busking.yml'), 'utf8'));
+    expect(graf[provider.providers[0].options.path]).toBe('./deploy/monitoring/grafana/dashboards');
+    const ds = parse(fs.readFileSync(path.join(repo, 'deploy', 'monitoring', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8'));
+    expect(ds.datasources[0].url).toBe('http://prometheus:9090');
+    expect(services.grafana.depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
+  });
+
+  test('variables: only CONFIG_VARS and the compose-only ones; no literal secret', () => {
     for (const name of interpolated(composeText)) {
       expect([name, CONFIG_NAMES.has(name) || COMPOSE_ONLY.includes(name)]).toEqual([name, true]);
     }

@@ -40,6 +40,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'TURN_LOG', default: '', description: 'Path of coturn\'s log file for the in-service monitor (/api/ops/turn, metrics). Empty: monitor off.' },
   { name: 'TURN_SIDECAR_BROKER', default: '127.0.0.1:61613', description: 'turn:sidecar only: host:port of the signaling service\'s STOMP TCP listener it publishes coturn events to.' },
   { name: 'TURN_SIDECAR_TOKEN', default: '', description: 'turn:sidecar only: a JWT with role ops; the broker refuses ops events without it. Secret: keep it in .env.' },
+  { name: 'TURN_SIDECAR_METRICS', default: '', description: 'turn:sidecar only: host:port where the sidecar serves its coturn figures as Prometheus text at /metrics (for the monitoring profile). Empty: off.' },
   { name: 'STOMP_HEARTBEAT_MS', default: '10000', description: 'Heart-beat period (ms) the broker offers and wants, both directions, when a client asks for none or for a longer one; a client asking for a shorter period gets it, down to 500 ms. 0 disables heart-beats.' },
   { name: 'STOMP_MAX_FRAME_BYTES', default: '2097152', description: 'Largest STOMP frame accepted (headers and body).' },
   { name: 'STOMP_MAX_SUBSCRIPTIONS', default: '100', description: 'Subscriptions per STOMP session.' },

@@ -18,6 +18,7 @@ import type { MediaServer as EmbeddedEngine } from '../../kurento/src';
 import { LogFollower } from '../../turn/src/follower';
 import { TurnMonitor } from '../../turn/src/monitor';
 import { registerTurnEventRelay, TURN_EVENTS_TOPIC } from '../../turn/src/relay';
+import { OpsMonitor, OpsOptions } from './ops';
 
 /** How often the in-service TURN monitor re-evaluates its diagnoses (as the sidecar does). */
 const TURN_TICK_MS = 5000;
@@ -61,6 +62,8 @@ export interface ServiceOptions {
   webDir?: string;
   /** Skip waiting for a media server at start (it may come later; /readyz tells). */
   mediaWaitMs?: number;
+  /** The ops history's point interval and polling (tests shorten the minute). */
+  ops?: OpsOptions;
 }
 
 export interface Service {
@@ -80,6 +83,7 @@ export interface Service {
   media: MediaPool;
   busks: BuskService;
   metrics: Metrics;
+  ops: OpsMonitor;
   close(): Promise<void>;
 }
 
@@ -207,9 +211,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     brokerGauge('stomp_bytes_in_total', 'Bytes received (counter).', 'bytesIn');
     brokerGauge('stomp_bytes_out_total', 'Bytes sent (counter).', 'bytesOut');
 
+    // The ops history (charts, diagnoses over time, busk health) and the metrics the alerts need.
+    const ops = new OpsMonitor({ nodeId: config.nodeId, state, broker, bus, media, busks, metrics, turn: monitor }, opts.ops);
+
     // 6. HTTP + WebSocket + TCP.
     const app = createHttpApp({
-      config, state, verifier, devTokens, metrics, turn: monitor, webDir: opts.webDir,
+      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir,
       ready: async () => {
         const mediaUp = media.anyUp;
         const stateOk = await state.ping();
@@ -223,6 +230,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
     });
     cleanups.splice(cleanups.length - 3, 0, () => new Promise<void>((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
+    // Started once listening, so that its cleanup comes after the listener's (and runs first).
+    ops.start();
+    cleanups.push(() => ops.close());
     const httpPort = (server.address() as AddressInfo).port;
     const stompTcpPort = config.stompTcpPort >= 0 ? await broker.listenTcp(config.stompTcpPort, config.host) : null;
     const urlHost = config.host === '0.0.0.0' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -230,7 +240,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     let closing: Promise<void> | null = null;
     return {
       config, nodeId: config.nodeId, url: `http://${urlHost}:${httpPort}`, stompUrl: `ws://${urlHost}:${httpPort}/stomp`,
-      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, metrics,
+      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, metrics, ops,
       close: () => (closing ??= closeAll()),
     };
   } catch (e) {

@@ -1,7 +1,7 @@
 // Turns the monitor's evidence into plain-words explanations of common coturn faults. Pure: the
 // monitor gathers the numbers, this file decides what they mean and how to say it.
 
-export type DiagnosisId = 'unauthenticated-401s' | 'expired-credentials' | 'wrong-secret' | 'clock-skew' | 'quota-reached' | 'peer-denied';
+export type DiagnosisId = 'no-credentials-sent' | 'realm-missing-or-wrong' | 'expired-credentials' | 'wrong-secret' | 'clock-skew' | 'quota-reached' | 'peer-denied';
 
 export interface Diagnosis {
   id: DiagnosisId;
@@ -21,6 +21,8 @@ export interface Evidence {
   /** Sessions that did authenticate in the same window (context: is everything failing?). */
   authenticatedSessions: number;
   realms: string[];
+  /** 401s whose realm was empty (`realm <>`: coturn has none) or not the expected one. */
+  realm: { missing: number; wrong: number; wrongRealms: string[]; expected: string | null };
   /** "Cannot find credentials" for shared-secret usernames whose expiry had passed at log time. */
   expired: { count: number; users: string[]; maxExpiredForS: number; minExpiredForS: number };
   /** Rejected although not expired: the HMAC did not match. */
@@ -31,6 +33,18 @@ export interface Evidence {
   quota: { count: number; users: string[] };
   peerDenied: { count: number; peers: string[] };
 }
+
+/** The fix of each diagnosis in a few fixed words, without numbers: a bounded metric label
+ *  (turn_diagnoses{fix}) that alert annotations quote. The full message is in /api/ops/turn. */
+export const DIAGNOSIS_FIXES: Record<DiagnosisId, string> = {
+  'no-credentials-sent': 'no credentials sent: clients must use the username and credential from GET /api/ice-servers',
+  'realm-missing-or-wrong': 'realm missing or wrong: set the same realm= in every turnserver.conf and restart coturn',
+  'expired-credentials': 'expired credentials: clients must fetch GET /api/ice-servers again before reconnecting; check NTP',
+  'wrong-secret': 'wrong secret: TURN_SECRET of the service differs from static-auth-secret in turnserver.conf',
+  'clock-skew': 'clock skew between the signaling service and coturn: synchronise both clocks (NTP)',
+  'quota-reached': 'allocation quota reached: find who holds the sessions, or raise user-quota/total-quota',
+  'peer-denied': 'peer denied: allow the media server address with allowed-peer-ip',
+};
 
 const list = (xs: string[], max = 5) => xs.slice(0, max).map((x) => `"${x}"`).join(', ') + (xs.length > max ? ` and ${xs.length - max} more` : '');
 
@@ -45,11 +59,27 @@ export function diagnose(e: Evidence): Diagnosis[] {
   if (e.unanswered401s >= UNANSWERED_401_THRESHOLD) {
     const realm = e.realms.length ? ` (coturn's realm: ${list(e.realms, 3)})` : '';
     out.push({
-      id: 'unauthenticated-401s', severity: e.authenticatedSessions === 0 ? 'error' : 'warning', count: e.unanswered401s,
-      message: `${e.unanswered401s} TURN requests from ${e.unansweredSessions} client session(s) ${w} were answered 401 and the client never came back with a username: ` +
-        `either the client has no TURN credentials (an iceServers entry without username/credential, or stale static ones), or it cannot answer for the realm coturn announces${realm}. ` +
-        `Check that clients use the credentials from GET /api/ice-servers and that coturn's realm is set.`,
+      id: 'no-credentials-sent', severity: e.authenticatedSessions === 0 ? 'error' : 'warning', count: e.unanswered401s,
+      message: `No credentials sent: ${e.unanswered401s} TURN requests from ${e.unansweredSessions} client session(s) ${w} came without a username (username=<>), were answered 401 and the client never came back with one${realm}. ` +
+        `Fix: give browsers the TURN username and credential from GET /api/ice-servers (an iceServers entry without them, or stale static ones, does this); ` +
+        `if the page already does, check that coturn's realm is set (see "realm missing or wrong").`,
       details: { unansweredSessions: e.unansweredSessions, authenticatedSessions: e.authenticatedSessions, realms: e.realms },
+    });
+  }
+
+  if (e.realm.missing > 0) {
+    out.push({
+      id: 'realm-missing-or-wrong', severity: 'error', count: e.realm.missing,
+      message: `Realm missing: ${e.realm.missing} TURN requests ${w} were refused 401 with an empty realm (realm <>): coturn has no realm set, so no client can answer its challenge and every relay fails. ` +
+        `Fix: add realm=<your domain> to turnserver.conf (the same value on every TURN server) and restart coturn.`,
+      details: { missing: e.realm.missing, expected: e.realm.expected },
+    });
+  } else if (e.realm.wrong > 0) {
+    out.push({
+      id: 'realm-missing-or-wrong', severity: 'error', count: e.realm.wrong,
+      message: `Wrong realm: ${e.realm.wrong} TURN requests ${w} were refused 401 in realm ${list(e.realm.wrongRealms, 3)}${e.realm.expected ? `, not the configured "${e.realm.expected}"` : ''}. ` +
+        `Fix: set the same realm= in every turnserver.conf behind the TURN_URLS the service hands out, and restart coturn.`,
+      details: { wrong: e.realm.wrong, realms: e.realm.wrongRealms, expected: e.realm.expected },
     });
   }
 

@@ -14,6 +14,8 @@ export interface LineMeta {
   /** From a syslog/journald prefix. */
   host?: string;
   pid?: number;
+  /** The line was cut by a terminal: at its end (`systemctl status`, `less -S`: `>`, `…`), at its start, or both. */
+  cut?: 'end' | 'start' | 'both';
 }
 
 export type TransportName = 'UDP' | 'TCP' | 'TLS/TCP' | 'DTLS' | 'SCTP' | 'TLS/SCTP' | string;
@@ -69,9 +71,12 @@ export interface ClientConnectedEvent extends Base { kind: 'client-connected'; t
 export interface RelayAddrEvent extends Base { kind: 'relay-addr'; relay: string; reserved: boolean; rtcp: boolean }
 /** A line coturn wrote that is not about sessions or that this parser does not know. */
 export interface UnknownEvent extends Base { kind: 'unknown'; body: string }
+/** A session or authentication line cut so that what it said cannot be known (a byte count or a
+ *  user name lost at the cut). Counted as such, never read as zero. */
+export interface UnreadableEvent extends Base { kind: 'unreadable'; body: string }
 
 export type CoturnEvent =
   | SessionAllocEvent | SessionDeleteEvent | UsageEvent | SessionClosedEvent | RequestEvent | AuthProblemEvent
-  | PeerEvent | PeerDeniedEvent | SocketEvent | ClientConnectedEvent | RelayAddrEvent | UnknownEvent;
+  | PeerEvent | PeerDeniedEvent | SocketEvent | ClientConnectedEvent | RelayAddrEvent | UnknownEvent | UnreadableEvent;
 
 export type CoturnEventKind = CoturnEvent['kind'];

@@ -2,6 +2,7 @@
 // (method, code, problem, direction): per-user numbers stay in the JSON snapshot, never in metrics,
 // so a username spray cannot explode the time-series count.
 import type { TurnSnapshot } from './monitor';
+import { DIAGNOSIS_FIXES } from './diagnosis';
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -45,10 +46,11 @@ export function renderMetrics(s: TurnSnapshot): string {
   if (s.clockSkewSeconds !== null) {
     metric('turn_credential_clock_skew_seconds', 'gauge', 'Estimated lead of the credential issuer\'s clock over coturn\'s.', [[{}, s.clockSkewSeconds]]);
   }
-  metric('turn_diagnoses', 'gauge', 'Active plain-words diagnoses (see /api/ops/turn), by id.',
-    s.diagnoses.map((d) => [{ id: d.id, severity: d.severity }, 1]));
-  metric('turn_log_lines_total', 'counter', 'coturn log lines read, by outcome.', [
-    [{ outcome: 'parsed' }, t.lines.parsed], [{ outcome: 'unknown' }, t.lines.unknown],
+  metric('turn_diagnoses', 'gauge', 'Active plain-words diagnoses (the message: /api/ops/turn), by id, with the fix in a few words.',
+    s.diagnoses.map((d) => [{ id: d.id, severity: d.severity, fix: DIAGNOSIS_FIXES[d.id] }, 1]));
+  metric('turn_log_lines_total', 'counter', 'coturn log lines read, by outcome (unreadable: a session line cut where it mattered, e.g. by a terminal).', [
+    [{ outcome: 'parsed' }, t.lines.parsed], [{ outcome: 'unknown' }, t.lines.unknown], [{ outcome: 'unreadable' }, t.lines.unreadable],
   ]);
+  metric('turn_log_lines_cut_total', 'counter', 'coturn log lines read although a terminal had cut them.', [[{}, t.lines.cut]]);
   return lines.join('\n') + '\n';
 }

@@ -19,6 +19,8 @@ export interface TurnMonitorOptions {
   diagnosisWindowMinutes?: number;
   /** A session seen only with 401s and no username for this long counts as an unanswered challenge. */
   challengeGraceMs?: number;
+  /** coturn's configured realm, when known: 401s in another realm are diagnosed as a wrong realm. */
+  realm?: string;
 }
 
 export interface Bytes { rp: number; rb: number; sp: number; sb: number }
@@ -54,7 +56,8 @@ export interface TurnSnapshot {
     errorsByCode: Record<string, number>;
     quotaRejections: number;
     peersDenied: number;
-    lines: { total: number; parsed: number; unknown: number };
+    /** unreadable: session lines cut (by a terminal) where it mattered; cut: lines read although cut. */
+    lines: { total: number; parsed: number; unknown: number; unreadable: number; cut: number };
   };
   authFailures: {
     total: number;
@@ -132,7 +135,7 @@ export class TurnMonitor extends EventEmitter {
   private totals = {
     sessionsStarted: 0, sessionsEnded: 0, client: zero(), peer: zero(),
     requests: new Map<string, { success: number; error: number }>(), errorsByCode: new BoundedCounts(100),
-    quotaRejections: 0, peersDenied: 0, lines: 0, parsed: 0, unknown: 0,
+    quotaRejections: 0, peersDenied: 0, lines: 0, parsed: 0, unknown: 0, unreadable: 0, cut: 0,
   };
   private failures = {
     total: 0, byUser: new BoundedCounts(), byRealm: new BoundedCounts(), byClient: new BoundedCounts(), byProblem: new BoundedCounts(20),
@@ -147,6 +150,9 @@ export class TurnMonitor extends EventEmitter {
   private quota = { counter: new MinuteCounter(60), users: new BoundedCounts(50) };
   private denied = { counter: new MinuteCounter(60), peers: new BoundedCounts(50) };
   private realms = new BoundedCounts(20);
+  private realmMissing = new MinuteCounter(60);
+  private realmWrong = { counter: new MinuteCounter(60), realms: new BoundedCounts(20) };
+  private readonly expectedRealm: string | null;
   private skewSeconds: number | null = null;
   /** coturn 4.6.1 writes "Cannot find credentials" without a session id, just before the 401 it causes. */
   private lastAuthProblem: { problem: AuthFailure['problem']; user?: string; session?: string } | null = null;
@@ -158,6 +164,7 @@ export class TurnMonitor extends EventEmitter {
     this.ttlSeconds = opts.ttlSeconds ?? null;
     this.windowMin = opts.diagnosisWindowMinutes ?? 5;
     this.graceMs = opts.challengeGraceMs ?? 10000;
+    this.expectedRealm = opts.realm || null;
   }
 
   /** One raw log line. Never throws. */
@@ -172,7 +179,9 @@ export class TurnMonitor extends EventEmitter {
   handle(ev: CoturnEvent): void {
     try {
       if (ev.kind === 'unknown') { this.totals.unknown++; return; }
+      if (ev.kind === 'unreadable') { this.totals.unreadable++; return; }
       this.totals.parsed++;
+      if (ev.cut) this.totals.cut++;
       this.apply(ev);
     } catch (err) {
       // A monitor bug must not break the log follower or the signaling service.
@@ -248,6 +257,8 @@ export class TurnMonitor extends EventEmitter {
       }
       case 'client-connected':
       case 'relay-addr':
+      case 'unknown':
+      case 'unreadable':
         return;
     }
   }
@@ -260,6 +271,7 @@ export class TurnMonitor extends EventEmitter {
     this.totals.requests.set(ev.method, r);
     if (ev.success) { if (ev.user) { s.user = ev.user; this.noteUser(s, at); } return; }
     this.totals.errorsByCode.add(String(ev.code));
+    if (ev.code === 401) this.checkRealm(ev.realm, at);
 
     if (ev.code === 401 && !ev.user) {
       // The normal first step of every allocation (the client learns realm and nonce): only a
@@ -315,6 +327,12 @@ export class TurnMonitor extends EventEmitter {
     f.recent.push(failure);
     if (f.recent.length > RECENT_FAILURES) f.recent.shift();
     this.emitEvent({ type: 'auth-failure', ...failure });
+  }
+
+  /** A 401 in no realm (coturn has none) or in one other than the configured realm. */
+  private checkRealm(realm: string, at: number): void {
+    if (realm === '') this.realmMissing.add(at);
+    else if (this.expectedRealm && realm !== this.expectedRealm) { this.realmWrong.counter.add(at); this.realmWrong.realms.add(realm); }
   }
 
   /** "Cannot find credentials" means different things for shared-secret usernames: expired, or a wrong HMAC. */
@@ -432,6 +450,10 @@ export class TurnMonitor extends EventEmitter {
       unansweredSessions: this.unansweredSessions.sum(nowMs, w),
       authenticatedSessions: this.authenticated.sum(nowMs, w),
       realms: Object.keys(this.realms.toObject()),
+      realm: {
+        missing: this.realmMissing.sum(nowMs, w), wrong: this.realmWrong.counter.sum(nowMs, w),
+        wrongRealms: Object.keys(this.realmWrong.realms.toObject(10)), expected: this.expectedRealm,
+      },
       expired: {
         count: this.expired.counter.sum(nowMs, w), users: Object.keys(this.expired.users.toObject(20)),
         maxExpiredForS: recentExpired.reduce((m, x) => Math.max(m, x.by), 0),
@@ -475,7 +497,7 @@ export class TurnMonitor extends EventEmitter {
         relayedBytes: t.peer.rb + t.peer.sb, client: { ...t.client }, peer: { ...t.peer },
         requests: Object.fromEntries([...t.requests.entries()].map(([k, v]) => [k, { ...v }])),
         errorsByCode: t.errorsByCode.toObject(), quotaRejections: t.quotaRejections, peersDenied: t.peersDenied,
-        lines: { total: t.lines, parsed: t.parsed, unknown: t.unknown },
+        lines: { total: t.lines, parsed: t.parsed, unknown: t.unknown, unreadable: t.unreadable, cut: t.cut },
       },
       authFailures: {
         total: this.failures.total,

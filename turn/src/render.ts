@@ -13,7 +13,7 @@ export function renderSummary(s: TurnSnapshot, source: string, opts: { color?: b
   const yellow = (x: string) => (c ? `\x1b[33m${x}\x1b[0m` : x);
   const t = s.totals;
   const out: string[] = [];
-  out.push(`${b('coturn')} ${source}   ${s.at}   lines ${t.lines.total} (${t.lines.unknown} not about sessions)`);
+  out.push(`${b('coturn')} ${source}   ${s.at}   lines ${t.lines.total} (${t.lines.unknown} not about sessions, ${t.lines.unreadable} unreadable, ${t.lines.cut} read although cut)`);
   out.push('');
   out.push(`${b('Sessions')} active ${t.activeSessions}   started ${t.sessionsStarted}   ended ${t.sessionsEnded}`);
   out.push(`${b('Traffic')}  relayed ${bytes(t.relayedBytes)} (peer in ${bytes(t.peer.rb)}, out ${bytes(t.peer.sb)})   client in ${bytes(t.client.rb)}, out ${bytes(t.client.sb)}`);

@@ -95,7 +95,7 @@ test('wrong credentials: a password from another secret is "wrong-secret"', asyn
 test('no credentials at all: unanswered 401s with an empty user', async () => {
   const r = await runUclient({ port: coturn.port, username: '', password: '', messages: 1, timeoutMs: 15000 }).catch(() => null);
   expect(r?.code).not.toBe(0);
-  await waitFor(() => monitor.tick().find((d) => d.id === 'unauthenticated-401s'), 15000, 'the diagnosis');
+  await waitFor(() => monitor.tick().find((d) => d.id === 'no-credentials-sent'), 15000, 'the diagnosis');
 });
 
 test('allocation quota: 486 counted per user and explained', async () => {

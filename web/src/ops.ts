@@ -1,12 +1,13 @@
 // Operations: the TURN relays (coturn sessions, relayed traffic, authentication failures) from the
 // monitor's snapshot and its live events, and the signaling service's own figures from /metrics.
-import { getConfig, metricsText, opsTurnSnapshot } from './lib/api';
+import { getConfig, metricsText, opsHistory, opsTurnSnapshot } from './lib/api';
 import { hasRole, signOut, type Identity } from './lib/auth';
 import { showLinkState } from './lib/link-status';
 import { parseMetrics, serviceFigures } from './lib/metrics';
 import { mountSignIn } from './lib/signin';
 import { Signaling } from './lib/stomp';
 import { renderTurnEvent, renderTurnSnapshot } from './lib/turn-view';
+import { followWidth, renderHistory, type OpsHistory } from './lib/ops-history';
 import { $, announce, el, errorText } from './lib/ui';
 
 const REFRESH_MS = 5000;
@@ -18,7 +19,8 @@ let timer: ReturnType<typeof setInterval> | null = null;
 
 const signaling = new Signaling({
   token: () => identity?.token ?? null,
-  onUnauthorized: () => { signOut(); identity = mountSignIn($('signin'), signInOptions); stop(); },
+  onUnauthorized: () => { signOut(); followWidth($('ops-charts'));
+identity = mountSignIn($('signin'), signInOptions); stop(); },
 });
 showLinkState(signaling, $('link-state'));
 signaling.subscribe<Record<string, unknown>>('/topic/ops.turn', (ev) => {
@@ -38,6 +40,18 @@ async function refreshTurn(): Promise<void> {
     announce($('turn-status'), `Updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
     announce($('turn-status'), `TURN monitor unavailable: ${errorText(e)}`);
+  }
+}
+
+async function refreshHistory(): Promise<void> {
+  if (!identity) return;
+  try {
+    renderHistory(await opsHistory(identity.token) as OpsHistory, {
+      charts: $('ops-charts'), diagnoses: $('diagnosis-timeline'), busks: $<HTMLTableElement>('busk-health'),
+    });
+    announce($('history-status'), `Updated ${new Date().toLocaleTimeString()}`);
+  } catch (e) {
+    announce($('history-status'), `History unavailable: ${errorText(e)}`);
   }
 }
 
@@ -66,7 +80,8 @@ function begin(): void {
   if (!allowed) return;
   void refreshTurn();
   void refreshService();
-  timer ??= setInterval(() => { void refreshTurn(); void refreshService(); }, REFRESH_MS);
+  void refreshHistory();
+  timer ??= setInterval(() => { void refreshTurn(); void refreshService(); void refreshHistory(); }, REFRESH_MS);
 }
 
 const signInOptions = {
@@ -77,6 +92,7 @@ const signInOptions = {
     if (id) { signaling.reconnect(); begin(); } else stop();
   },
 };
+followWidth($('ops-charts'));
 identity = mountSignIn($('signin'), signInOptions);
 signaling.start();
 begin();

@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../test-support/browser';
 import { waitFor } from '../../test-support/ports';
 import { loadConfig, type Env } from '../../signaling/src/config';
-import { startService, type Service } from '../../signaling/src/service';
+import { startService, type Service, type ServiceOptions } from '../../signaling/src/service';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { build, outDir } = require('../build.js') as { build(o?: { quiet?: boolean }): Promise<unknown>; outDir: string };
@@ -50,12 +50,12 @@ export async function ensureBuilt(): Promise<void> {
 }
 
 /** The service as the web tests run it: in-process, embedded media engine, dev tokens, free ports. */
-export async function startWebService(env: Env = {}): Promise<Service> {
+export async function startWebService(env: Env = {}, opts: Omit<ServiceOptions, 'webDir'> = {}): Promise<Service> {
   const config = loadConfig({
     HOST: '127.0.0.1', PORT: '0', STOMP_TCP_PORT: '-1', LOG_LEVEL: 'warn',
     PRESENTER_GRACE_MS: '20000', STOMP_HEARTBEAT_MS: '4000', ...env,
   });
-  return startService(config, { webDir: outDir });
+  return startService(config, { ...opts, webDir: outDir });
 }
 
 /** A development token from the service (POST /api/dev/token), optionally short-lived. */

@@ -20,6 +20,8 @@ export interface HttpDeps {
   devTokens: DevTokenIssuer | null;
   metrics: Metrics;
   turn: TurnSnapshotSource | null;
+  /** The ops history (charts, diagnoses over time, busk health): GET /api/ops/history. */
+  ops?: { snapshot(): unknown } | null;
   /** Readiness of the parts the service cannot work without. */
   ready(): Promise<{ ok: boolean; checks: Record<string, boolean | string> }>;
   webDir?: string;
@@ -151,13 +153,24 @@ export function createHttpApp(d: HttpDeps): express.Express {
     res.json({ token: d.devTokens.issue(b.name, roles as string[], ttl as number | undefined) });
   }));
 
-  app.get('/api/ops/turn', wrap((req, res) => {
+  const requireOps = (req: Request) => {
     const p = bearer(req);
     if (!p) throw new HttpError(401, 'unauthorized', 'a Bearer token with role ops is required');
     if (!hasRole(p, 'ops')) throw new HttpError(403, 'forbidden', 'role ops required');
+  };
+
+  app.get('/api/ops/turn', wrap((req, res) => {
+    requireOps(req);
     if (!d.turn) throw new HttpError(404, 'not-found', 'the TURN monitor is off (TURN_LOG is empty)');
     res.set('Cache-Control', 'no-store');
     res.json(d.turn.snapshot());
+  }));
+
+  app.get('/api/ops/history', wrap((req, res) => {
+    requireOps(req);
+    if (!d.ops) throw new HttpError(404, 'not-found', 'the ops history is off');
+    res.set('Cache-Control', 'no-store');
+    res.json(d.ops.snapshot());
   }));
 
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API')));

@@ -31,6 +31,8 @@ export interface BrokerEvents {
   'session-close': [SessionInfo, CloseReason];
   subscribe: [SessionInfo, SubscriptionEvent];
   unsubscribe: [SessionInfo, SubscriptionEvent];
+  /** An application-level error sent to a session's /user/queue/errors (code of PROTOCOL.md). */
+  'error-reported': [SessionInfo, string];
 }
 
 export interface Broker {
@@ -327,6 +329,7 @@ export class Broker extends EventEmitter implements SessionHost {
     if (destination !== undefined) payload.destination = destination;
     if (receipt !== undefined) payload.receipt = receipt;
     this.sendToSession(s.id, '/queue/errors', JSON.stringify(payload), { 'content-type': 'application/json' });
+    this.safeEmit('error-reported', s, code);
   }
 
   requeue(sub: Subscription, msgs: Message[]): void {

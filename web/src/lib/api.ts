@@ -63,6 +63,11 @@ export function opsTurnSnapshot(token: string): Promise<unknown> {
   return json('/api/ops/turn', {}, token);
 }
 
+/** The ops history: chart points, diagnoses with start and end, busk health (signaling/src/ops). */
+export function opsHistory(token: string): Promise<unknown> {
+  return json('/api/ops/history', {}, token);
+}
+
 /** The service's own figures, Prometheus text format. */
 export async function metricsText(token: string | null): Promise<string> {
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
