@@ -3,7 +3,12 @@
 // presenter. A counter that stops growing for a few seconds is a stall.
 export type Flow = 'waiting' | 'flowing' | 'stalled';
 
-export interface FlowSample { flow: Flow; counter: number }
+export interface FlowSample {
+  flow: Flow;
+  counter: number;
+  /** Bytes sent per second over the last interval, as bits (direction 'out' only): the live uplink. */
+  bitsPerSecond?: number;
+}
 
 const STALL_AFTER_MS = 3000;
 const NEVER_STARTED_MS = 8000;
@@ -53,7 +58,8 @@ export class FlowWatch {
     else if (this.flow !== 'waiting' && now - this.lastChange > STALL_AFTER_MS) this.flow = 'stalled';
     // A connection that never started moving is stalled too, after a longer wait for ICE and DTLS.
     else if (this.flow === 'waiting' && now - this.lastChange > NEVER_STARTED_MS) this.flow = 'stalled';
+    const bitsPerSecond = this.direction === 'out' && this.last >= 0 ? Math.max(0, ((counter - this.last) * 8000) / elapsed) : undefined;
     this.last = counter;
-    this.onSample({ flow: this.flow, counter });
+    this.onSample({ flow: this.flow, counter, bitsPerSecond });
   }
 }
