@@ -153,11 +153,14 @@ saveData.addEventListener('change', () => {
   void broadcast?.setSaveData(saveData.checked);
 });
 
-function showUplink(bitsPerSecond: number): void {
+/** The live uplink from getStats: what the phone is really sending, e.g. "650 kbps · 480p (save data)". */
+function showUplink(bitsPerSecond: number, sentLines?: number): void {
   const kbps = Math.round(bitsPerSecond / 1000);
   const uplink = $('uplink');
-  uplink.textContent = `${kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${kbps} kbps`}${saveData.checked ? ' (save data)' : ''}`;
+  const rate = kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${kbps} kbps`;
+  uplink.textContent = `${rate}${sentLines ? ` · ${sentLines}p` : ''}${saveData.checked ? ' (save data)' : ''}`;
   uplink.dataset.kbps = String(kbps);
+  uplink.dataset.lines = String(sentLines ?? '');
 }
 
 // ---- the page in the background, and back --------------------------------------------------------

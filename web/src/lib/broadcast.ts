@@ -17,7 +17,7 @@ export interface BroadcastEvents {
   media(service: MediaState | null, local: Flow): void;
   peer(state: RTCPeerConnectionState): void;
   /** The live uplink (all media), from getStats, once a second. */
-  uplink?(bitsPerSecond: number): void;
+  uplink?(bitsPerSecond: number, sentLines?: number): void;
   /** Every offer the presenter sends: a fresh connection's or an ICE restart on the same one. */
   offer?(kind: 'new' | 'ice-restart'): void;
 }
@@ -70,7 +70,7 @@ export class Broadcast {
     this.watch = new FlowWatch(() => this.presenter?.pc ?? null, 'out', (s) => {
       this.localFlow = s.flow;
       this.on.media(this.serviceMedia, s.flow);
-      if (s.bitsPerSecond !== undefined) this.on.uplink?.(s.bitsPerSecond);
+      if (s.bitsPerSecond !== undefined) this.on.uplink?.(s.bitsPerSecond, s.sentLines);
     });
     // The STOMP session came back after a drop: the service holds the show for a grace period and
     // expects the presenter's new session to offer again.

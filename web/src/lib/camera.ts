@@ -22,6 +22,8 @@ export class Camera {
   facing: Facing = (localStorage.getItem(FACING_KEY) as Facing | null) === 'environment' ? 'environment' : 'user';
   private cameraId: string | undefined;
   private microphoneId: string | undefined;
+  /** The devices of the tracks last opened: a restart reopens these (the rear camera stays the rear). */
+  private lastIds: { video?: string; audio?: string } = {};
 
   async open(cameraId?: string, microphoneId?: string): Promise<MediaStream> {
     this.cameraId = cameraId;
@@ -30,8 +32,13 @@ export class Camera {
     if (microphoneId) audio.deviceId = { exact: microphoneId };
     const next = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints(), audio });
     this.close();
-    this.stream = next;
-    return next;
+    return this.use(next);
+  }
+
+  private use(stream: MediaStream): MediaStream {
+    this.stream = stream;
+    for (const t of stream.getTracks()) this.lastIds[t.kind as 'video' | 'audio'] = t.getSettings().deviceId;
+    return stream;
   }
 
   close(): void {
@@ -59,7 +66,8 @@ export class Camera {
   /**
    * Front to rear or back. Only the video track changes (the microphone keeps running); the old
    * camera is stopped first because many phones cannot open two at once. Where no camera answers
-   * to the other facing (a laptop), the next camera in the device list is taken instead.
+   * to the other facing (a laptop, cameras that do not report it), the next camera in the device
+   * list is taken instead.
    */
   async switchFacing(): Promise<MediaStream> {
     const old = this.stream;
@@ -72,15 +80,14 @@ export class Camera {
     try {
       video = await this.videoTrack({ ...this.shape(), facingMode: { exact: nextFacing } });
     } catch {
-      const others = cameras.filter((c) => c.deviceId && c.deviceId !== currentId);
-      const id = others[0]?.deviceId ?? currentId;
+      const at = cameras.findIndex((c) => c.deviceId === currentId);
+      const id = cameras[(at + 1) % Math.max(1, cameras.length)]?.deviceId ?? currentId;
       video = await this.videoTrack({ ...this.shape(), deviceId: id ? { exact: id } : undefined });
     }
     this.facing = nextFacing;
     this.cameraId = undefined; // facing, not a device id, picks the camera from now on
     localStorage.setItem(FACING_KEY, nextFacing);
-    this.stream = new MediaStream([video, ...old.getAudioTracks()]);
-    return this.stream;
+    return this.use(new MediaStream([video, ...old.getAudioTracks()]));
   }
 
   /** True when the browser stopped a track (the page was in the background, another app took the camera). */
@@ -97,10 +104,12 @@ export class Camera {
     const wantAudio = !live.some((t) => t.kind === 'audio');
     if (!wantVideo && !wantAudio) return old;
     const audio: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: false, autoGainControl: false };
-    if (this.microphoneId) audio.deviceId = { exact: this.microphoneId };
-    const fresh = await navigator.mediaDevices.getUserMedia({ video: wantVideo ? this.videoConstraints() : false, audio: wantAudio ? audio : false });
-    this.stream = new MediaStream([...live, ...fresh.getTracks()]);
-    return this.stream;
+    const micId = this.microphoneId ?? this.lastIds.audio;
+    if (micId) audio.deviceId = { ideal: micId };
+    const video = this.videoConstraints();
+    if (this.lastIds.video) { delete video.facingMode; video.deviceId = { ideal: this.lastIds.video }; }
+    const fresh = await navigator.mediaDevices.getUserMedia({ video: wantVideo ? video : false, audio: wantAudio ? audio : false });
+    return this.use(new MediaStream([...live, ...fresh.getTracks()]));
   }
 
   /** The phone turned: the same track is asked for the other shape (no new track, no renegotiation). */
