@@ -1,5 +1,8 @@
 // The busker's studio: sign in, camera preview and device choice, show details, where the pin
 // goes (if anywhere), go live / end, and what happens on air (viewers, media health, chat).
+// Phone-first: the screen is kept awake while live, the front/rear camera switches without a new
+// offer, the show survives the page going to the background and the network changing, and a
+// "save data" option caps what a busker on mobile data sends.
 import { getConfig, getIceServers } from './lib/api';
 import { currentIdentity, hasRole, signOut, type Identity } from './lib/auth';
 import { createBaseMap } from './lib/basemap';
@@ -10,11 +13,13 @@ import { askPosition } from './lib/geo';
 import L from './lib/leaflet';
 import { showLinkState } from './lib/link-status';
 import type { Flow } from './lib/media-health';
+import { connectionInfo, watchNetwork } from './lib/network-watch';
 import { mountSignIn } from './lib/signin';
 import { Signaling } from './lib/stomp';
 import { TokenKeeper } from './lib/token-keeper';
 import type { LatLng, MediaState } from './lib/types';
 import { $, announce, el, errorText, hashtagsOf, show, viewersText } from './lib/ui';
+import { ScreenWake, type WakeState } from './lib/wake-lock';
 
 const config = await getConfig();
 const camera = new Camera();
@@ -77,26 +82,111 @@ function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], curre
   select.disabled = devices.length < 2 && !broadcast;
 }
 
+/** Shows a (new) camera stream: preview, mirroring, device lists; a live show sends it at once. */
+async function useStream(stream: MediaStream): Promise<void> {
+  preview.srcObject = stream;
+  preview.classList.toggle('mirrored', camera.mirrored);
+  await preview.play().catch(() => undefined);
+  // The browser may stop a track (the page in the background, another app took the camera):
+  // restart it at once if the page is visible, else when it is again.
+  for (const t of stream.getTracks()) t.addEventListener('ended', () => { if (document.visibilityState === 'visible') void recoverCamera(); });
+  const { cameras, microphones } = await camera.devices();
+  fillSelect(cameraSelect, cameras, camera.currentId('video'), 'Camera');
+  fillSelect(micSelect, microphones, camera.currentId('audio'), 'Microphone');
+  $('start-camera').textContent = 'Restart camera';
+  show($('switch-camera'), true);
+  await broadcast?.useStream(stream);
+}
+
 async function openCamera(): Promise<void> {
   cameraError.textContent = '';
   try {
-    const stream = await camera.open(cameraSelect.value || undefined, micSelect.value || undefined);
-    preview.srcObject = stream;
-    await preview.play().catch(() => undefined);
-    const { cameras, microphones } = await camera.devices();
-    fillSelect(cameraSelect, cameras, camera.currentId('video'), 'Camera');
-    fillSelect(micSelect, microphones, camera.currentId('audio'), 'Microphone');
-    $('start-camera').textContent = 'Restart camera';
-    await broadcast?.useStream(stream);
+    await useStream(await camera.open(cameraSelect.value || undefined, micSelect.value || undefined));
   } catch (e) {
     cameraError.textContent = `Camera or microphone unavailable: ${errorText(e)}`;
   }
   updateControls();
 }
 
+let switching = false;
+async function switchCamera(): Promise<void> {
+  if (switching) return;
+  switching = true;
+  cameraError.textContent = '';
+  try {
+    await useStream(await camera.switchFacing());
+  } catch (e) {
+    cameraError.textContent = `Could not switch the camera: ${errorText(e)}`;
+    await recoverCamera(); // the old camera was stopped first: bring it back
+  } finally {
+    switching = false;
+  }
+}
+
+let recovering: Promise<void> | null = null;
+/** Reopens the tracks the browser stopped; the live show takes them on the same leg. */
+function recoverCamera(): Promise<void> {
+  if (recovering || !camera.stopped) return recovering ?? Promise.resolve();
+  recovering = camera.restart().then(useStream, (e) => {
+    cameraError.textContent = `The camera stopped and could not restart: ${errorText(e)}. Press “Restart camera”.`;
+  }).finally(() => { recovering = null; });
+  return recovering;
+}
+
 $('start-camera').addEventListener('click', () => void openCamera());
+$('switch-camera').addEventListener('click', () => void switchCamera());
 cameraSelect.addEventListener('change', () => void openCamera());
 micSelect.addEventListener('change', () => void openCamera());
+
+// The phone turned: ask the camera for the other shape (viewers get portrait or landscape, upright).
+matchMedia('(orientation: portrait)').addEventListener('change', async () => {
+  await camera.fitOrientation();
+  await broadcast?.reapplyLimits();
+});
+
+// ---- save data: for buskers on mobile data ----------------------------------------------------
+const SAVE_DATA_KEY = 'busking.saveData';
+const saveData = $<HTMLInputElement>('save-data');
+saveData.checked = (localStorage.getItem(SAVE_DATA_KEY) ?? String(!!connectionInfo()?.saveData)) === 'true';
+saveData.addEventListener('change', () => {
+  localStorage.setItem(SAVE_DATA_KEY, String(saveData.checked));
+  void broadcast?.setSaveData(saveData.checked);
+});
+
+/** The live uplink from getStats: what the phone is really sending, e.g. "650 kbps · 480p (save data)". */
+function showUplink(bitsPerSecond: number, sentLines?: number): void {
+  const kbps = Math.round(bitsPerSecond / 1000);
+  const uplink = $('uplink');
+  const rate = kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${kbps} kbps`;
+  uplink.textContent = `${rate}${sentLines ? ` · ${sentLines}p` : ''}${saveData.checked ? ' (save data)' : ''}`;
+  uplink.dataset.kbps = String(kbps);
+  uplink.dataset.lines = String(sentLines ?? '');
+}
+
+// ---- the page in the background, and back --------------------------------------------------------
+// Hidden: nothing to do; the service keeps the show (PRESENTER_GRACE_MS if the phone drops the
+// connection too) and viewers see "right back" from the media state. Visible again: restart what the
+// browser stopped, then let the show continue on the same leg when it is still up.
+document.addEventListener('visibilitychange', async () => {
+  if (document.visibilityState !== 'visible' || !broadcast) return;
+  await recoverCamera();
+  await broadcast?.resume();
+});
+
+// ---- screen wake lock while live ----------------------------------------------------------------
+const WAKE_TEXT: Record<WakeState, string> = {
+  held: 'The screen stays on while you are live.',
+  released: '',
+  unsupported: 'This browser cannot keep the screen on: do not let the phone lock while you are live, or the camera stops.',
+  refused: 'The screen could not be kept on: do not let the phone lock while you are live.',
+};
+const wake = new ScreenWake((s) => {
+  const box = $('wake-state');
+  box.dataset.state = s;
+  // A lock the browser dropped (page hidden) is asked for again on return; only say so while live.
+  box.textContent = s === 'released' && broadcast ? 'Screen lock allowed again: come back to the page to keep it on.' : WAKE_TEXT[s];
+});
+let stopNetworkWatch: (() => void) | null = null;
 
 // ---- location ---------------------------------------------------------------------------------
 const pinMap = createBaseMap($('pin-map'), { tileUrl: config.tileUrl });
@@ -162,10 +252,19 @@ function onAir(state: OnAirState, detail?: string): void {
   document.body.dataset.onAir = state;
   buskState.dataset.state = state;
   announce(buskState, detail && state !== 'live' ? `${STATE_TEXT[state]} (${detail})` : STATE_TEXT[state]);
+  if (state === 'live') {
+    void wake.hold();
+    // Wi-Fi to mobile data and back, or the network returning: an ICE restart at once.
+    stopNetworkWatch ??= watchNetwork((why) => { if (why !== 'offline') void broadcast?.networkChanged(); });
+  }
   if (state === 'ended') {
     chat?.close();
     broadcast = null;
     $('viewer-count').textContent = '—';
+    $('uplink').textContent = '—';
+    stopNetworkWatch?.();
+    stopNetworkWatch = null;
+    void wake.release();
   }
   updateControls();
 }
@@ -204,7 +303,9 @@ form.addEventListener('submit', async (e) => {
     viewers: (n) => { $('viewer-count').textContent = viewersText(n); },
     media: mediaHealth,
     peer: (s) => { $('peer-state').textContent = s; },
+    uplink: showUplink,
   });
+  await b.setSaveData(saveData.checked);
   broadcast = b;
   updateControls();
   try {

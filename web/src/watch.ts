@@ -12,11 +12,14 @@ import { $, announce, errorText, show, sinceText, tagList, viewersText } from '.
 import { Viewer } from './lib/webrtc';
 
 type WatchState = 'connecting' | 'live' | 'stalled' | 'ended';
+/** What the page says; `away` is a stall the service confirms: the busker's media stopped. */
+type StateText = WatchState | 'away';
 
-const STATE_TEXT: Record<WatchState, string> = {
+const STATE_TEXT: Record<StateText, string> = {
   connecting: 'Connecting…',
   live: 'Live',
   stalled: 'The stream has stalled: waiting for it to come back…',
+  away: 'The busker will be right back…',
   ended: 'This show has ended.',
 };
 
@@ -35,7 +38,11 @@ function setState(next: WatchState, detail?: string): void {
   state = next;
   document.body.dataset.state = next;
   stateBox.dataset.state = next;
-  announce(stateBox, detail ? `${STATE_TEXT[next]} ${detail}` : STATE_TEXT[next]);
+  // The busker's side stopped (a phone in the background, a call): a slate, not a frozen frame.
+  const away = next === 'stalled' && serviceMedia === 'stalled';
+  show($('slate'), away);
+  const text = STATE_TEXT[away ? 'away' : next];
+  announce(stateBox, detail ? `${text} ${detail}` : text);
   if (next === 'live') announce($('watch-detail'), '');
   if (next === 'ended') {
     viewer?.close();
@@ -54,7 +61,7 @@ function setState(next: WatchState, detail?: string): void {
 function judge(): void {
   if (state === 'ended') return;
   if (localFlow === 'flowing' && serviceMedia !== 'stalled') setState('live');
-  else if (localFlow === 'stalled' || (serviceMedia === 'stalled' && state === 'live')) setState('stalled');
+  else if (localFlow === 'stalled' || (serviceMedia === 'stalled' && (state === 'live' || state === 'stalled'))) setState('stalled');
 }
 
 function describe(b: Busk): void {

@@ -77,8 +77,9 @@ export class WebTest {
 
   private constructor(readonly browser: Browser, readonly svc: Service) {}
 
-  static async start(svc: Service): Promise<WebTest> {
-    return new WebTest(await launchChromium(), svc);
+  /** `chromiumArgs`: extra flags, e.g. two fake cameras (`--use-fake-device-for-media-stream=device-count=2`). */
+  static async start(svc: Service, chromiumArgs: string[] = []): Promise<WebTest> {
+    return new WebTest(await launchChromium(chromiumArgs), svc);
   }
 
   async context(opts: ContextOptions = {}, svc: Service = this.svc): Promise<BrowserContext> {

@@ -3,7 +3,14 @@
 // presenter. A counter that stops growing for a few seconds is a stall.
 export type Flow = 'waiting' | 'flowing' | 'stalled';
 
-export interface FlowSample { flow: Flow; counter: number }
+export interface FlowSample {
+  flow: Flow;
+  counter: number;
+  /** Bytes sent per second over the last interval, as bits (direction 'out' only): the live uplink. */
+  bitsPerSecond?: number;
+  /** The short side of the video being sent, in pixels (direction 'out' only). */
+  sentLines?: number;
+}
 
 const STALL_AFTER_MS = 3000;
 const NEVER_STARTED_MS = 8000;
@@ -38,10 +45,14 @@ export class FlowWatch {
     const pc = this.pc();
     if (!pc) return;
     let counter = 0;
+    let sentLines: number | undefined;
     const report = await pc.getStats().catch(() => null);
     report?.forEach((s: Record<string, unknown>) => {
       if (this.direction === 'in' && s.type === 'inbound-rtp' && s.kind === 'video') counter += Number(s.framesDecoded ?? 0);
-      if (this.direction === 'out' && s.type === 'outbound-rtp') counter += Number(s.bytesSent ?? 0);
+      if (this.direction === 'out' && s.type === 'outbound-rtp') {
+        counter += Number(s.bytesSent ?? 0);
+        if (s.kind === 'video' && s.frameWidth && s.frameHeight) sentLines = Math.min(Number(s.frameWidth), Number(s.frameHeight));
+      }
     });
     const now = Date.now();
     // For video in, a trickle is not flowing: a leg that only decodes the odd keyframe (its delta
@@ -53,7 +64,8 @@ export class FlowWatch {
     else if (this.flow !== 'waiting' && now - this.lastChange > STALL_AFTER_MS) this.flow = 'stalled';
     // A connection that never started moving is stalled too, after a longer wait for ICE and DTLS.
     else if (this.flow === 'waiting' && now - this.lastChange > NEVER_STARTED_MS) this.flow = 'stalled';
+    const bitsPerSecond = this.direction === 'out' && this.last >= 0 ? Math.max(0, ((counter - this.last) * 8000) / elapsed) : undefined;
     this.last = counter;
-    this.onSample({ flow: this.flow, counter });
+    this.onSample({ flow: this.flow, counter, bitsPerSecond, sentLines });
   }
 }

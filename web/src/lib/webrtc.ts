@@ -1,10 +1,12 @@
 // One WebRTC link between this browser and the media server for one busk, negotiated over STOMP
 // with trickle ICE (PROTOCOL.md): the Presenter sends the camera, a Viewer receives it.
 //
-// Every negotiation builds a fresh RTCPeerConnection. A renegotiation happens when the media path
-// was lost (`reoffer`), when the STOMP session came back after a drop (the service may have released
-// the old endpoint with the old session), or when ICE failed; in all of those the old transport is
-// of no use, and a fresh offer is the one thing every media server (real KMS included) accepts.
+// negotiate() builds a fresh RTCPeerConnection: for the first offer and when the media path was lost
+// (`reoffer`). When only the network moved (ICE disconnected or failed, a new network, the STOMP
+// session back after a drop), restartIce() offers again on the SAME connection with new ICE
+// credentials: senders, tracks and encoders stay, so media resumes as soon as the new path is up.
+// The service answers any second offer with a new endpoint (PROTOCOL.md, renegotiation); should the
+// browser refuse that answer on the old connection, the link falls back to a fresh negotiate().
 import type { Signaling } from './stomp';
 import type { PeerEvent } from './types';
 
@@ -15,7 +17,11 @@ export interface PeerLinkOptions {
   /** What the link reports to the page: 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed'. */
   onState?: (state: RTCPeerConnectionState) => void;
   onError?: (e: Error) => void;
+  /** Every offer sent: a fresh connection's, or an ICE restart on the same one. */
+  onOffer?: (kind: 'new' | 'ice-restart') => void;
 }
+
+const RESTART_GAP_MS = 3000;
 
 abstract class PeerLink {
   pc: RTCPeerConnection | null = null;
@@ -23,6 +29,8 @@ abstract class PeerLink {
   private unsubscribe: () => void;
   private closed = false;
   private lastRestart = 0;
+  /** The offer in flight is an ICE restart on the existing connection. */
+  private restarting = false;
 
   constructor(protected readonly opts: PeerLinkOptions) {
     this.unsubscribe = opts.signaling.subscribe<PeerEvent>(`/user/queue/busk.${opts.buskId}`, (ev) => void this.onPeerEvent(ev));
@@ -47,13 +55,42 @@ abstract class PeerLink {
     pc.onconnectionstatechange = () => {
       if (pc !== this.pc) return;
       this.opts.onState?.(pc.connectionState);
-      if (pc.connectionState === 'failed') this.restartSoon();
+    };
+    // 'disconnected' is the first sign of a path going away (Wi-Fi lost, a handover): restart at once
+    // rather than waiting for 'failed', which takes tens of seconds.
+    pc.oniceconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      if (pc.iceConnectionState === 'disconnected' || pc.iceConnectionState === 'failed') this.restartSoon();
     };
     this.addMedia(pc);
-    const offer = await pc.createOffer();
+    this.restarting = false;
+    await this.offer(pc, await pc.createOffer());
+  }
+
+  /**
+   * A new offer with new ICE credentials on the current connection (the network changed). Falls
+   * back to negotiate() when there is no usable connection.
+   */
+  async restartIce(): Promise<void> {
+    const pc = this.pc;
+    if (this.closed) return;
+    if (!pc || pc.connectionState === 'closed' || !pc.remoteDescription) return this.negotiate();
+    this.lastRestart = Date.now();
+    // An offer whose answer never came (the session dropped meanwhile) is abandoned first.
+    if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+    this.remoteCandidates = [];
+    this.restarting = true;
+    await this.offer(pc, await pc.createOffer({ iceRestart: true }));
+  }
+
+  /** What the link sends as its offer: the local one, as the subclass wants the service to see it. */
+  protected offerText(sdp: string): string { return sdp; }
+
+  private async offer(pc: RTCPeerConnection, offer: RTCSessionDescriptionInit): Promise<void> {
     await pc.setLocalDescription(offer);
     this.opts.onState?.(pc.connectionState);
-    await this.opts.signaling.request(`/app/busk.${this.opts.buskId}.offer`, { sdpOffer: pc.localDescription!.sdp });
+    this.opts.onOffer?.(this.restarting ? 'ice-restart' : 'new');
+    await this.opts.signaling.request(`/app/busk.${this.opts.buskId}.offer`, { sdpOffer: this.offerText(pc.localDescription!.sdp) });
   }
 
   close(): void {
@@ -70,7 +107,16 @@ abstract class PeerLink {
       if (ev.type === 'answer') {
         // An answer to an offer this connection did not make (a superseded negotiation): ignore.
         if (pc.signalingState !== 'have-local-offer') return;
-        await pc.setRemoteDescription({ type: 'answer', sdp: ev.sdpAnswer });
+        try {
+          await pc.setRemoteDescription({ type: 'answer', sdp: ev.sdpAnswer });
+        } catch (e) {
+          // The new endpoint's answer does not fit the old connection (a media server that changes
+          // its DTLS identity or role per endpoint): start over on a fresh one.
+          if (!this.restarting) throw e;
+          await this.negotiate();
+          return;
+        }
+        this.restarting = false;
         const queued = this.remoteCandidates;
         this.remoteCandidates = [];
         for (const c of queued) await pc.addIceCandidate(c).catch(() => undefined);
@@ -85,23 +131,43 @@ abstract class PeerLink {
     }
   }
 
-  /** ICE failed (the network changed under us): offer again, but not in a tight loop. */
+  /**
+   * ICE lost its path: restart at once, but not in a tight loop (a restart that did not help is
+   * retried after RESTART_GAP_MS, while the connection is still not connected).
+   */
   private restartSoon(): void {
-    const wait = Math.max(0, this.lastRestart + 5000 - Date.now());
+    const wait = Math.max(0, this.lastRestart + RESTART_GAP_MS - Date.now());
     setTimeout(() => {
-      if (this.closed || this.pc?.connectionState !== 'failed') return;
-      this.lastRestart = Date.now();
-      this.negotiate().catch((e) => this.opts.onError?.(e as Error));
+      const s = this.pc?.iceConnectionState;
+      if (this.closed || (s !== 'disconnected' && s !== 'failed')) return;
+      if (Date.now() - this.lastRestart < RESTART_GAP_MS) return; // someone else just restarted
+      this.restartIce().catch((e) => this.opts.onError?.(e as Error));
     }, wait);
   }
 }
 
+/** Send limits for a busker on mobile data ("save data"): the short side and the bitrate. */
+export const SAVE_DATA = { shortSide: 480, maxBitrate: 800_000 };
+
 /** The busker's side: sends the camera and microphone. */
 export class Presenter extends PeerLink {
+  private saveData = false;
+
   constructor(opts: PeerLinkOptions, private stream: MediaStream) { super(opts); }
 
   protected addMedia(pc: RTCPeerConnection): void {
     for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    this.applyLimits().catch(() => undefined); // Broadcast applies them again once live
+  }
+
+  /**
+   * Upright for every viewer: without the video-orientation header extension in the offer, the
+   * answer cannot agree to it, and the browser then rotates the pixels of a turned phone before
+   * encoding instead of tagging the frames with a rotation that the media server may not pass on
+   * to each viewer.
+   */
+  protected offerText(sdp: string): string {
+    return sdp.split('\r\n').filter((l) => !/^a=extmap:\d+(\/\w+)? urn:3gpp:video-orientation/.test(l)).join('\r\n');
   }
 
   /** A new camera or microphone, swapped in without renegotiating. */
@@ -111,8 +177,35 @@ export class Presenter extends PeerLink {
     for (const sender of this.pc.getSenders()) {
       const kind = sender.track?.kind ?? this.pc.getTransceivers().find((t) => t.sender === sender)?.receiver.track.kind;
       const next = stream.getTracks().find((t) => t.kind === kind);
-      if (next) await sender.replaceTrack(next);
+      if (next && next !== sender.track) await sender.replaceTrack(next);
     }
+    await this.applyLimits();
+  }
+
+  /** Save data on or off: applied to the running sender, no renegotiation. */
+  async setSaveData(on: boolean): Promise<void> {
+    this.saveData = on;
+    await this.applyLimits();
+  }
+
+  /** Re-applies the send limits to the current video track (its size changes with the orientation). */
+  async applyLimits(): Promise<void> {
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) return; // not negotiated yet: addMedia's call is repeated after the answer
+    const { width = 0, height = 0 } = sender.track!.getSettings();
+    const short = Math.min(width, height);
+    for (const enc of params.encodings) {
+      if (this.saveData) {
+        enc.maxBitrate = SAVE_DATA.maxBitrate;
+        enc.scaleResolutionDownBy = short > SAVE_DATA.shortSide ? short / SAVE_DATA.shortSide : 1;
+      } else {
+        delete enc.maxBitrate;
+        enc.scaleResolutionDownBy = 1;
+      }
+    }
+    await sender.setParameters(params).catch(() => undefined); // a sender being replaced: the next call applies
   }
 }
 
