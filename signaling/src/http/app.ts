@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Config } from '../config';
-import { AuthError, DevTokenIssuer, TokenVerifier, hasRole } from '../auth';
+import { AuthError, DevTokenIssuer, TokenVerifier, hasRole, ROLES } from '../auth';
 import { AppError } from '../stomp/errors';
 import type { Principal } from '../auth';
 import { BuskQuery, State, toPublic } from '../state';
@@ -157,7 +157,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
     const b = req.body as { name?: unknown; roles?: unknown; ttlSeconds?: unknown };
     if (!b || typeof b !== 'object' || typeof b.name !== 'string' || !b.name.trim() || b.name.length > 64) throw new HttpError(400, 'bad-request', 'name must be a non-empty string (at most 64 characters)');
     const roles = b.roles === undefined ? [] : b.roles;
-    if (!Array.isArray(roles) || roles.some((r) => r !== 'busker' && r !== 'ops')) throw new HttpError(400, 'bad-request', 'roles must be a subset of ["busker", "ops"]');
+    if (!Array.isArray(roles) || roles.some((r) => !(ROLES as readonly unknown[]).includes(r))) throw new HttpError(400, 'bad-request', `roles must be a subset of ${JSON.stringify(ROLES)}`);
     const ttl = b.ttlSeconds;
     if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 10 || ttl > 86400)) throw new HttpError(400, 'bad-request', 'ttlSeconds must be a whole number of seconds from 10 to 86400');
     res.set('Cache-Control', 'no-store');

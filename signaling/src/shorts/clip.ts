@@ -8,6 +8,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { AppError } from '../stomp/errors';
 
+/** How far after startS the cut seeks (see cut()). */
+const SEEK_SLACK_S = 0.05;
+
 export interface ClipResult {
   /** The short's real duration: the cut starts at the keyframe at or before startS. */
   durationS: number;
@@ -30,12 +33,16 @@ export class Clipper {
   }
 
   /**
-   * `-ss` before `-i` seeks in the input to the keyframe at or before startS (stream copy can only
-   * start on a keyframe); `-t` is the length wanted. The output is an MP4 (Opus in MP4 is standard).
+   * `-ss` before `-i` seeks in the input to the keyframe at or before the seek point (stream copy
+   * can only start on a keyframe) and copies from there to seek + `-t`, so the short ends at endS
+   * and starts up to one keyframe interval early. The seek point is a little after startS: a
+   * keyframe at exactly startS has a timestamp a few ms later in files with audio priming, and
+   * would otherwise be missed for the one before it. The output is an MP4 (Opus in MP4 is standard).
    */
-  async cut(input: string, startS: number, lengthS: number, output: string): Promise<ClipResult> {
+  async cut(input: string, startS: number, endS: number, output: string): Promise<ClipResult> {
+    const seekS = Math.min(startS + SEEK_SLACK_S, endS - SEEK_SLACK_S);
     await run(this.ffmpeg, [
-      '-nostdin', '-v', 'error', '-y', '-ss', startS.toFixed(3), '-i', input, '-t', lengthS.toFixed(3),
+      '-nostdin', '-v', 'error', '-y', '-ss', seekS.toFixed(3), '-i', input, '-t', (endS - seekS).toFixed(3),
       '-map', '0:v:0?', '-map', '0:a:0?', '-c', 'copy', '-avoid_negative_ts', 'make_zero',
       '-movflags', '+faststart', '-f', 'mp4', output,
     ]);

@@ -71,7 +71,7 @@ export class Shorts {
     try {
       const video = path.join(tmp, 'short.mp4');
       const poster = path.join(tmp, 'poster.jpg');
-      const { durationS } = await this.clipper.cut(input, startS, endS - startS, video);
+      const { durationS } = await this.clipper.cut(input, startS, endS, video);
       await this.clipper.poster(video, 0, poster);
       await this.store.media.putFile(videoKey, video, 'video/mp4');
       stored.push(videoKey);
