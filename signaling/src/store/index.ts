@@ -61,6 +61,7 @@ export class Store {
   async close(): Promise<void> {
     const db = await this.opening.catch(() => null);
     this.db_ = null;
+    this.media.close();
     await db?.close();
   }
 }

@@ -20,6 +20,7 @@ export interface MediaStore {
   url(key: string): string;
   /** Serves GET /media/<key> (mounted at /media by the HTTP app). */
   handler(): RequestHandler;
+  close(): void;
 }
 
 /** Where this service serves media from. */
@@ -76,6 +77,8 @@ export class LocalMediaStore implements MediaStore {
     // express.static (send) answers Range with 206 and Content-Range, and sets Accept-Ranges.
     return express.static(this.dir, { index: false, dotfiles: 'deny', immutable: true, maxAge: '365d', fallthrough: true });
   }
+
+  close(): void { /* nothing held open */ }
 }
 
 export interface S3Options {
@@ -170,6 +173,11 @@ export class S3MediaStore implements MediaStore {
         next(e);
       });
     };
+  }
+
+  /** Frees the SDK's keep-alive sockets. */
+  close(): void {
+    this.client?.destroy();
   }
 }
 
