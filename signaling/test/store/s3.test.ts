@@ -54,7 +54,7 @@ test('the service with S3_BUCKET: a short goes into the bucket, /media proxies i
     body: JSON.stringify({ recordingId: rec.id, startS: 2, endS: 8, title: 'In the bucket' }),
   });
   expect(res.status).toBe(201);
-  const short = await res.json();
+  const short = (await res.json()) as { id: string; videoUrl: string };
   expect(short.videoUrl).toBe(`/media/shorts/${short.id}.mp4`);
   // Nothing in the local media directory: the files are objects in the bucket.
   expect(fs.existsSync(path.join(dataDir, 'media', 'shorts'))).toBe(false);
