@@ -10,7 +10,7 @@ import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole 
 import { MediaPool } from './media';
 import { Bus, LocalBus, MemoryState, RedisBus, RedisState, State } from './state';
 import { BuskService } from './busk';
-import { createHttpApp } from './http/app';
+import { createHttpApp, defaultWebDir } from './http/app';
 import { Store } from './store';
 import { AfterShow, afterShowRouter } from './shorts';
 import { Gauge, Metrics } from './http/metrics';
@@ -222,7 +222,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     // 7. HTTP + WebSocket + TCP.
     const app = createHttpApp({
-      config, state, verifier, devTokens, metrics, turn: monitor, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier)],
+      config, state, verifier, devTokens, metrics, turn: monitor, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier, opts.webDir ?? defaultWebDir())],
       ready: async () => {
         const mediaUp = media.anyUp;
         const stateOk = await state.ping();

@@ -1,6 +1,7 @@
 // REST of "After the show" (docs/PROTOCOL.md): recordings, shorts, comments, profiles, and the media
 // files themselves under /media (range requests).
 import fs from 'node:fs';
+import path from 'node:path';
 import express from 'express';
 import type { Request, Response } from 'express';
 import { AppError } from '../stomp/errors';
@@ -12,13 +13,16 @@ import { AVATAR_MAX_BYTES } from './profiles';
 import { notFound, pageQuery, signedIn } from './common';
 import type { FeedQuery } from './shorts';
 
-export function afterShowRouter(a: AfterShow, verifier: TokenVerifier): express.Router {
+export function afterShowRouter(a: AfterShow, verifier: TokenVerifier, webDir: string): express.Router {
   const r = express.Router();
   const who = (req: Request) => bearerPrincipal(verifier, req);
   const json = express.json({ limit: '16kb' });
   const noStore = (res: Response) => res.set('Cache-Control', 'no-store');
 
   r.use(MEDIA_PATH, a.store.media.handler());
+
+  // Profile pages: one HTML page (web/public/profile.html) reads the id from the path.
+  r.get('/u/:id', (_req, res, next) => res.sendFile(path.join(webDir, 'profile.html'), (e) => { if (e) next(); }));
 
   r.get('/api/recordings', wrap(async (req, res) => {
     const p = signedIn(who(req));
