@@ -87,7 +87,7 @@ function card(s: Short): HTMLElement {
   const video = el('video', { src: s.videoUrl, poster: s.posterUrl, preload: 'metadata', playsinline: true, muted: true, loop: true, controls: true, 'aria-label': s.title });
   const counter = el('span', {}, String(s.comments));
   const panel = el('div', { class: 'comments-panel card', hidden: true });
-  const toggle = el('button', { type: 'button' }, 'Comments (', counter, ')');
+  const toggle = el('button', { type: 'button', class: 'comments-toggle' }, 'Comments (', counter, ')');
   toggle.onclick = () => openComments(s, panel, counter);
   const views = el('span', { class: 'views' }, `${s.views} views`);
   video.addEventListener('play', () => {
