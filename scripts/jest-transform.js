@@ -7,9 +7,10 @@ const crypto = require('node:crypto');
 
 module.exports = {
   getCacheKey(source, filename) {
-    return crypto.createHash('sha1').update(source).update(filename).update('esbuild-cjs-v1').digest('hex');
+    return crypto.createHash('sha1').update(source).update(filename).update('esbuild-cjs-v2').digest('hex');
   },
   process(source, filename) {
+    if (/[\\/]node_modules[\\/]@electric-sql[\\/]pglite[\\/].+\.cjs$/.test(filename)) return { code: pgliteCjs(source) };
     const out = transformSync(source, {
       loader: filename.endsWith('.ts') ? 'ts' : 'js',
       format: 'cjs',
@@ -22,3 +23,13 @@ module.exports = {
     return { code: out.code };
   },
 };
+
+/**
+ * PGlite's CommonJS build loads Node built-ins with import("x") (jest would need
+ * --experimental-vm-modules) and declares its own `var require` in the function that does it, so
+ * esbuild's import() → require() would call that undefined local: the module's own require is
+ * captured at the top instead.
+ */
+function pgliteCjs(source) {
+  return `const __pgliteImport = (m) => Promise.resolve(require(m));${source.replace(/\bimport\((?=["'])/g, '__pgliteImport(')}`;
+}

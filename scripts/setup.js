@@ -16,9 +16,11 @@ const TEST_PROGRAMS = [
   { bin: 'redis-server', pkg: 'redis-server', why: 'Redis state and multi-node tests' },
   { bin: 'turnserver', pkg: 'coturn', why: 'TURN credential and log monitor tests' },
   { bin: 'turnutils_uclient', pkg: 'coturn', why: 'real TURN allocations in tests' },
-  { bin: 'ffprobe', pkg: 'ffmpeg', why: 'reading the files RecorderEndpoint writes' },
   { bin: 'prometheus', pkg: 'prometheus', why: 'the alert rules fired by a real Prometheus against the service' },
   { bin: 'promtool', pkg: 'prometheus', why: 'promtool check rules on deploy/monitoring/alerts.yml' },
+  { bin: 'ffmpeg', pkg: 'ffmpeg', why: 'cutting shorts (stream copy) and making test recordings' },
+  { bin: 'ffprobe', pkg: 'ffmpeg', why: 'durations of recordings and shorts; reading the files RecorderEndpoint writes' },
+  { bin: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'the SQL tests against a real PostgreSQL 15 (a private cluster per test)' },
 ];
 
 function log(msg) { process.stderr.write(`[setup] ${msg}\n`); }
@@ -56,6 +58,7 @@ function ensureDebianPackages() {
 function build() {
   log('building TypeScript and the web bundle');
   run('npx tsc -p tsconfig.build.json');
+  run('node scripts/copy-migrations.js');
   if (fs.existsSync(path.join(root, 'web', 'build.js'))) run('node web/build.js');
 }
 

@@ -14,7 +14,7 @@ const compose: any = parse(composeText, { merge: true });
 const services: Record<string, any> = compose.services; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CONFIG_NAMES = new Set(CONFIG_VARS.map((v) => v.name));
 /** Read by docker-compose.yml alone (for the kms and coturn containers), documented in .env.example. */
-const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'GRAFANA_ADMIN_PASSWORD'];
+const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'GRAFANA_ADMIN_PASSWORD', 'POSTGRES_PASSWORD'];
 /** CONFIG_VARS the signaling container does not take from .env: the embedded engine's and the sidecar's. */
 const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
 /** The `monitoring` profile: started only with `docker compose --profile monitoring up`. */
@@ -50,9 +50,11 @@ function mountsOf(svc: any): Mount[] { // eslint-disable-line @typescript-eslint
 }
 
 describe('docker-compose.yml', () => {
-  test('the five services of the production stack, and Prometheus and Grafana behind the monitoring profile', () => {
-    expect(Object.keys(services).sort()).toEqual(['coturn', 'grafana', 'kms', 'prometheus', 'redis', 'signaling', 'turn-monitor']);
+  test('the seven services of the production stack, and Prometheus and Grafana behind the monitoring profile', () => {
+    expect(Object.keys(services).sort()).toEqual(['coturn', 'grafana', 'kms', 'minio', 'postgres', 'prometheus', 'redis', 'signaling', 'turn-monitor']);
     for (const [name, svc] of Object.entries(services)) expect([name, svc.profiles]).toEqual([name, MONITORING.includes(name) ? ['monitoring'] : undefined]);
+    expect(services.postgres.image).toMatch(/^postgres:15/);
+    expect(services.minio.image).toMatch(/^minio\/minio:/);
     expect(services.kms.image).toMatch(/^kurento\/kurento-media-server:7\.\d+\.\d+$/);
     expect(services.coturn.image).toMatch(/^coturn\/coturn:/);
     expect(services.redis.image).toBe('redis:7-alpine');
@@ -72,7 +74,10 @@ describe('docker-compose.yml', () => {
   });
 
   test('depends_on waits for health where the dependency has a health check', () => {
-    expect(services.signaling.depends_on).toEqual({ redis: { condition: 'service_healthy' }, kms: { condition: 'service_healthy' } });
+    expect(services.signaling.depends_on).toEqual({
+      redis: { condition: 'service_healthy' }, kms: { condition: 'service_healthy' },
+      postgres: { condition: 'service_healthy' }, minio: { condition: 'service_healthy' },
+    });
     expect(services['turn-monitor'].depends_on.signaling).toEqual({ condition: 'service_healthy' });
     for (const svc of Object.values(services)) {
       for (const dep of Object.keys(svc.depends_on ?? {})) expect(Object.keys(services)).toContain(dep);
@@ -160,6 +165,21 @@ describe('docker-compose.yml', () => {
     expect(services.signaling.env_file).toBeUndefined();
   });
 
+  test('signaling: durable data in PostgreSQL and MinIO of this stack, recordings on a volume', () => {
+    const env = envOf(services.signaling);
+    const pg = envOf(services.postgres);
+    expect(env.DATABASE_URL).toBe(`postgres://${pg.POSTGRES_USER}:${pg.POSTGRES_PASSWORD}@postgres:5432/${pg.POSTGRES_DB}`);
+    expect(mountsOf(services.postgres).find((m) => m.target === '/var/lib/postgresql/data')?.bind).toBe(false);
+    const minio = envOf(services.minio);
+    expect(defaultOf(env.S3_ENDPOINT)).toBe('http://minio:9000');
+    expect(services.minio.expose).toEqual(['9000']);
+    expect(minio.MINIO_ROOT_USER).toBe(env.S3_ACCESS_KEY_ID);
+    expect(minio.MINIO_ROOT_PASSWORD).toBe(env.S3_SECRET_ACCESS_KEY);
+    const data = mountsOf(services.signaling).find((m) => env.DATA_DIR.startsWith(`${m.target}/`));
+    expect(data?.bind).toBe(false);
+    for (const name of ['postgres', 'minio']) expect(services[name].ports).toBeUndefined();
+  });
+
   test('turn-monitor: CONFIG_VARS only, reads the log coturn writes in the shared volume, publishes to signaling over STOMP TCP', () => {
     const mon = envOf(services['turn-monitor']);
     for (const k of Object.keys(mon)) expect([k, CONFIG_NAMES.has(k)]).toEqual([k, true]);
@@ -222,7 +242,7 @@ describe('docker-compose.yml', () => {
     for (const name of COMPOSE_ONLY) expect(interpolated(composeText)).toContain(name);
     for (const [svcName, svc] of Object.entries(services)) {
       for (const [k, v] of Object.entries(envOf(svc))) {
-        if (/SECRET$|_TOKEN$|PASSWORD|_KEY$|KMS_TURN_URL/.test(k)) expect([svcName, k, v === '' || /^\$\{[A-Z_]+(:[-?][^}]*)?\}$/.test(v)]).toEqual([svcName, k, true]);
+        if (/SECRET$|_TOKEN$|PASSWORD|_KEY$|KMS_TURN_URL/.test(k)) expect([svcName, k, v === '' || /^\$\{[A-Z][A-Z0-9_]*(:[-?][^}]*)?\}$/.test(v)]).toEqual([svcName, k, true]);
       }
     }
   });

@@ -35,7 +35,7 @@ describe('Dockerfile (static)', () => {
     expect(runs).toContain('npm run build');
     expect(runs[runs.length - 1]).toMatch(/^npm prune --omit=dev\b/);
     const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node web/build.js');
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/copy-migrations.js && node web/build.js');
   });
 
   test('runtime stage: only package.json, node_modules and dist from the build, non-root user, /readyz health check', () => {

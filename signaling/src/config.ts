@@ -51,6 +51,17 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'STOMP_IDLE_TIMEOUT_MS', default: '600000', description: 'A STOMP session without client heart-beats (heart-beat 0,0) is closed after this long without receiving anything. 0: never.' },
   { name: 'STOMP_RULES', default: 'default', description: 'Who may SEND/SUBSCRIBE where: default (SEND only to /app/**), open (SEND and SUBSCRIBE to any /topic, /queue, /user, /app destination; /topic/ops.** still needs role ops), or the path of a JSON rules file (docs/PROTOCOL.md).' },
   { name: 'TILE_URL', default: '', description: 'Map tile URL template ({z}/{x}/{y}); empty: the bundled offline world outline.' },
+  { name: 'DATA_DIR', default: 'data', description: 'Durable data of the embedded defaults: the PGlite database (DATA_DIR/pglite, when DATABASE_URL is empty), media files (DATA_DIR/media, when S3_BUCKET is empty) and recordings (DATA_DIR/recordings). Relative to the working directory.' },
+  { name: 'DATABASE_URL', default: '', description: 'PostgreSQL for recordings, shorts, comments and profiles (postgres://user:password@host:5432/db). Empty: embedded PGlite in DATA_DIR. Migrations run at start.' },
+  { name: 'S3_BUCKET', default: '', description: 'S3-compatible bucket for shorts, posters and avatars (created when missing). Empty: files in DATA_DIR/media, served by this service.' },
+  { name: 'S3_ENDPOINT', default: '', description: 'S3 endpoint URL (http://minio:9000); empty: AWS. Path-style addressing is used.' },
+  { name: 'S3_REGION', default: 'us-east-1', description: 'S3 region.' },
+  { name: 'S3_ACCESS_KEY_ID', default: '', description: 'S3 access key id (MinIO: its root user).' },
+  { name: 'S3_SECRET_ACCESS_KEY', default: '', description: 'S3 secret access key (MinIO: its root password). Secret: keep it in .env.' },
+  { name: 'S3_PUBLIC_URL', default: '', description: 'Base URL browsers fetch media objects from (a CDN or the public bucket, e.g. https://media.example.org/busking). Empty: this service proxies /media/* from the bucket, with range requests.' },
+  { name: 'FFMPEG_PATH', default: 'ffmpeg', description: 'ffmpeg used to cut shorts (stream copy, no re-encoding) and make posters; ffprobe is looked up next to it.' },
+  { name: 'COMMENT_MAX_LENGTH', default: '1000', description: 'Longest comment on a short, in characters.' },
+  { name: 'COMMENT_RATE', default: '5/60s', description: 'Comments allowed per user per window.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
 ];
 
@@ -112,6 +123,12 @@ export interface Config {
     maxConnections: number; maxConnectionsPerAddress: number; trustedProxies: string[]; idleTimeoutMs: number;
   };
   tileUrl: string;
+  /** Durable data: database, media store, shorts' limits (signaling/src/store, signaling/src/shorts). */
+  store: {
+    dataDir: string; databaseUrl: string; ffmpegPath: string;
+    s3: { bucket: string; endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; publicUrl: string };
+    comments: { maxLength: number; rate: { count: number; windowMs: number } };
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -172,6 +189,14 @@ export function loadConfig(env: Env = process.env): Config {
       idleTimeoutMs: int(env, 'STOMP_IDLE_TIMEOUT_MS'),
     },
     tileUrl: raw(env, 'TILE_URL'),
+    store: {
+      dataDir: raw(env, 'DATA_DIR'), databaseUrl: raw(env, 'DATABASE_URL'), ffmpegPath: raw(env, 'FFMPEG_PATH'),
+      s3: {
+        bucket: raw(env, 'S3_BUCKET'), endpoint: raw(env, 'S3_ENDPOINT'), region: raw(env, 'S3_REGION'),
+        accessKeyId: raw(env, 'S3_ACCESS_KEY_ID'), secretAccessKey: raw(env, 'S3_SECRET_ACCESS_KEY'), publicUrl: raw(env, 'S3_PUBLIC_URL'),
+      },
+      comments: { maxLength: int(env, 'COMMENT_MAX_LENGTH'), rate: parseRate(raw(env, 'COMMENT_RATE'), 'COMMENT_RATE') },
+    },
     logLevel: level,
   };
 }

@@ -10,7 +10,9 @@ import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole 
 import { MediaPool } from './media';
 import { Bus, LocalBus, MemoryState, RedisBus, RedisState, State } from './state';
 import { BuskService } from './busk';
-import { createHttpApp } from './http/app';
+import { createHttpApp, defaultWebDir } from './http/app';
+import { Store } from './store';
+import { AfterShow, afterShowRouter } from './shorts';
 import { Gauge, Metrics } from './http/metrics';
 import { log } from './log';
 import { startMediaServer } from '../../kurento/src';
@@ -84,6 +86,10 @@ export interface Service {
   busks: BuskService;
   metrics: Metrics;
   ops: OpsMonitor;
+  /** Durable data: database and media files (opens in the background; `await store.db()`). */
+  store: Store;
+  /** Recordings, shorts, comments, profiles. */
+  afterShow: AfterShow;
   close(): Promise<void>;
 }
 
@@ -214,13 +220,30 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     // The ops history (charts, diagnoses over time, busk health) and the metrics the alerts need.
     const ops = new OpsMonitor({ nodeId: config.nodeId, state, broker, bus, media, busks, metrics, turn: monitor }, opts.ops);
 
-    // 6. HTTP + WebSocket + TCP.
+    // 6. Durable store (recordings, shorts, comments, profiles): opens in the background, so a
+    // fresh PGlite's initialisation does not hold up the live product.
+    const store = new Store({ dataDir: config.store.dataDir, databaseUrl: config.store.databaseUrl, s3: config.store.s3 });
+    // Closed last, after the HTTP server (requests may still use it); unshift keeps the server's
+    // place among the last three cleanups below.
+    cleanups.unshift(() => store.close());
+    store.db().catch((e: Error) => log.error('store', `durable store unavailable: ${e.message}`));
+    const afterShow = new AfterShow({
+      store, state, publish: (d, b) => theBus.publish(d, b), ffmpegPath: config.store.ffmpegPath, comments: config.store.comments,
+    });
+
+    // 7. HTTP + WebSocket + TCP.
     const app = createHttpApp({
-      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir,
+      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier, opts.webDir ?? defaultWebDir())],
       ready: async () => {
         const mediaUp = media.anyUp;
         const stateOk = await state.ping();
-        return { ok: mediaUp && stateOk, checks: { media: mediaUp ? true : 'no media server reachable', state: stateOk ? true : 'state store unreachable' } };
+        // Still opening counts as ready (requests wait for it); a store that failed does not.
+        const storeStatus = store.status();
+        const storeOk = storeStatus === true || storeStatus === 'opening';
+        return {
+          ok: mediaUp && stateOk && storeOk,
+          checks: { media: mediaUp ? true : 'no media server reachable', state: stateOk ? true : 'state store unreachable', store: storeStatus },
+        };
       },
     });
     const server = http.createServer(app);
@@ -240,7 +263,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     let closing: Promise<void> | null = null;
     return {
       config, nodeId: config.nodeId, url: `http://${urlHost}:${httpPort}`, stompUrl: `ws://${urlHost}:${httpPort}/stomp`,
-      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, metrics, ops,
+      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, metrics, ops, store, afterShow,
       close: () => (closing ??= closeAll()),
     };
   } catch (e) {

@@ -89,5 +89,6 @@ test('a phone downloads little script per page (minified, before gzip)', () => {
   expect(pageBytes('watch.ts')).toBeLessThan(60 * 1024); // no Leaflet on the watch page
   expect(pageBytes('map.ts')).toBeLessThan(300 * 1024); // Leaflet + clustering + STOMP
   expect(pageBytes('studio.ts')).toBeLessThan(320 * 1024);
-  expect(pageBytes('ops.ts')).toBeLessThan(60 * 1024);
+  // uPlot (about 50 KB minified) draws the ops charts; the ops page is for operators, not the crowd.
+  expect(pageBytes('ops.ts')).toBeLessThan(110 * 1024);
 });

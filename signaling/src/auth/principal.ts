@@ -4,8 +4,9 @@ import crypto from 'node:crypto';
 import type { Principal } from '../stomp';
 
 export type { Principal };
-export type Role = 'busker' | 'ops';
-export const ROLES: readonly Role[] = ['busker', 'ops'];
+// moderator: may delete any comment on shorts (docs/PROTOCOL.md, After the show).
+export type Role = 'busker' | 'ops' | 'moderator';
+export const ROLES: readonly Role[] = ['busker', 'ops', 'moderator'];
 
 /**
  * An anonymous audience member. The label is random per session and then stable for that session:

@@ -6,35 +6,13 @@ import type { Principal, SessionInfo } from '../stomp';
 import type { ChatMessage } from '../protocol';
 import type { BuskContext } from './context';
 import { replayToSubscription } from './replay';
-
-/** Per-session sliding-window limit of chat messages (CHAT_RATE). */
-export class ChatRateLimit {
-  private hits = new Map<string, number[]>();
-
-  constructor(private readonly count: number, private readonly windowMs: number) {}
-
-  /** True when `key` may act now (and records the hit). */
-  take(key: string, now = Date.now()): boolean {
-    const l = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (l.length >= this.count) {
-      this.hits.set(key, l);
-      return false;
-    }
-    l.push(now);
-    this.hits.set(key, l);
-    return true;
-  }
-
-  forget(key: string): void {
-    this.hits.delete(key);
-  }
-}
+import { KeyedRateLimit } from '../rate-limit';
 
 export class Chat {
-  private readonly limit: ChatRateLimit;
+  private readonly limit: KeyedRateLimit;
 
   constructor(private readonly ctx: BuskContext) {
-    this.limit = new ChatRateLimit(ctx.o.config.chat.rate.count, ctx.o.config.chat.rate.windowMs);
+    this.limit = new KeyedRateLimit(ctx.o.config.chat.rate.count, ctx.o.config.chat.rate.windowMs);
   }
 
   /** `from` says `text` in busk `buskId` (which exists); `senderId` is what the rate limit counts. */

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Config } from '../config';
-import { AuthError, DevTokenIssuer, TokenVerifier, hasRole } from '../auth';
+import { AuthError, DevTokenIssuer, TokenVerifier, hasRole, ROLES } from '../auth';
+import { AppError } from '../stomp/errors';
 import type { Principal } from '../auth';
 import { BuskQuery, State, toPublic } from '../state';
 import type { Metrics } from './metrics';
@@ -25,9 +26,17 @@ export interface HttpDeps {
   /** Readiness of the parts the service cannot work without. */
   ready(): Promise<{ ok: boolean; checks: Record<string, boolean | string> }>;
   webDir?: string;
+  /** More routes (recordings, shorts, comments, profiles, /media), mounted before the /api 404. */
+  routers?: express.RequestHandler[];
 }
 
-class HttpError extends Error {
+/** REST status of each error code (docs/PROTOCOL.md). */
+const STATUS: Record<string, number> = {
+  'bad-request': 400, unauthorized: 401, forbidden: 403, 'not-found': 404, conflict: 409, 'too-large': 413,
+  'rate-limited': 429, 'media-error': 502, unavailable: 503,
+};
+
+export class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); }
 }
 
@@ -83,26 +92,30 @@ export function defaultWebDir(): string {
   return path.resolve(__dirname, '../../../web');
 }
 
+/** Who a request acts as: null without Authorization; 401 for a bad or expired token. */
+export function bearerPrincipal(verifier: TokenVerifier, req: Request): Principal | null {
+  const h = req.headers.authorization;
+  if (!h) return null;
+  const m = /^Bearer\s+(.+)$/i.exec(h);
+  if (!m) throw new HttpError(401, 'unauthorized', 'Authorization must be "Bearer <jwt>"');
+  try {
+    return verifier.verify(m[1].trim());
+  } catch (e) {
+    throw new HttpError(401, 'unauthorized', (e as Error).message);
+  }
+}
+
+/** An async route whose rejection goes to the error handler. */
+export const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
+  Promise.resolve().then(() => fn(req, res)).catch(next);
+};
+
 export function createHttpApp(d: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 
-  const bearer = (req: Request): Principal | null => {
-    const h = req.headers.authorization;
-    if (!h) return null;
-    const m = /^Bearer\s+(.+)$/i.exec(h);
-    if (!m) throw new HttpError(401, 'unauthorized', 'Authorization must be "Bearer <jwt>"');
-    try {
-      return d.verifier.verify(m[1].trim());
-    } catch (e) {
-      throw new HttpError(401, 'unauthorized', (e as Error).message);
-    }
-  };
-
-  const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
-    Promise.resolve().then(() => fn(req, res)).catch(next);
-  };
+  const bearer = (req: Request): Principal | null => bearerPrincipal(d.verifier, req);
 
   app.get('/healthz', (_req, res) => { res.json({ ok: true }); });
   app.get('/readyz', wrap(async (_req, res) => {
@@ -146,7 +159,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
     const b = req.body as { name?: unknown; roles?: unknown; ttlSeconds?: unknown };
     if (!b || typeof b !== 'object' || typeof b.name !== 'string' || !b.name.trim() || b.name.length > 64) throw new HttpError(400, 'bad-request', 'name must be a non-empty string (at most 64 characters)');
     const roles = b.roles === undefined ? [] : b.roles;
-    if (!Array.isArray(roles) || roles.some((r) => r !== 'busker' && r !== 'ops')) throw new HttpError(400, 'bad-request', 'roles must be a subset of ["busker", "ops"]');
+    if (!Array.isArray(roles) || roles.some((r) => !(ROLES as readonly unknown[]).includes(r))) throw new HttpError(400, 'bad-request', `roles must be a subset of ${JSON.stringify(ROLES)}`);
     const ttl = b.ttlSeconds;
     if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 10 || ttl > 86400)) throw new HttpError(400, 'bad-request', 'ttlSeconds must be a whole number of seconds from 10 to 86400');
     res.set('Cache-Control', 'no-store');
@@ -173,6 +186,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
     res.json(d.ops.snapshot());
   }));
 
+  for (const r of d.routers ?? []) app.use(r);
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API')));
 
   const webDir = d.webDir ?? defaultWebDir();
@@ -187,13 +201,18 @@ export function createHttpApp(d: HttpDeps): express.Express {
       res.status(err.status).json({ code: err.code, message: err.message });
       return;
     }
+    if (err instanceof AppError) {
+      res.status(STATUS[err.code] ?? 400).json({ code: err.code, message: err.message });
+      return;
+    }
     if (err instanceof AuthError) {
       res.status(401).json({ code: 'unauthorized', message: err.message });
       return;
     }
     const e = err as { type?: string; status?: number; message?: string };
     if (e?.type === 'entity.parse.failed' || e?.type === 'entity.too.large' || e?.status === 400 || e?.status === 413) {
-      res.status(e.status ?? 400).json({ code: 'bad-request', message: e.type === 'entity.too.large' ? 'body too large' : 'malformed JSON' });
+      const tooLarge = e.type === 'entity.too.large' || e.status === 413;
+      res.status(e.status ?? 400).json({ code: tooLarge ? 'too-large' : 'bad-request', message: tooLarge ? 'body too large' : 'malformed JSON' });
       return;
     }
     res.status(500).json({ code: 'unavailable', message: 'internal error' });

@@ -1,0 +1,92 @@
+// Recording rows. The recording leg (it joins a busk like one more viewer and writes the
+// presenter's streams, fragmented, under DATA_DIR/recordings) registers a file here when it starts
+// and finishes or fails it when the busk ends; shorts are cut from these files.
+import path from 'node:path';
+import { AppError } from '../stomp/errors';
+import type { Principal } from '../auth';
+import type { Location } from '../state';
+import type { Store } from '../store';
+import type { Clipper } from './clip';
+import { ensureUser, iso, newId, notFound } from './common';
+
+export type RecordingState = 'recording' | 'ready' | 'failed';
+
+export interface RecordingRow {
+  id: string; busk_id: string; owner_id: string; owner_name: string; file: string; content_type: string;
+  state: RecordingState; started_at: Date; ended_at: Date | null; duration_s: number | null;
+  lat: number | null; lng: number | null;
+}
+
+export interface PublicRecording {
+  id: string; buskId: string; owner: { id: string; name: string }; startedAt: string; endedAt: string | null;
+  durationS: number | null; state: RecordingState; videoUrl: string;
+}
+
+export interface NewRecording {
+  id?: string;
+  buskId: string;
+  owner: Principal;
+  /** Path relative to DATA_DIR/recordings. */
+  file: string;
+  contentType: 'video/mp4' | 'video/webm';
+  location?: Location | null;
+}
+
+const SELECT = `SELECT r.*, u.name AS owner_name FROM recordings r JOIN users u ON u.id = r.owner_id`;
+
+export class Recordings {
+  constructor(private readonly store: Store, private readonly clipper: Clipper) {}
+
+  async create(n: NewRecording): Promise<PublicRecording> {
+    const file = path.normalize(n.file);
+    if (path.isAbsolute(file) || file.startsWith('..')) throw new AppError('bad-request', 'a recording file is a path under DATA_DIR/recordings');
+    const db = await this.store.db();
+    const id = n.id ?? newId();
+    await db.transaction(async (tx) => {
+      await ensureUser(tx, n.owner);
+      await tx.query(
+        `INSERT INTO recordings (id, busk_id, owner_id, file, content_type, state, lat, lng) VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7)`,
+        [id, n.buskId, n.owner.id, file, n.contentType, n.location?.lat ?? null, n.location?.lng ?? null],
+      );
+    });
+    return this.toPublic((await this.row(id))!);
+  }
+
+  /** The recording ended with a playable file; its duration is read from the file when not given. */
+  async finish(id: string, durationS?: number): Promise<PublicRecording> {
+    const r = await this.row(id);
+    if (!r) throw notFound('recording', id);
+    const d = durationS ?? await this.clipper.duration(this.path(r));
+    const db = await this.store.db();
+    await db.query(`UPDATE recordings SET state = 'ready', ended_at = now(), duration_s = $2 WHERE id = $1`, [id, d]);
+    return this.toPublic((await this.row(id))!);
+  }
+
+  async fail(id: string): Promise<void> {
+    const db = await this.store.db();
+    await db.query(`UPDATE recordings SET state = 'failed', ended_at = now() WHERE id = $1`, [id]);
+  }
+
+  async row(id: string): Promise<RecordingRow | null> {
+    const db = await this.store.db();
+    return (await db.query<RecordingRow>(`${SELECT} WHERE r.id = $1`, [id]))[0] ?? null;
+  }
+
+  async mine(p: Principal): Promise<PublicRecording[]> {
+    const db = await this.store.db();
+    return (await db.query<RecordingRow>(`${SELECT} WHERE r.owner_id = $1 ORDER BY r.started_at DESC LIMIT 200`, [p.id])).map((r) => this.toPublic(r));
+  }
+
+  /** Absolute path of the recording's file. */
+  path(r: RecordingRow): string {
+    return path.join(this.store.recordingsDir, r.file);
+  }
+
+  toPublic(r: RecordingRow): PublicRecording {
+    return {
+      id: r.id, buskId: r.busk_id, owner: { id: r.owner_id, name: r.owner_name }, startedAt: iso(r.started_at),
+      endedAt: r.ended_at ? iso(r.ended_at) : null, durationS: r.duration_s === null ? null : Number(r.duration_s),
+      state: r.state, videoUrl: `/api/recordings/${r.id}/video`,
+    };
+  }
+}
