@@ -13,6 +13,10 @@
 # a command that also works outside a container (no absolute /app paths, no apt-get), and keep the
 # stage names `build` and `runtime`.
 
+# ffmpeg and ffprobe cut shorts and make posters (stream copy, signaling/src/shorts/clip.ts): a
+# static build, so the runtime stage needs no apt-get and stays a copy of files.
+FROM mwader/static-ffmpeg:7.1 AS ffmpeg
+
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first: this layer is reused until package.json or the lock file changes.
@@ -33,6 +37,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=ffmpeg /ffmpeg /ffprobe /usr/local/bin/
 USER node
 # 8080: HTTP (web app, /api, STOMP over WebSocket at /stomp, /healthz, /readyz, /metrics)
 # 61613: STOMP over TCP for backend services (the TURN monitor sidecar); never publish it publicly.

@@ -254,6 +254,15 @@ export function performBuild(opts: BuildOptions): BuildResult {
   }
 }
 
+/** The absolute path of `program` on this machine's PATH, or a path that does not exist. */
+function onPath(program: string): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const p = path.join(dir, program);
+    if (dir && fs.existsSync(p)) return fs.realpathSync(p);
+  }
+  return path.join('/nonexistent', program);
+}
+
 function buildIn(opts: BuildOptions & { workDir: string }): BuildResult {
   const log = opts.log ?? (() => {});
   const repo = path.resolve(opts.repo);
@@ -313,12 +322,17 @@ function buildIn(opts: BuildOptions & { workDir: string }): BuildResult {
           const dest = parts[parts.length - 1];
           const srcs = parts.slice(0, -1);
           const from = ins.flags.from;
+          // A stage with no instructions is an image used only for its files (the static ffmpeg
+          // build): without Docker nothing can pull it, so the same programs come from this
+          // machine's PATH (the tests need them there anyway: scripts/setup.js TEST_PROGRAMS).
+          const fileImage = from !== undefined && df.stages.find((st) => st.name === from)?.instructions.length === 0;
           const fromRoot = from !== undefined ? stageRoots[from] : context;
           if (!fromRoot) throw new Error(`Dockerfile line ${ins.line}: unknown stage ${from}`);
           const destPath = mapPath(root, wd, dest);
           for (const s of srcs) {
             if (/[*?[]/.test(s)) throw new Error(`Dockerfile line ${ins.line}: globs in COPY are not supported by build-steps`);
-            const srcPath = from !== undefined ? path.join(fromRoot, s.startsWith('/') ? s : path.posix.join('/', s)) : path.join(context, s);
+            const srcPath = fileImage ? onPath(path.basename(s))
+              : from !== undefined ? path.join(fromRoot, s.startsWith('/') ? s : path.posix.join('/', s)) : path.join(context, s);
             if (!fs.existsSync(srcPath)) throw new Error(`Dockerfile line ${ins.line}: COPY source ${s} does not exist${from ? ` in stage ${from}` : ' in the build context'}`);
             const st = fs.statSync(srcPath);
             if (st.isDirectory()) {

@@ -21,8 +21,36 @@ function pageEntries() {
   return fs.readdirSync(src).filter((f) => f.endsWith('.ts')).map((f) => path.join(src, f));
 }
 
+// Every page shares one head and one header (stylesheet, icon, nav): a page in web/public starts
+// with `<!--shell {...}-->` naming its title, script, page id and optional skip link, and the
+// build writes the shell in its place, so the pages cannot drift apart.
+const NAV = [['./', 'Live map', 'map'], ['shorts.html', 'Shorts', 'shorts'], ['studio.html', 'Go live', 'studio'], ['ops.html', 'Ops', 'ops']];
+const ICON = 'data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22 viewBox=%220 0 16 16%22%3E%3Ccircle cx=%228%22 cy=%228%22 r=%226%22 fill=%22%23e4572e%22/%3E%3C/svg%3E';
+
+/** `root` is '' (links relative to the page) or '/' for pages served below another path (/u/{id}). */
+function shell({ title, script, page, skip, root = '', status = true }) {
+  const at = (href) => (root ? root + href.replace(/^\.\//, '') : href);
+  const nav = NAV.map(([href, label, id]) => `    <a href="${at(href)}"${id === page ? ' aria-current="page"' : ''}>${label}</a>`);
+  return [
+    '<!doctype html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">', '<meta name="theme-color" content="#1d1b3a">',
+    `<link rel="icon" href="${ICON}">`, `<link rel="stylesheet" href="${at('app.css')}">`,
+    `<title>${title}</title>`, `<script type="module" src="${at(script)}"></script>`, '</head>',
+    `<body class="page-${page}">`,
+    ...(skip ? [`<a class="skip" href="${skip[0]}">${skip[1]}</a>`] : []),
+    '<header class="top">', `  <a class="brand" href="${at('./')}">busking</a>`, '  <nav aria-label="Main">', ...nav, '  </nav>',
+    ...(status ? ['  <span id="link-state" class="link-state" role="status" aria-live="polite"></span>'] : []),
+    '</header>', '',
+  ].join('\n');
+}
+
 function copyPublic() {
-  for (const f of fs.readdirSync(pub)) fs.copyFileSync(path.join(pub, f), path.join(out, f));
+  for (const f of fs.readdirSync(pub)) {
+    const text = f.endsWith('.html') ? fs.readFileSync(path.join(pub, f), 'utf8') : null;
+    const m = text && /^<!--shell (\{.*\}) -->\n/.exec(text);
+    if (m) fs.writeFileSync(path.join(out, f), shell(JSON.parse(m[1])) + text.slice(m[0].length));
+    else fs.copyFileSync(path.join(pub, f), path.join(out, f));
+  }
 }
 
 /** world-atlas ships TopoJSON (shared borders stored once): copied as is, decoded in the browser. */

@@ -16,9 +16,11 @@ describe('Dockerfile (static)', () => {
   const build = dockerfile.stages.find((s) => s.name === 'build');
   const runtime = dockerfile.stages[dockerfile.stages.length - 1];
 
-  test('two stages on node:24-bookworm-slim (the current LTS): build, then runtime', () => {
-    expect(dockerfile.stages.map((s) => s.name)).toEqual(['build', 'runtime']);
-    for (const s of dockerfile.stages) expect(s.image).toBe('node:24-bookworm-slim');
+  test('build and runtime on node:24-bookworm-slim (the current LTS), and a pinned static ffmpeg image for its files', () => {
+    expect(dockerfile.stages.map((s) => s.name)).toEqual(['ffmpeg', 'build', 'runtime']);
+    expect(dockerfile.stages[0].image).toMatch(/^mwader\/static-ffmpeg:\d+\.\d+/);
+    expect(dockerfile.stages[0].instructions).toEqual([]);
+    for (const s of dockerfile.stages.slice(1)) expect(s.image).toBe('node:24-bookworm-slim');
   });
 
   test('package.json engines admits the image\'s Node major (and the Node 20 CI also runs)', () => {
@@ -40,8 +42,10 @@ describe('Dockerfile (static)', () => {
 
   test('runtime stage: only package.json, node_modules and dist from the build, non-root user, /readyz health check', () => {
     const copies = runtime.instructions.filter((i) => i.keyword === 'COPY');
-    for (const c of copies) expect(c.flags.from).toBe('build');
-    expect(copies.map((c) => c.rest.split(/\s+/)[0]).sort()).toEqual(['/app/dist', '/app/node_modules', '/app/package.json']);
+    const fromBuild = copies.filter((c) => c.flags.from === 'build');
+    expect(fromBuild.map((c) => c.rest.split(/\s+/)[0]).sort()).toEqual(['/app/dist', '/app/node_modules', '/app/package.json']);
+    // And the two ffmpeg programs the shorts need, nothing else.
+    expect(copies.filter((c) => c.flags.from !== 'build').map((c) => [c.flags.from, c.rest])).toEqual([['ffmpeg', '/ffmpeg /ffprobe /usr/local/bin/']]);
     const user = runtime.instructions.filter((i) => i.keyword === 'USER').pop();
     expect(user?.rest).toBe('node');
     const cmd = runtime.instructions.filter((i) => i.keyword === 'CMD').pop();
@@ -85,6 +89,7 @@ describe('Dockerfile build and start, without Docker', () => {
       expect([dev, fs.existsSync(path.join(rt.workdir, 'node_modules', dev))]).toEqual([dev, false]);
     }
     expect(fs.existsSync(path.join(rt.workdir, 'signaling'))).toBe(false);
+    for (const prog of ['ffmpeg', 'ffprobe']) expect(fs.statSync(path.join(rt.root, 'usr', 'local', 'bin', prog)).mode & 0o001).toBe(0o001);
 
     // USER node reads files owned by root: everything must be world-readable (directories traversable).
     const unreadable: string[] = [];

@@ -9,7 +9,7 @@ const { build, outDir } = require('../build.js') as {
   outDir: string;
 };
 
-const PAGES = ['index.html', 'studio.html', 'watch.html', 'ops.html'];
+const PAGES = ['index.html', 'studio.html', 'watch.html', 'ops.html', 'shorts.html', 'profile.html'];
 const root = path.resolve(__dirname, '..', '..');
 let metafile: Awaited<ReturnType<typeof build>>['metafile'];
 
@@ -55,6 +55,20 @@ test.each(PAGES)('%s: every form control has a label and every button a name', (
   expect(html).toMatch(/<html lang="en">/);
   expect(html).toContain('name="viewport"');
   expect(html).toMatch(/aria-live="polite"/); // state changes are announced
+});
+
+test('every page has the one shell: the same nav, its own title and script, the current page marked', () => {
+  const navOf = (html: string) => [...(/<nav aria-label="Main">([\s\S]*?)<\/nav>/.exec(html)?.[1] ?? '').matchAll(/>([^<]+)<\/a>/g)].map((m) => m[1]);
+  for (const p of PAGES) {
+    const html = page(p);
+    expect([p, navOf(html)]).toEqual([p, ['Live map', 'Shorts', 'Go live', 'Ops']]);
+    expect(html).not.toContain('<!--shell');
+    expect(html.match(/<title>/g)).toHaveLength(1);
+  }
+  expect(page('ops.html')).toContain('<a href="ops.html" aria-current="page">Ops</a>');
+  // The profile is served at /u/{id}: its links and assets are absolute.
+  expect(page('profile.html')).toContain('<script type="module" src="/profile.js"></script>');
+  expect(page('profile.html')).toContain('<link rel="stylesheet" href="/app.css">');
 });
 
 test('user-supplied text never reaches the DOM as HTML', () => {

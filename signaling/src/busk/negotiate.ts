@@ -2,6 +2,7 @@
 // pipeline, its candidates to the peer, the offer processed, the answer sent, held candidates
 // applied. A newer offer on the same leg supersedes a slower older one; on failure the leg keeps
 // the endpoint it had (a renegotiation that fails must not cut working media).
+import { MediaError } from '../media';
 import type { Endpoint, Pipeline } from '../media';
 import { AppError } from '../stomp';
 import type { PeerChannel } from './context';
@@ -39,6 +40,9 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     if (onFlow) endpoint.on('flow-in', ({ kind, flowing }) => { if (leg.endpoint === endpoint) onFlow(kind, flowing); });
     if (n.prepare) await n.prepare(endpoint);
     const answer = await endpoint.processOffer(n.sdp);
+    // KMS (and the engine, like it) answers an offer it cannot use with every section rejected
+    // (port 0) instead of an error; a leg with no media is of no use to anyone, so it fails here.
+    if (!/^m=\S+ [1-9]/m.test(answer)) throw new MediaError('media-error', 'the media server accepted none of the media in the offer');
     if (superseded()) throw new AppError('conflict', 'superseded by a newer offer');
     n.peer.send({ type: 'answer', sdpAnswer: answer });
     leg.attach(endpoint);
