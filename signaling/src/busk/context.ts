@@ -11,6 +11,7 @@ import type { Metrics } from '../http/metrics';
 import type { BuskMessage, BusksMessage, ChatMessage, PeerMessage, StartedMessage } from '../protocol';
 import type { SubscriptionDelivery } from './replay';
 import { EarlyCandidates } from './leg';
+import { OfferBudget } from './budget';
 
 /** The broker calls this service uses (signaling/src/stomp Broker). */
 export interface BrokerLike extends BusTarget, SubscriptionDelivery {
@@ -50,10 +51,15 @@ const COUNT_COALESCE_MS = 200;
 
 export class BuskContext {
   /** Client ICE candidates that arrived before their endpoint: one owner, one limit. */
-  readonly early = new EarlyCandidates();
+  readonly early: EarlyCandidates;
+  /** Offers negotiated at once by this node and per session (OFFER_CONCURRENCY). */
+  readonly offers: OfferBudget;
   private readonly countTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(readonly o: BuskServiceOptions) {}
+  constructor(readonly o: BuskServiceOptions) {
+    this.early = new EarlyCandidates(o.config.limits.iceCandidatesPerLeg);
+    this.offers = new OfferBudget(o.config.limits.offerConcurrency);
+  }
 
   get nodeId(): string { return this.o.nodeId; }
 

@@ -59,16 +59,19 @@ export class AppHandlers {
   private async onOffer(req: AppRequest): Promise<void> {
     const p = principal(req);
     const sdp = parseOffer(req.json());
-    const rec = await this.service.record(req.params.id);
-    const peer = this.ctx.peer(req.session, rec.id);
-    const t0 = performance.now();
-    if (isOwner(p, rec.owner)) {
-      await this.service.present(rec, peer, sdp);
-      this.ctx.o.metrics.presentSeconds.observe((performance.now() - t0) / 1000);
-    } else {
-      await this.service.watch(rec, peer, sdp);
-      this.ctx.o.metrics.joinSeconds.observe((performance.now() - t0) / 1000);
-    }
+    // Checked and counted before the first await: a burst of offers meets the budget one by one.
+    await this.ctx.offers.run(req.session.id, async () => {
+      const rec = await this.service.record(req.params.id);
+      const peer = this.ctx.peer(req.session, rec.id);
+      const t0 = performance.now();
+      if (isOwner(p, rec.owner)) {
+        await this.service.present(rec, peer, sdp);
+        this.ctx.o.metrics.presentSeconds.observe((performance.now() - t0) / 1000);
+      } else {
+        await this.service.watch(rec, peer, sdp);
+        this.ctx.o.metrics.joinSeconds.observe((performance.now() - t0) / 1000);
+      }
+    });
   }
 
   private async onIce(req: AppRequest): Promise<void> {
