@@ -56,7 +56,8 @@ describe('when development tokens are on', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(written.join('')).toMatch(/WARN.*DEV_TOKENS_ALLOW_PUBLIC: development tokens are ON/);
+    const warnings = written.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.level === 'warn');
+    expect(warnings).toContainEqual(expect.objectContaining({ scope: 'auth', msg: expect.stringMatching(/^DEV_TOKENS_ALLOW_PUBLIC: development tokens are ON/) }));
   });
 });
 
