@@ -44,6 +44,11 @@ export interface PeerChannel {
   /** Principal id (user or anonymous label id) or the session id. */
   readonly userId: string;
   send(msg: PeerMessage): void;
+  /**
+   * False once the peer is gone (its STOMP session closed): its close cleanup has run, so nothing
+   * may be created for it any more. Checked after every wait that precedes creating something.
+   */
+  isOpen(): boolean;
 }
 
 /** Viewer counts change in bursts (200 joins at once): one message per busk per this many ms. */
@@ -77,6 +82,7 @@ export class BuskContext {
       sessionId: session.id,
       userId: session.principal?.id ?? session.id,
       send: (msg) => this.toSession(session.id, `/queue/busk.${buskId}`, msg),
+      isOpen: () => this.o.broker.session(session.id) !== undefined,
     };
   }
 

@@ -19,6 +19,9 @@ export class EarlyCandidates {
 
   private key(sessionId: string, buskId: string): string { return `${sessionId}|${buskId}`; }
 
+  /** Legs with candidates held. */
+  get size(): number { return this.held.size; }
+
   hold(sessionId: string, buskId: string, c: IceCandidate): void {
     const k = this.key(sessionId, buskId);
     const l = this.held.get(k) ?? [];

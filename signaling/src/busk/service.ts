@@ -67,7 +67,7 @@ export class BuskService {
     let endpoints = 0;
     for (const b of this.busks.values()) if (b.presenter?.endpoint) endpoints++;
     for (const v of this.audience.all()) if (v.endpoint) endpoints++;
-    return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints };
+    return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints, offers: this.ctx.offers.stats, heldCandidates: this.ctx.early.size };
   }
 
   /** A busk's record: this node's copy when it presents it, else State's; not-found when it is gone. */
@@ -131,6 +131,8 @@ export class BuskService {
     if (v) return v.addCandidate(c);
     // No leg yet: the offer may still be on its way through the media server.
     await this.record(buskId);
+    // A session that closed meanwhile had its held candidates dropped already: hold none for it.
+    if (!this.ctx.o.broker.session(sessionId)) return;
     this.ctx.early.hold(sessionId, buskId, c);
   }
 
