@@ -27,6 +27,10 @@ import type { StartRequest } from './validate';
 /** Session close reasons that mean "the connection dropped": the presenter gets its grace period. */
 const DROPS: ReadonlySet<string> = new Set(['socket-closed', 'heartbeat-timeout', 'error', 'slow-consumer', 'rate-limited', 'frame-timeout']);
 
+function tooManyBusks(max: number): AppError {
+  return new AppError('rate-limited', `at most ${max} live busks per busker; end one first`);
+}
+
 export class BuskService {
   private readonly ctx: BuskContext;
   private readonly busks = new Map<string, Busk>();
@@ -92,13 +96,26 @@ export class BuskService {
       startedAt: new Date().toISOString(), media: 'connecting',
       node: o.nodeId, presenterSession, kmsUrl: null, pipelineId: null, presenterEndpointId: null,
     };
+    const max = o.config.limits.busksPerBusker;
+    if (await this.liveBusksOf(owner.id) >= max) throw tooManyBusks(max);
     this.busks.set(rec.id, new Busk(rec, this.ctx));
     await o.state.putBusk(rec);
+    // Counted again with ours in State: starts racing on several sessions or nodes all saw room
+    // before; whoever finds the owner over the limit now withdraws (never more than `max` stay).
+    if (await this.liveBusksOf(owner.id) > max) {
+      this.busks.delete(rec.id);
+      await o.state.deleteBusk(rec.id);
+      throw tooManyBusks(max);
+    }
     o.metrics.busksStarted.inc();
     started?.(rec);
     this.ctx.publish('/topic/busks', { type: 'live', busk: toPublic(rec, 0) });
     log.info('busk', `started ${rec.id} "${rec.title}" by ${owner.id}`);
     return rec;
+  }
+
+  private async liveBusksOf(ownerId: string): Promise<number> {
+    return (await this.ctx.o.state.listBusks()).filter((r) => r.owner.id === ownerId).length;
   }
 
   /** The owner's offer from `peer`: first offer, renegotiation, or the presenter back after a drop (maybe here from another node). */

@@ -56,7 +56,7 @@ describe('when development tokens are on', () => {
     } finally {
       spy.mockRestore();
     }
-    const warnings = written.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.level === 'warn');
+    const warnings = written.join('').split('\n').filter((l) => l.startsWith('{"time"')).map((l) => JSON.parse(l)).filter((e) => e.level === 'warn');
     expect(warnings).toContainEqual(expect.objectContaining({ scope: 'auth', msg: expect.stringMatching(/^DEV_TOKENS_ALLOW_PUBLIC: development tokens are ON/) }));
   });
 });
