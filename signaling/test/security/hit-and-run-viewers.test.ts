@@ -4,12 +4,11 @@
 // viewers on node B left 6 endpoints and a count of 6. Now the session is re-checked after every wait
 // and whatever was created for a gone session is released. Same for ICE candidates sent before the
 // offer. Two real nodes, real Redis, one media engine.
-import { startMediaServer } from '../../../kurento/src';
 import type { MediaServer } from '../../../kurento/src';
-import { startRedis, RedisServer } from '../../../test-support/processes';
 import { waitFor } from '../../../test-support/ports';
-import { startTestService, devToken, connect } from '../support/service';
+import { devToken, connect } from '../support/service';
 import { startBusk, PeerHost } from '../support/peers';
+import { startTwoNodes, TwoNodes } from '../support/two-nodes';
 import { rawTcp, frame } from '../stomp/helpers';
 import type { Service } from '../../src/service';
 
@@ -18,24 +17,16 @@ jest.setTimeout(180000);
 const HIT_AND_RUN = 40;
 
 describe('hit-and-run viewers on the node without the presenter', () => {
-  let redis: RedisServer;
+  let nodes: TwoNodes;
   let engine: MediaServer;
   let a: Service;
   let b: Service;
   let host: PeerHost;
   beforeAll(async () => {
-    redis = await startRedis();
-    engine = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
-    const env = { REDIS_URL: redis.url, KMS_URLS: engine.url, NODE_PRESENCE_TTL_MS: '3000' };
-    a = await startTestService({ ...env, NODE_ID: 'hr-a' }, { redisPrefix: 'hr:' });
-    b = await startTestService({ ...env, NODE_ID: 'hr-b' }, { redisPrefix: 'hr:' });
-    host = await PeerHost.start();
+    nodes = await startTwoNodes({ prefix: 'hr:', ids: ['hr-a', 'hr-b'], presenceTtlMs: 3000 });
+    ({ engine, a, b, host } = nodes);
   });
-  afterAll(async () => {
-    host.stop();
-    await b.close(); await a.close();
-    await engine.close(); await redis.stop();
-  });
+  afterAll(() => nodes.close());
 
   test('leave no endpoint on the media server and a public viewer count of 0', async () => {
     const busker = await connect(a, await devToken(a, 'Hera', ['busker']));
