@@ -25,13 +25,19 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'JWT_ALGORITHM', default: '', description: 'Pinned algorithm: HS256 with JWT_SECRET (default), RS256 or ES256 with JWT_PUBLIC_KEY.' },
   { name: 'JWT_ISSUER', default: '', description: 'Required `iss` claim, when set.' },
   { name: 'JWT_AUDIENCE', default: '', description: 'Required `aud` claim, when set.' },
-  { name: 'DEV_TOKENS', default: 'auto', description: 'POST /api/dev/token issues tokens for testing: auto = only in the embedded development setup (no KMS_URLS, no JWT key configured), true/false to force.' },
+  { name: 'DEV_TOKENS', default: 'auto', description: 'POST /api/dev/token issues tokens for testing: auto = only in the embedded development setup (no KMS_URLS, no JWT key configured) on a loopback HOST and without NODE_ENV=production; true/false to force (true on a public HOST or in production also needs DEV_TOKENS_ALLOW_PUBLIC). Dev tokens are signed with their own key, never with JWT_SECRET.' },
+  { name: 'DEV_TOKENS_ALLOW_PUBLIC', default: 'false', description: 'Lets DEV_TOKENS=true run bound to a non-loopback HOST or with NODE_ENV=production (anyone who reaches the port can mint any role). Logged as a warning at start. Never in production.' },
   { name: 'ANONYMOUS_VIEWING', default: 'true', description: 'Allow STOMP sessions without a token to watch and chat as guests.' },
   { name: 'NODE_PRESENCE_TTL_MS', default: '15000', description: 'With Redis: a node refreshes its presence key every third of this; when it expires, other nodes end that node\'s busks and forget its viewers.' },
   { name: 'MEDIA_TIMEOUT_MS', default: '10000', description: 'Longest wait for one media server call (create, processOffer, ...) before the client gets `unavailable`.' },
   { name: 'PRESENTER_GRACE_MS', default: '15000', description: 'How long a busk survives its presenter\'s dropped connection, waiting for a reconnect.' },
   { name: 'CHAT_MAX_LENGTH', default: '500', description: 'Longest chat message, in characters.' },
-  { name: 'CHAT_RATE', default: '5/10s', description: 'Chat messages allowed per session per window.' },
+  { name: 'CHAT_RATE', default: '5/10s', description: 'Chat messages allowed per user (a guest: per session) per window.' },
+  { name: 'CHAT_RATE_PER_ADDRESS', default: '30/10s', description: 'Chat messages allowed per window from all guest sessions of one client address together (guests are free to make; a crowd behind one carrier NAT shares this).' },
+  { name: 'LOCATION_RATE', default: '10/10s', description: 'Pin moves (/app/busk.{id}.location) allowed per busker per window; each one goes to every map viewer.' },
+  { name: 'BUSKS_PER_BUSKER', default: '3', description: 'Live busks one busker (token `sub`) may hold at once, over all sessions and nodes.' },
+  { name: 'OFFER_CONCURRENCY', default: '16', description: 'SDP offers a node negotiates with the media server at once; up to 16 times more wait their turn, beyond that `unavailable`. A session has at most 2 offers in flight. 0: no cap.' },
+  { name: 'ICE_CANDIDATES_PER_LEG', default: '200', description: 'ICE candidates a client may send for one leg per offer (before and after its endpoint exists); more are `rate-limited`.' },
   { name: 'CHAT_HISTORY', default: '50', description: 'Chat messages replayed to a new subscriber.' },
   { name: 'STUN_URLS', default: '', description: 'Comma-separated stun: URLs handed to browsers by /api/ice-servers and to the embedded engine.' },
   { name: 'TURN_URLS', default: '', description: 'Comma-separated turn:/turns: URLs of coturn, handed out with short-lived credentials.' },
@@ -100,6 +106,24 @@ export function parseRate(s: string, name = 'rate'): { count: number; windowMs: 
   return { count: Number(m[1]), windowMs: Number(m[2]) * unit };
 }
 
+/** 127.0.0.0/8, ::1 and localhost: only this machine can reach the listener. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/**
+ * The development tokens' key: derived from JWT_SECRET when there is one (so several nodes sharing
+ * the secret accept each other's dev tokens, as tests with two nodes need), random per process
+ * otherwise. A one-way derivation: a dev token reveals nothing about the production secret, and is
+ * not signed with it.
+ */
+function devTokenKey(secret: string): string {
+  const crypto = require('node:crypto') as typeof import('node:crypto');
+  if (!secret) return crypto.randomBytes(32).toString('hex');
+  return crypto.createHmac('sha256', secret).update('busking development tokens').digest('hex');
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -109,13 +133,18 @@ export interface Config {
   embeddedKmsPort: number;
   rtpPortRange: { min: number; max: number } | null;
   redisUrl: string;
-  jwt: { secret: string; publicKey: string; algorithm: 'HS256' | 'RS256' | 'ES256'; issuer: string; audience: string };
+  /** devSecret: the development tokens' own HS256 key ('' when they are off; see auth/jwt.ts). */
+  jwt: { secret: string; publicKey: string; algorithm: 'HS256' | 'RS256' | 'ES256'; issuer: string; audience: string; devSecret?: string };
   devTokens: boolean;
+  /** Dev tokens on although bound to a public address or NODE_ENV=production (DEV_TOKENS_ALLOW_PUBLIC). */
+  devTokensPublic: boolean;
   anonymousViewing: boolean;
   presenterGraceMs: number;
   nodePresenceTtlMs: number;
   mediaTimeoutMs: number;
-  chat: { maxLength: number; rate: { count: number; windowMs: number }; history: number };
+  chat: { maxLength: number; rate: { count: number; windowMs: number }; ratePerAddress: { count: number; windowMs: number }; history: number };
+  /** Abuse limits of the busk service (issue 17): what one client may make the node and the media server do. */
+  limits: { locationRate: { count: number; windowMs: number }; busksPerBusker: number; offerConcurrency: number; iceCandidatesPerLeg: number };
   stunUrls: string[];
   turn: { urls: string[]; secret: string; ttlSeconds: number; logFile: string };
   stomp: {
@@ -144,16 +173,24 @@ export function loadConfig(env: Env = process.env): Config {
   if (!['HS256', 'RS256', 'ES256'].includes(algorithm)) throw new Error(`JWT_ALGORITHM must be HS256, RS256 or ES256, got "${algorithm}"`);
   if (algorithm === 'HS256' && publicKey) throw new Error('JWT_ALGORITHM HS256 needs JWT_SECRET, not a public key');
   if (algorithm !== 'HS256' && !publicKey) throw new Error(`JWT_ALGORITHM ${algorithm} needs JWT_PUBLIC_KEY`);
+  // Development tokens let anyone who reaches the port mint any role: `auto` turns them on only in
+  // the embedded setup on a loopback address outside production, and `true` on a public bind (or in
+  // production) needs the explicit DEV_TOKENS_ALLOW_PUBLIC, which the service logs loudly.
+  const host = raw(env, 'HOST');
+  const publicSetup = !isLoopback(host) || env.NODE_ENV === 'production';
   const devSetting = raw(env, 'DEV_TOKENS').toLowerCase();
-  const embeddedDev = kmsUrls.length === 0 && !secret && !publicKey;
+  const embeddedDev = kmsUrls.length === 0 && !secret && !publicKey && !publicSetup;
   const devTokens = devSetting === 'auto' ? embeddedDev : bool(env, 'DEV_TOKENS');
-  if (devTokens && algorithm !== 'HS256') throw new Error('DEV_TOKENS needs HS256 (a secret to sign with)');
+  const allowPublic = bool(env, 'DEV_TOKENS_ALLOW_PUBLIC');
+  if (devTokens && publicSetup && !allowPublic) {
+    throw new Error(`DEV_TOKENS=true with ${isLoopback(host) ? 'NODE_ENV=production' : `HOST=${host} (not loopback)`} would let anyone mint tokens with any role; bind HOST to 127.0.0.1, or set DEV_TOKENS_ALLOW_PUBLIC=true if you really mean it`);
+  }
   const rtpMin = int(env, 'RTP_MIN_PORT');
   const rtpMax = int(env, 'RTP_MAX_PORT');
   const level = raw(env, 'LOG_LEVEL') as Config['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`LOG_LEVEL must be debug, info, warn or error`);
   return {
-    host: raw(env, 'HOST'),
+    host,
     port: int(env, 'PORT'),
     stompTcpPort: int(env, 'STOMP_TCP_PORT'),
     nodeId: raw(env, 'NODE_ID') || `node-${crypto.randomBytes(3).toString('hex')}`,
@@ -162,19 +199,27 @@ export function loadConfig(env: Env = process.env): Config {
     rtpPortRange: rtpMin > 0 && rtpMax >= rtpMin ? { min: rtpMin, max: rtpMax } : null,
     redisUrl: raw(env, 'REDIS_URL'),
     jwt: {
-      // The development setup signs its own tokens with a per-process random secret.
-      secret: secret || (devTokens ? crypto.randomBytes(32).toString('hex') : ''),
+      secret,
       publicKey,
       algorithm,
       issuer: raw(env, 'JWT_ISSUER'),
       audience: raw(env, 'JWT_AUDIENCE'),
+      devSecret: devTokens ? devTokenKey(secret) : '',
     },
     devTokens,
+    devTokensPublic: devTokens && publicSetup,
     anonymousViewing: bool(env, 'ANONYMOUS_VIEWING'),
     presenterGraceMs: int(env, 'PRESENTER_GRACE_MS'),
     nodePresenceTtlMs: int(env, 'NODE_PRESENCE_TTL_MS'),
     mediaTimeoutMs: int(env, 'MEDIA_TIMEOUT_MS'),
-    chat: { maxLength: int(env, 'CHAT_MAX_LENGTH'), rate: parseRate(raw(env, 'CHAT_RATE'), 'CHAT_RATE'), history: int(env, 'CHAT_HISTORY') },
+    chat: {
+      maxLength: int(env, 'CHAT_MAX_LENGTH'), rate: parseRate(raw(env, 'CHAT_RATE'), 'CHAT_RATE'),
+      ratePerAddress: parseRate(raw(env, 'CHAT_RATE_PER_ADDRESS'), 'CHAT_RATE_PER_ADDRESS'), history: int(env, 'CHAT_HISTORY'),
+    },
+    limits: {
+      locationRate: parseRate(raw(env, 'LOCATION_RATE'), 'LOCATION_RATE'), busksPerBusker: int(env, 'BUSKS_PER_BUSKER'),
+      offerConcurrency: int(env, 'OFFER_CONCURRENCY'), iceCandidatesPerLeg: int(env, 'ICE_CANDIDATES_PER_LEG'),
+    },
     stunUrls: list(env, 'STUN_URLS'),
     turn: { urls: list(env, 'TURN_URLS'), secret: raw(env, 'TURN_SECRET'), ttlSeconds: int(env, 'TURN_TTL_S'), logFile: raw(env, 'TURN_LOG') },
     stomp: {

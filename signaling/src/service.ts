@@ -138,6 +138,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     // 3. Broker, auth and the bus.
     const verifier = new TokenVerifier(config.jwt);
     const devTokens = config.devTokens ? new DevTokenIssuer(config.jwt) : null;
+    if (config.devTokensPublic) {
+      log.warn('auth', `DEV_TOKENS_ALLOW_PUBLIC: development tokens are ON although HOST=${config.host} is public or NODE_ENV=production; anyone who reaches POST /api/dev/token can mint any role (ops, busker). Never run this in production.`);
+    }
     const broker = new Broker({
       authenticator: makeAuthenticator(verifier, { anonymousViewing: config.anonymousViewing }),
       permissions: stompRules,

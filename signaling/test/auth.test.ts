@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import { loadConfig } from '../src/config';
 import { AuthError, DevTokenIssuer, TokenVerifier, makeAuthenticator, permissions, anonymousPrincipal } from '../src/auth';
 
-const hsCfg = loadConfig({ JWT_SECRET: 'x'.repeat(32) }).jwt;
+const hsCfg = loadConfig({ JWT_SECRET: 'x'.repeat(32), DEV_TOKENS: 'true' }).jwt;
 
 function b64(o: unknown) { return Buffer.from(JSON.stringify(o)).toString('base64url'); }
 

@@ -1,34 +1,27 @@
 // Two signaling nodes on one real Redis and one media engine: a viewer on node B watches a presenter
 // on node A; chat, counts and the map cross nodes; a node that dies takes only its own busks down.
-import { startMediaServer } from '../../kurento/src';
 import type { MediaServer } from '../../kurento/src';
-import { startRedis, RedisServer } from '../../test-support/processes';
+import type { RedisServer } from '../../test-support/processes';
 import { waitFor } from '../../test-support/ports';
 import { startTestService, devToken, connect } from './support/service';
 import { startBusk, watchBusk, PeerHost } from './support/peers';
+import { startTwoNodes, TwoNodes } from './support/two-nodes';
 import type { Service } from '../src/service';
 
 jest.setTimeout(180000);
 
 describe('two nodes, one Redis', () => {
+  let nodes: TwoNodes;
   let redis: RedisServer;
   let engine: MediaServer;
   let a: Service;
   let b: Service;
   let host: PeerHost;
   beforeAll(async () => {
-    redis = await startRedis();
-    engine = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
-    const env = { REDIS_URL: redis.url, KMS_URLS: engine.url, NODE_PRESENCE_TTL_MS: '1500' };
-    a = await startTestService({ ...env, NODE_ID: 'node-a' }, { redisPrefix: 'mn:' });
-    b = await startTestService({ ...env, NODE_ID: 'node-b' }, { redisPrefix: 'mn:' });
-    host = await PeerHost.start();
+    nodes = await startTwoNodes({ prefix: 'mn:', ids: ['node-a', 'node-b'], presenceTtlMs: 1500 });
+    ({ redis, engine, a, b, host } = nodes);
   });
-  afterAll(async () => {
-    host.stop();
-    await b.close(); await a.close();
-    await engine.close(); await redis.stop();
-  });
+  afterAll(() => nodes.close());
 
   it('viewer on B watches presenter on A; chat, counts and ended cross nodes', async () => {
     const busker = await connect(a, await devToken(a, 'Ann', ['busker']));

@@ -17,7 +17,7 @@ const stompit = require('stompit'); // untyped package
 
 jest.setTimeout(120000);
 
-const jwtCfg = { secret: 'sidecar-test-secret-0123456789abcdef', publicKey: '', algorithm: 'HS256' as const, issuer: '', audience: '' };
+const jwtCfg = { secret: 'sidecar-test-secret-0123456789abcdef', publicKey: '', algorithm: 'HS256' as const, issuer: '', audience: '', devSecret: 'sidecar-test-dev-key-0123456789abcdef' };
 const issuer = new DevTokenIssuer(jwtCfg);
 const opsToken = issuer.issue('turn sidecar', ['ops']);
 const viewerToken = issuer.issue('viewer', []);

@@ -1,4 +1,4 @@
-export { AuthError, TokenVerifier, DevTokenIssuer } from './jwt';
+export { AuthError, TokenVerifier, DevTokenIssuer, DEV_TOKEN_KID } from './jwt';
 export type { TokenClaims } from './jwt';
 export { anonymousPrincipal, hasRole, ROLES } from './principal';
 export type { Principal, Role } from './principal';

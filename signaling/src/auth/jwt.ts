@@ -19,13 +19,21 @@ export interface TokenClaims {
   exp?: number;
 }
 
+/**
+ * Development tokens carry this `kid` and are signed with their own key (Config['jwt'].devSecret),
+ * never the production one: a dev token is refused wherever development tokens are off, and a token
+ * signed with the production key is never taken for a dev one (issue 17).
+ */
+export const DEV_TOKEN_KID = 'busking-dev';
+
 export class TokenVerifier {
-  private readonly key: string | crypto.KeyObject;
+  /** Null in the development setup without a configured key: only dev tokens are accepted then. */
+  private readonly key: string | crypto.KeyObject | null;
 
   constructor(private readonly cfg: Config['jwt']) {
     if (cfg.algorithm === 'HS256') {
-      if (!cfg.secret) throw new Error('HS256 needs JWT_SECRET');
-      this.key = cfg.secret;
+      if (!cfg.secret && !cfg.devSecret) throw new Error('HS256 needs JWT_SECRET');
+      this.key = cfg.secret || null;
     } else {
       if (!cfg.publicKey) throw new Error(`${cfg.algorithm} needs JWT_PUBLIC_KEY`);
       // A KeyObject of type "public": jsonwebtoken refuses it as an HMAC secret, a second guard against key confusion.
@@ -42,10 +50,15 @@ export class TokenVerifier {
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) throw new AuthError('missing or oversized token');
     let claims: jwt.JwtPayload;
     try {
-      const opts: jwt.VerifyOptions = { algorithms: [this.cfg.algorithm], clockTimestamp: Math.floor(nowMs / 1000) };
+      // The header's kid picks the key, and only that key is tried: a production token never meets
+      // the development key, nor a dev token the production key.
+      const dev = jwt.decode(token, { complete: true })?.header.kid === DEV_TOKEN_KID;
+      const key = dev ? this.cfg.devSecret || null : this.key;
+      if (!key) throw new AuthError(dev ? 'development tokens are off' : 'no JWT key is configured (development tokens only)');
+      const opts: jwt.VerifyOptions = { algorithms: [dev ? 'HS256' : this.cfg.algorithm], clockTimestamp: Math.floor(nowMs / 1000) };
       if (this.cfg.issuer) opts.issuer = this.cfg.issuer;
       if (this.cfg.audience) opts.audience = this.cfg.audience;
-      const out = jwt.verify(token, this.key, opts);
+      const out = jwt.verify(token, key, opts);
       if (typeof out === 'string') throw new AuthError('token payload is not a JSON object');
       claims = out;
     } catch (e) {
@@ -61,19 +74,23 @@ export class TokenVerifier {
 
 /**
  * Development token issuer (POST /api/dev/token). Exists only when config.devTokens is on, which
- * loadConfig allows only with HS256 and, by default, only in the embedded development setup.
+ * loadConfig allows by default only in the embedded development setup on a loopback address. It
+ * signs with the development key (DEV_TOKEN_KID), never the production secret.
  */
 export class DevTokenIssuer {
+  private readonly key: string;
+
   constructor(private readonly cfg: Config['jwt'], private readonly ttlSeconds = 12 * 3600) {
-    if (cfg.algorithm !== 'HS256' || !cfg.secret) throw new Error('dev tokens need HS256 and a secret');
+    if (!cfg.devSecret) throw new Error('dev tokens need a development key (config jwt.devSecret)');
+    this.key = cfg.devSecret;
   }
 
   issue(name: string, roles: string[], ttlSeconds = this.ttlSeconds): string {
     const clean = name.trim().slice(0, 64);
     const sub = `dev-${clean.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'user'}`;
-    const opts: jwt.SignOptions = { algorithm: 'HS256', expiresIn: ttlSeconds };
+    const opts: jwt.SignOptions = { algorithm: 'HS256', expiresIn: ttlSeconds, keyid: DEV_TOKEN_KID };
     if (this.cfg.issuer) opts.issuer = this.cfg.issuer;
     if (this.cfg.audience) opts.audience = this.cfg.audience;
-    return jwt.sign({ sub, name: clean, roles: roles.filter((r) => (ROLES as readonly string[]).includes(r)) }, this.cfg.secret, opts);
+    return jwt.sign({ sub, name: clean, roles: roles.filter((r) => (ROLES as readonly string[]).includes(r)) }, this.key, opts);
   }
 }

@@ -11,6 +11,11 @@ import type { BuskContext, PeerChannel } from './context';
 import { Leg, type EarlyCandidates } from './leg';
 import { negotiate } from './negotiate';
 
+/** The peer left while its offer was being processed: nothing of it stays. */
+function gone(): AppError {
+  return new AppError('conflict', 'the session closed while its offer was processed');
+}
+
 export class Viewer extends Leg {
   /** Endpoints gone with the media server: the client has been (or will be) asked to reoffer. */
   stale = false;
@@ -63,6 +68,9 @@ export class Audience {
   async watch(rec: BuskRecord, peer: PeerChannel, sdp: string): Promise<void> {
     const k = this.key(peer.sessionId, rec.id);
     const src = await this.sourceFor(rec);
+    // The session may have closed while we waited (State, the media server): its cleanup found no
+    // leg then, and a leg registered now would leak its endpoint and count a phantom viewer.
+    if (!peer.isOpen()) throw gone();
     let v = this.viewers.get(k);
     const isNew = !v;
     if (!v) {
@@ -84,6 +92,12 @@ export class Audience {
     viewer.stale = false;
     if (result.previous) result.previous.release().catch(() => {});
     await this.ctx.o.state.setViewer(rec.id, peer.sessionId, { node: this.ctx.nodeId, user: viewer.userId, endpointId: result.endpoint.id });
+    if (viewer.closed || this.viewers.get(k) !== viewer) {
+      // Removed (session closed, busk ended) while State was being written: undo the entry.
+      const n = await this.ctx.o.state.removeViewer(rec.id, peer.sessionId);
+      if (n !== null) this.ctx.countChanged(rec.id);
+      throw gone();
+    }
     if (isNew) this.ctx.countChanged(rec.id);
   }
 

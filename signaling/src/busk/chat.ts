@@ -1,5 +1,5 @@
 // Chat: messages of one busk on /topic/busk.{id}.chat, kept in State (CHAT_HISTORY) and replayed to
-// each new subscriber, at most CHAT_RATE per session.
+// each new subscriber, at most CHAT_RATE per user (and CHAT_RATE_PER_ADDRESS for guests).
 import crypto from 'node:crypto';
 import { AppError } from '../stomp';
 import type { Principal, SessionInfo } from '../stomp';
@@ -10,15 +10,25 @@ import { KeyedRateLimit } from '../rate-limit';
 
 export class Chat {
   private readonly limit: KeyedRateLimit;
+  private readonly perAddress: KeyedRateLimit;
 
   constructor(private readonly ctx: BuskContext) {
-    this.limit = new KeyedRateLimit(ctx.o.config.chat.rate.count, ctx.o.config.chat.rate.windowMs);
+    const { rate, ratePerAddress } = ctx.o.config.chat;
+    this.limit = new KeyedRateLimit(rate.count, rate.windowMs);
+    this.perAddress = new KeyedRateLimit(ratePerAddress.count, ratePerAddress.windowMs);
   }
 
-  /** `from` says `text` in busk `buskId` (which exists); `senderId` is what the rate limit counts. */
-  async say(from: Principal, senderId: string, buskId: string, text: string): Promise<void> {
-    const { rate, history } = this.ctx.o.config.chat;
-    if (!this.limit.take(senderId)) throw new AppError('rate-limited', `at most ${rate.count} chat messages per ${rate.windowMs / 1000} s`);
+  /**
+   * `from` says `text` in busk `buskId` (which exists) from session `sessionId` at client `address`.
+   * CHAT_RATE counts per user, whatever session they use; a guest is new with every session, which
+   * costs nothing to open, so guests are also counted together per address (CHAT_RATE_PER_ADDRESS).
+   */
+  async say(from: Principal, sessionId: string, buskId: string, text: string, address?: string): Promise<void> {
+    const { rate, ratePerAddress, history } = this.ctx.o.config.chat;
+    if (!this.limit.take(from.anonymous ? sessionId : `user:${from.id}`)) throw new AppError('rate-limited', `at most ${rate.count} chat messages per ${rate.windowMs / 1000} s`);
+    if (from.anonymous && address !== undefined && !this.perAddress.take(address)) {
+      throw new AppError('rate-limited', `at most ${ratePerAddress.count} guest chat messages per ${ratePerAddress.windowMs / 1000} s from one address`);
+    }
     const msg: ChatMessage = {
       id: crypto.randomBytes(8).toString('base64url'),
       from: { id: from.id, name: from.name, anonymous: from.anonymous },

@@ -11,6 +11,7 @@ import type { Metrics } from '../http/metrics';
 import type { BuskMessage, BusksMessage, ChatMessage, PeerMessage, StartedMessage } from '../protocol';
 import type { SubscriptionDelivery } from './replay';
 import { EarlyCandidates } from './leg';
+import { OfferBudget } from './budget';
 
 /** The broker calls this service uses (signaling/src/stomp Broker). */
 export interface BrokerLike extends BusTarget, SubscriptionDelivery {
@@ -43,6 +44,11 @@ export interface PeerChannel {
   /** Principal id (user or anonymous label id) or the session id. */
   readonly userId: string;
   send(msg: PeerMessage): void;
+  /**
+   * False once the peer is gone (its STOMP session closed): its close cleanup has run, so nothing
+   * may be created for it any more. Checked after every wait that precedes creating something.
+   */
+  isOpen(): boolean;
 }
 
 /** Viewer counts change in bursts (200 joins at once): one message per busk per this many ms. */
@@ -50,10 +56,15 @@ const COUNT_COALESCE_MS = 200;
 
 export class BuskContext {
   /** Client ICE candidates that arrived before their endpoint: one owner, one limit. */
-  readonly early = new EarlyCandidates();
+  readonly early: EarlyCandidates;
+  /** Offers negotiated at once by this node and per session (OFFER_CONCURRENCY). */
+  readonly offers: OfferBudget;
   private readonly countTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(readonly o: BuskServiceOptions) {}
+  constructor(readonly o: BuskServiceOptions) {
+    this.early = new EarlyCandidates(o.config.limits.iceCandidatesPerLeg);
+    this.offers = new OfferBudget(o.config.limits.offerConcurrency);
+  }
 
   get nodeId(): string { return this.o.nodeId; }
 
@@ -71,6 +82,7 @@ export class BuskContext {
       sessionId: session.id,
       userId: session.principal?.id ?? session.id,
       send: (msg) => this.toSession(session.id, `/queue/busk.${buskId}`, msg),
+      isOpen: () => this.o.broker.session(session.id) !== undefined,
     };
   }
 

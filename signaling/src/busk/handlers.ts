@@ -5,6 +5,7 @@ import { AppError } from '../stomp';
 import type { AppHandler, AppRequest, Principal } from '../stomp';
 import { MediaError } from '../media';
 import { hasRole } from '../auth';
+import { KeyedRateLimit } from '../rate-limit';
 import type { BuskContext } from './context';
 import type { BuskService } from './service';
 import { parseChat, parseIce, parseLocation, parseOffer, parseStart, parseToken } from './validate';
@@ -21,7 +22,13 @@ function isOwner(p: Principal | null, owner: { id: string }): boolean {
 }
 
 export class AppHandlers {
-  constructor(private readonly ctx: BuskContext, private readonly service: BuskService) {}
+  /** LOCATION_RATE, per busker. */
+  private readonly pinMoves: KeyedRateLimit;
+
+  constructor(private readonly ctx: BuskContext, private readonly service: BuskService) {
+    const { count, windowMs } = ctx.o.config.limits.locationRate;
+    this.pinMoves = new KeyedRateLimit(count, windowMs);
+  }
 
   register(): void {
     const b = this.ctx.o.broker;
@@ -59,16 +66,19 @@ export class AppHandlers {
   private async onOffer(req: AppRequest): Promise<void> {
     const p = principal(req);
     const sdp = parseOffer(req.json());
-    const rec = await this.service.record(req.params.id);
-    const peer = this.ctx.peer(req.session, rec.id);
-    const t0 = performance.now();
-    if (isOwner(p, rec.owner)) {
-      await this.service.present(rec, peer, sdp);
-      this.ctx.o.metrics.presentSeconds.observe((performance.now() - t0) / 1000);
-    } else {
-      await this.service.watch(rec, peer, sdp);
-      this.ctx.o.metrics.joinSeconds.observe((performance.now() - t0) / 1000);
-    }
+    // Checked and counted before the first await: a burst of offers meets the budget one by one.
+    await this.ctx.offers.run(req.session.id, async () => {
+      const rec = await this.service.record(req.params.id);
+      const peer = this.ctx.peer(req.session, rec.id);
+      const t0 = performance.now();
+      if (isOwner(p, rec.owner)) {
+        await this.service.present(rec, peer, sdp);
+        this.ctx.o.metrics.presentSeconds.observe((performance.now() - t0) / 1000);
+      } else {
+        await this.service.watch(rec, peer, sdp);
+        this.ctx.o.metrics.joinSeconds.observe((performance.now() - t0) / 1000);
+      }
+    });
   }
 
   private async onIce(req: AppRequest): Promise<void> {
@@ -88,7 +98,7 @@ export class AppHandlers {
     const p = principal(req);
     const text = parseChat(req.json(), this.ctx.o.config.chat.maxLength);
     await this.service.record(req.params.id);
-    await this.service.chat.say(p, req.session.id, req.params.id, text);
+    await this.service.chat.say(p, req.session.id, req.params.id, text, req.session.remoteAddress);
   }
 
   private async onLocation(req: AppRequest): Promise<void> {
@@ -96,6 +106,11 @@ export class AppHandlers {
     const location = parseLocation(req.json<unknown>());
     const rec = await this.service.record(req.params.id);
     if (!isOwner(p, rec.owner)) throw new AppError('forbidden', 'only the busker moves the pin');
+    // Each move goes to every map viewer: a busker's pin moves at a walker's pace, not a script's.
+    if (!this.pinMoves.take(p.id)) {
+      const { count, windowMs } = this.ctx.o.config.limits.locationRate;
+      throw new AppError('rate-limited', `at most ${count} pin moves per ${windowMs / 1000} s`);
+    }
     await this.service.move(rec.id, location);
   }
 

@@ -2,20 +2,30 @@
 // ICE candidates from the client may arrive before the endpoint exists (the offer is still being
 // processed on the media server, or a renegotiation replaces the endpoint); EarlyCandidates holds
 // them, whether the leg exists yet or not, and the leg applies them in arrival order once it has one.
+// Every candidate costs the media server a connectivity check pair and memory (5,000 of them took
+// 46 MB, issue 17): a leg takes at most ICE_CANDIDATES_PER_LEG per offer, held or applied.
 import type { Endpoint, IceCandidate } from '../media';
 import { AppError } from '../stomp';
 
-const MAX_EARLY_CANDIDATES = 200;
+function tooMany(max: number): AppError {
+  return new AppError('rate-limited', `at most ${max} ICE candidates per offer`);
+}
 
 export class EarlyCandidates {
   private readonly held = new Map<string, IceCandidate[]>(); // key: session|busk
 
+  /** `max`: candidates per leg and offer (ICE_CANDIDATES_PER_LEG), held ones included. */
+  constructor(readonly max: number) {}
+
   private key(sessionId: string, buskId: string): string { return `${sessionId}|${buskId}`; }
+
+  /** Legs with candidates held. */
+  get size(): number { return this.held.size; }
 
   hold(sessionId: string, buskId: string, c: IceCandidate): void {
     const k = this.key(sessionId, buskId);
     const l = this.held.get(k) ?? [];
-    if (l.length >= MAX_EARLY_CANDIDATES) throw new AppError('rate-limited', 'too many ICE candidates before the offer was answered');
+    if (l.length >= this.max) throw tooMany(this.max);
     l.push(c);
     this.held.set(k, l);
   }
@@ -44,6 +54,8 @@ export abstract class Leg {
   generation = 0;
   /** Candidates are applied strictly one after another, in order. */
   private chain: Promise<void> = Promise.resolve();
+  /** Candidates given to the current endpoint (held ones included once applied). */
+  private applied = 0;
 
   constructor(readonly sessionId: string, readonly buskId: string, private readonly early: EarlyCandidates) {}
 
@@ -54,6 +66,8 @@ export abstract class Leg {
       this.early.hold(this.sessionId, this.buskId, c);
       return;
     }
+    if (this.applied >= this.early.max) throw tooMany(this.early.max);
+    this.applied++;
     this.chain = this.chain.then(() => ep.addIceCandidate(c)).catch(() => { /* a bad candidate must not block the next */ });
   }
 
@@ -67,6 +81,7 @@ export abstract class Leg {
   /** The endpoint is ready (offer processed): apply held candidates, then take new ones directly. */
   attach(ep: Endpoint): void {
     this.endpoint = ep;
+    this.applied = 0; // a new offer (ICE restart) brings new candidates
     for (const c of this.early.take(this.sessionId, this.buskId)) this.addCandidate(c);
   }
 

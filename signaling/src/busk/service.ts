@@ -27,6 +27,10 @@ import type { StartRequest } from './validate';
 /** Session close reasons that mean "the connection dropped": the presenter gets its grace period. */
 const DROPS: ReadonlySet<string> = new Set(['socket-closed', 'heartbeat-timeout', 'error', 'slow-consumer', 'rate-limited', 'frame-timeout']);
 
+function tooManyBusks(max: number): AppError {
+  return new AppError('rate-limited', `at most ${max} live busks per busker; end one first`);
+}
+
 export class BuskService {
   private readonly ctx: BuskContext;
   private readonly busks = new Map<string, Busk>();
@@ -67,7 +71,7 @@ export class BuskService {
     let endpoints = 0;
     for (const b of this.busks.values()) if (b.presenter?.endpoint) endpoints++;
     for (const v of this.audience.all()) if (v.endpoint) endpoints++;
-    return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints };
+    return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints, offers: this.ctx.offers.stats, heldCandidates: this.ctx.early.size };
   }
 
   /** A busk's record: this node's copy when it presents it, else State's; not-found when it is gone. */
@@ -92,13 +96,26 @@ export class BuskService {
       startedAt: new Date().toISOString(), media: 'connecting',
       node: o.nodeId, presenterSession, kmsUrl: null, pipelineId: null, presenterEndpointId: null,
     };
+    const max = o.config.limits.busksPerBusker;
+    if (await this.liveBusksOf(owner.id) >= max) throw tooManyBusks(max);
     this.busks.set(rec.id, new Busk(rec, this.ctx));
     await o.state.putBusk(rec);
+    // Counted again with ours in State: starts racing on several sessions or nodes all saw room
+    // before; whoever finds the owner over the limit now withdraws (never more than `max` stay).
+    if (await this.liveBusksOf(owner.id) > max) {
+      this.busks.delete(rec.id);
+      await o.state.deleteBusk(rec.id);
+      throw tooManyBusks(max);
+    }
     o.metrics.busksStarted.inc();
     started?.(rec);
     this.ctx.publish('/topic/busks', { type: 'live', busk: toPublic(rec, 0) });
     log.info('busk', `started ${rec.id} "${rec.title}" by ${owner.id}`);
     return rec;
+  }
+
+  private async liveBusksOf(ownerId: string): Promise<number> {
+    return (await this.ctx.o.state.listBusks()).filter((r) => r.owner.id === ownerId).length;
   }
 
   /** The owner's offer from `peer`: first offer, renegotiation, or the presenter back after a drop (maybe here from another node). */
@@ -131,6 +148,8 @@ export class BuskService {
     if (v) return v.addCandidate(c);
     // No leg yet: the offer may still be on its way through the media server.
     await this.record(buskId);
+    // A session that closed meanwhile had its held candidates dropped already: hold none for it.
+    if (!this.ctx.o.broker.session(sessionId)) return;
     this.ctx.early.hold(sessionId, buskId, c);
   }
 

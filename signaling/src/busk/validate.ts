@@ -10,6 +10,15 @@ export const LIMITS = {
   hashtags: 10,
   hashtag: 32,
   sdp: 64 * 1024,
+  // A browser offers one media section per track: a viewer audio + video, a presenter the same (a
+  // data channel would make three). Each section costs the media server a transceiver, RTP state and
+  // codec matching: ten anonymous offers of ~600 sections each stalled a node for 3 s and doubled its
+  // memory (issue 17). Four leaves room for a second camera, not for a flood.
+  sdpMediaSections: 4,
+  // A browser's audio + video offer is 150-300 lines (every codec with its rtx, rtcp-fb and fmtp lines).
+  sdpLines: 1000,
+  // Candidates gathered into the offer itself (OBS/WHIP sends them all there): a host has a handful.
+  sdpCandidates: 50,
   candidate: 1024,
 };
 
@@ -22,15 +31,22 @@ function obj(v: unknown, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Text as data: trimmed, no control characters but newline/tab, at most `max` characters. */
-export function cleanText(v: unknown, what: string, max: number, required: boolean): string {
+// Control characters (C0, DEL, C1), Unicode line/paragraph separators and bidi overrides: they
+// break lines in logs and terminals or reorder what a reader sees (issue 17). Newline and tab are
+// kept only where text is multi-line (a description).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL_BUT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text as data: trimmed, no control characters (but newline/tab when `multiline`), at most `max` characters. */
+export function cleanText(v: unknown, what: string, max: number, required: boolean, multiline = false): string {
   if (v === undefined || v === null) {
     if (required) throw bad(`${what} is required`);
     return '';
   }
   if (typeof v !== 'string') throw bad(`${what} must be a string`);
-  // eslint-disable-next-line no-control-regex
-  const s = v.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
+  const s = v.replace(multiline ? CONTROL_BUT_NEWLINE_TAB : CONTROL, '').trim();
   if (required && !s) throw bad(`${what} must not be empty`);
   if ([...s].length > max) throw bad(`${what} is longer than ${max} characters`);
   return s;
@@ -60,7 +76,7 @@ export interface StartRequest {
 export function parseStart(body: unknown): StartRequest {
   const o = obj(body, 'busk.start body');
   const title = cleanText(o.title, 'title', LIMITS.title, true);
-  const description = cleanText(o.description, 'description', LIMITS.description, false);
+  const description = cleanText(o.description, 'description', LIMITS.description, false, true);
   let hashtags: string[] = [];
   if (o.hashtags !== undefined && o.hashtags !== null) {
     if (!Array.isArray(o.hashtags)) throw bad('hashtags must be an array of strings');
@@ -82,6 +98,16 @@ export function parseOffer(body: unknown): string {
   if (sdp.length > LIMITS.sdp) throw bad(`sdpOffer is larger than ${LIMITS.sdp} bytes`);
   // Cheap sanity check before the media server sees it: an SDP starts with v=0 and has a media line.
   if (!/^v=0\r?\n/.test(sdp) || !/\nm=(audio|video) /.test(sdp)) throw bad('sdpOffer is not an SDP offer (v=0 ... m=)');
+  const lines = sdp.split('\n');
+  let sections = 0;
+  let candidates = 0;
+  for (const l of lines) {
+    if (l.startsWith('m=')) sections++;
+    else if (l.startsWith('a=candidate:')) candidates++;
+  }
+  if (sections > LIMITS.sdpMediaSections) throw bad(`sdpOffer has ${sections} media sections (m= lines); at most ${LIMITS.sdpMediaSections}`);
+  if (lines.length > LIMITS.sdpLines) throw bad(`sdpOffer has more than ${LIMITS.sdpLines} lines`);
+  if (candidates > LIMITS.sdpCandidates) throw bad(`sdpOffer has more than ${LIMITS.sdpCandidates} candidates`);
   return sdp;
 }
 

@@ -38,7 +38,7 @@ export class Comments {
 
   async add(who: Principal | null, shortId: string, body: unknown): Promise<PublicComment> {
     const p = signedIn(who);
-    const text = cleanText((body as { text?: unknown } | null)?.text, 'text', this.limits.maxLength, true);
+    const text = cleanText((body as { text?: unknown } | null)?.text, 'text', this.limits.maxLength, true, true);
     const db = await this.store.db();
     if (!(await db.query('SELECT 1 FROM shorts WHERE id = $1', [shortId])).length) throw notFound('short', shortId);
     // Counted after validation: a refused comment does not use up the allowance.

@@ -58,7 +58,7 @@ export class Profiles {
     const b = body as Record<string, unknown>;
     // Everything is checked before anything is written.
     const name = b.name === undefined ? undefined : cleanText(b.name, 'name', PROFILE_LIMITS.name, true);
-    const bio = b.bio === undefined ? undefined : cleanText(b.bio, 'bio', PROFILE_LIMITS.bio, false);
+    const bio = b.bio === undefined ? undefined : cleanText(b.bio, 'bio', PROFILE_LIMITS.bio, false, true);
     const tip = tipUrl(b.tipUrl);
     const db = await this.store.db();
     await db.transaction(async (tx) => {
