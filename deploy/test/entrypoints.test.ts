@@ -107,15 +107,18 @@ describe('deploy/kms-entrypoint.sh', () => {
 });
 
 describe('deploy/turn-monitor.sh', () => {
-  test('mints an ops token from JWT_SECRET that the service accepts', () => {
+  test('mints a short-lived turn-sidecar token from JWT_SECRET that the service accepts', () => {
     const r = spawnSync('sh', [path.join(repo, 'deploy', 'turn-monitor.sh'), '--mint-token'], {
       cwd: repo, env: { PATH: process.env.PATH, JWT_SECRET: 's3cret-for-test', JWT_ISSUER: 'busking-test' }, encoding: 'utf8',
     });
     expect([r.status, r.stderr]).toEqual([0, '']);
     const verifier = new TokenVerifier({ secret: 's3cret-for-test', publicKey: '', algorithm: 'HS256', issuer: 'busking-test', audience: '' });
     const p = verifier.verify(r.stdout);
-    expect(p.roles).toEqual(['ops']);
+    expect(p.roles).toEqual(['turn-sidecar']);
     expect(p.id).toBe('turn-monitor');
+    // An hour, renewed by the script every half hour (issue 17 item 10: it was 365 days of ops).
+    const claims = JSON.parse(Buffer.from(r.stdout.split('.')[1], 'base64url').toString()) as { iat: number; exp: number };
+    expect(claims.exp - claims.iat).toBe(3600);
     expect(() => new TokenVerifier({ secret: 'other', publicKey: '', algorithm: 'HS256', issuer: '', audience: '' }).verify(r.stdout)).toThrow();
   });
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import { AppError, Broker, openPermissions, parsePermissionRules, permissionRules } from './stomp';
 import type { PermissionCheck } from './stomp';
-import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole } from './auth';
+import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole, withTurnSidecarRole } from './auth';
 import { MediaPool } from './media';
 import { Bus, LocalBus, MemoryState, RedisBus, RedisState, State } from './state';
 import { BuskService } from './busk';
@@ -33,16 +33,17 @@ const TURN_TICK_MS = 5000;
  *            suites, trusted backends); /topic/ops and /topic/ops.** still need role ops.
  *   a path   a JSON rules file: [{pattern, allow, roles?, authenticated?}, ...] (first match
  *            decides, no match denies); it replaces the whole policy, the ops rule included.
+ * Under every policy a session with role turn-sidecar may only SEND TURN events (auth/stomp-auth.ts).
  */
 export function stompPermissions(setting: string): PermissionCheck {
   const v = setting.trim();
   if (v === '' || v === 'default') return permissions;
   if (v === 'open') {
-    return (principal, action, destination) => {
+    return withTurnSidecarRole((principal, action, destination) => {
       if (/[\s\0]/.test(destination) || !openPermissions(principal, action, destination)) return false;
       if (destination === '/topic/ops' || destination.startsWith('/topic/ops.')) return hasRole(principal, 'ops');
       return /^\/(app|topic|queue|user)\//.test(destination);
-    };
+    });
   }
   let data: unknown;
   try {
@@ -51,7 +52,7 @@ export function stompPermissions(setting: string): PermissionCheck {
     throw new Error(`STOMP_RULES: expected default, open or a readable JSON rules file; ${v}: ${(e as Error).message}`);
   }
   try {
-    return permissionRules(parsePermissionRules(data));
+    return withTurnSidecarRole(permissionRules(parsePermissionRules(data)));
   } catch (e) {
     throw new Error(`STOMP_RULES ${v}: ${(e as Error).message}`);
   }
