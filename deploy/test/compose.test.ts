@@ -14,7 +14,7 @@ const compose: any = parse(composeText, { merge: true });
 const services: Record<string, any> = compose.services; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CONFIG_NAMES = new Set(CONFIG_VARS.map((v) => v.name));
 /** Read by docker-compose.yml alone (for the kms and coturn containers), documented in .env.example. */
-const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'GRAFANA_ADMIN_PASSWORD', 'POSTGRES_PASSWORD'];
+const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'TURN_ALLOWED_PEER_IPS', 'GRAFANA_ADMIN_PASSWORD', 'POSTGRES_PASSWORD'];
 /** CONFIG_VARS the signaling container does not take from .env: the embedded engine's and the sidecar's. */
 const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_ACCESS_TOKEN', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
 /** The `monitoring` profile: started only with `docker compose --profile monitoring up`. */

@@ -73,6 +73,27 @@ describe('deploy/coturn-entrypoint.sh with the real turnserver', () => {
     expect(r.status).toBe(0);
   });
 
+  test('denies this host\'s PUBLIC_IP as a relay peer and TCP relays; TURN_ALLOWED_PEER_IPS are the exceptions', () => {
+    const gen = (env: Record<string, string>) => {
+      const out = path.join(tmp, `peers-${Object.keys(env).join('-')}.conf`);
+      const r = spawnSync('sh', [path.join(repo, 'deploy', 'coturn-entrypoint.sh')], {
+        env: { PATH: process.env.PATH, COTURN_CONF_SRC: path.join(repo, 'turn', 'coturn', 'turnserver.prod.conf'), COTURN_CONF_OUT: out, TURNSERVER: '/bin/true', TURN_SECRET: SECRET, ...env },
+        encoding: 'utf8',
+      });
+      expect([r.status, r.stderr.replace(/.*no TLS certificate.*\n/, '')]).toEqual([0, '']);
+      return fs.readFileSync(out, 'utf8').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+    };
+    const plain = gen({});
+    expect(plain).toContain('no-tcp-relay');
+    expect(plain).toContain('denied-peer-ip=10.0.0.0-10.255.255.255');
+    expect(plain.filter((l) => l.startsWith('allowed-peer-ip'))).toEqual([]);
+    const pub = gen({ PUBLIC_IP: '203.0.113.10' });
+    expect(pub).toEqual(expect.arrayContaining(['external-ip=203.0.113.10', 'denied-peer-ip=203.0.113.10']));
+    expect(pub.filter((l) => l.startsWith('allowed-peer-ip'))).toEqual([]);
+    const allowed = gen({ PUBLIC_IP: '203.0.113.10', TURN_ALLOWED_PEER_IPS: '203.0.113.10,10.0.0.5' });
+    expect(allowed.filter((l) => l.startsWith('allowed-peer-ip'))).toEqual(['allowed-peer-ip=203.0.113.10', 'allowed-peer-ip=10.0.0.5']);
+  });
+
   test('refuses to start without TURN_SECRET', () => {
     const r = spawnSync('sh', [path.join(repo, 'deploy', 'coturn-entrypoint.sh')], {
       env: { PATH: process.env.PATH, COTURN_CONF_SRC: path.join(repo, 'turn', 'coturn', 'turnserver.prod.conf'), COTURN_CONF_OUT: path.join(tmp, 'x.conf'), TURNSERVER: '/bin/true' },
