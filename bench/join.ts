@@ -239,7 +239,7 @@ async function main(): Promise<void> {
   const childJs = path.join(__dirname, 'lib', 'join-viewers.js');
   const viewers = new Viewers(fork(childJs, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] }));
   await viewers.ready;
-  const direct = await DirectDriver.connect(svc.kmsUrls[0], rec.pipelineId, rec.presenterEndpointId, viewers);
+  const direct = await DirectDriver.connect(svc.engine?.clientUrl ?? svc.kmsUrls[0], rec.pipelineId, rec.presenterEndpointId, viewers);
   viewers.onOffer = (peer, sdp) => { void direct.join(peer, sdp); };
   viewers.onCand = (peer, c) => direct.candidate(peer, c);
 

@@ -9,6 +9,9 @@
 #   - log-file: TURN_LOG, a file in the volume the turn-monitor sidecar reads (simple-log keeps the
 #     name fixed);
 #   - external-ip: PUBLIC_IP when set (for hosts behind 1:1 NAT, e.g. cloud VMs);
+#   - denied-peer-ip: PUBLIC_IP as well, so relays cannot reach this host's own services (or loop
+#     through this server); allowed-peer-ip for each of TURN_ALLOWED_PEER_IPS (comma-separated), the
+#     exceptions an operator chooses (KMS on this host, for viewers on TURN-only networks);
 #   - proc-user / proc-group / pidfile: dropped or moved: the image already runs as `nobody` and
 #     has no `turnserver` user (coturn exits on an unknown proc-user);
 #   - cert / pkey: kept only when the files exist in the container (mount them for turns:);
@@ -46,7 +49,11 @@ umask 077
   echo "log-file=$LOG"
   echo "simple-log"
   echo "pidfile=$PID"
-  if [ -n "${PUBLIC_IP:-}" ]; then echo "external-ip=$PUBLIC_IP"; fi
+  if [ -n "${PUBLIC_IP:-}" ]; then
+    echo "external-ip=$PUBLIC_IP"
+    echo "denied-peer-ip=$PUBLIC_IP"
+  fi
+  for ip in $(echo "${TURN_ALLOWED_PEER_IPS:-}" | tr ',' ' '); do echo "allowed-peer-ip=$ip"; done
   if [ -n "$CERT" ] && [ -n "$PKEY" ] && [ -r "$CERT" ] && [ -r "$PKEY" ]; then
     echo "cert=$CERT"
     echo "pkey=$PKEY"

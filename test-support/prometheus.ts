@@ -13,6 +13,8 @@ export interface PrometheusOptions {
   ruleFiles?: string[];
   /** Scrape and evaluation interval, e.g. '1s'. */
   interval?: string;
+  /** job name → a file holding the bearer token sent to its targets (authorization.credentials_file). */
+  bearerFiles?: Record<string, string>;
 }
 
 export interface StartedPrometheus {
@@ -37,7 +39,11 @@ export async function startPrometheus(o: PrometheusOptions): Promise<StartedProm
     'global:', `  scrape_interval: ${interval}`, `  evaluation_interval: ${interval}`,
     'rule_files:', ...rules.map((r) => `  - ${JSON.stringify(r)}`),
     'scrape_configs:',
-    ...Object.entries(o.jobs).flatMap(([job, targets]) => [`  - job_name: ${job}`, '    static_configs:', `      - targets: ${JSON.stringify(targets)}`]),
+    ...Object.entries(o.jobs).flatMap(([job, targets]) => [
+      `  - job_name: ${job}`,
+      ...(o.bearerFiles?.[job] ? ['    authorization:', '      type: Bearer', `      credentials_file: ${JSON.stringify(o.bearerFiles[job])}`] : []),
+      '    static_configs:', `      - targets: ${JSON.stringify(targets)}`,
+    ]),
   ].join('\n') + '\n';
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), config);
   const port = await freePort();

@@ -14,9 +14,9 @@ const compose: any = parse(composeText, { merge: true });
 const services: Record<string, any> = compose.services; // eslint-disable-line @typescript-eslint/no-explicit-any
 const CONFIG_NAMES = new Set(CONFIG_VARS.map((v) => v.name));
 /** Read by docker-compose.yml alone (for the kms and coturn containers), documented in .env.example. */
-const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'GRAFANA_ADMIN_PASSWORD', 'POSTGRES_PASSWORD'];
+const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'TURN_ALLOWED_PEER_IPS', 'GRAFANA_ADMIN_PASSWORD', 'POSTGRES_PASSWORD'];
 /** CONFIG_VARS the signaling container does not take from .env: the embedded engine's and the sidecar's. */
-const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
+const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'KMS_ACCESS_TOKEN', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
 /** The `monitoring` profile: started only with `docker compose --profile monitoring up`. */
 const MONITORING = ['grafana', 'prometheus'];
 
@@ -217,6 +217,9 @@ describe('docker-compose.yml', () => {
     expect(mounted['/etc/prometheus/prometheus.yml']).toBe('./deploy/monitoring/prometheus.yml');
     expect(mounted['/etc/prometheus/alerts.yml']).toBe('./deploy/monitoring/alerts.yml');
     expect(prom.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    // METRICS_TOKEN reaches the signaling job's bearer (credentials_file metrics-token, next to prometheus.yml).
+    expect(envOf(prom).METRICS_TOKEN).toBe('${METRICS_TOKEN:-}');
+    expect(prom.entrypoint.join(' ')).toMatch(/printf '%s' "\$\$METRICS_TOKEN" > \/etc\/prometheus\/metrics-token && exec \/bin\/prometheus "\$\$@"/);
     const cfg = parse(fs.readFileSync(path.join(repo, 'deploy', 'monitoring', 'prometheus.yml'), 'utf8'));
     expect(cfg.rule_files).toEqual(['alerts.yml']); // next to prometheus.yml in the container too
     const jobs = Object.fromEntries(cfg.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));

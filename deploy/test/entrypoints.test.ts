@@ -73,6 +73,27 @@ describe('deploy/coturn-entrypoint.sh with the real turnserver', () => {
     expect(r.status).toBe(0);
   });
 
+  test('denies this host\'s PUBLIC_IP as a relay peer and TCP relays; TURN_ALLOWED_PEER_IPS are the exceptions', () => {
+    const gen = (env: Record<string, string>) => {
+      const out = path.join(tmp, `peers-${Object.keys(env).join('-')}.conf`);
+      const r = spawnSync('sh', [path.join(repo, 'deploy', 'coturn-entrypoint.sh')], {
+        env: { PATH: process.env.PATH, COTURN_CONF_SRC: path.join(repo, 'turn', 'coturn', 'turnserver.prod.conf'), COTURN_CONF_OUT: out, TURNSERVER: '/bin/true', TURN_SECRET: SECRET, ...env },
+        encoding: 'utf8',
+      });
+      expect([r.status, r.stderr.replace(/.*no TLS certificate.*\n/, '')]).toEqual([0, '']);
+      return fs.readFileSync(out, 'utf8').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+    };
+    const plain = gen({});
+    expect(plain).toContain('no-tcp-relay');
+    expect(plain).toContain('denied-peer-ip=10.0.0.0-10.255.255.255');
+    expect(plain.filter((l) => l.startsWith('allowed-peer-ip'))).toEqual([]);
+    const pub = gen({ PUBLIC_IP: '203.0.113.10' });
+    expect(pub).toEqual(expect.arrayContaining(['external-ip=203.0.113.10', 'denied-peer-ip=203.0.113.10']));
+    expect(pub.filter((l) => l.startsWith('allowed-peer-ip'))).toEqual([]);
+    const allowed = gen({ PUBLIC_IP: '203.0.113.10', TURN_ALLOWED_PEER_IPS: '203.0.113.10,10.0.0.5' });
+    expect(allowed.filter((l) => l.startsWith('allowed-peer-ip'))).toEqual(['allowed-peer-ip=203.0.113.10', 'allowed-peer-ip=10.0.0.5']);
+  });
+
   test('refuses to start without TURN_SECRET', () => {
     const r = spawnSync('sh', [path.join(repo, 'deploy', 'coturn-entrypoint.sh')], {
       env: { PATH: process.env.PATH, COTURN_CONF_SRC: path.join(repo, 'turn', 'coturn', 'turnserver.prod.conf'), COTURN_CONF_OUT: path.join(tmp, 'x.conf'), TURNSERVER: '/bin/true' },
@@ -107,15 +128,18 @@ describe('deploy/kms-entrypoint.sh', () => {
 });
 
 describe('deploy/turn-monitor.sh', () => {
-  test('mints an ops token from JWT_SECRET that the service accepts', () => {
+  test('mints a short-lived turn-sidecar token from JWT_SECRET that the service accepts', () => {
     const r = spawnSync('sh', [path.join(repo, 'deploy', 'turn-monitor.sh'), '--mint-token'], {
       cwd: repo, env: { PATH: process.env.PATH, JWT_SECRET: 's3cret-for-test', JWT_ISSUER: 'busking-test' }, encoding: 'utf8',
     });
     expect([r.status, r.stderr]).toEqual([0, '']);
     const verifier = new TokenVerifier({ secret: 's3cret-for-test', publicKey: '', algorithm: 'HS256', issuer: 'busking-test', audience: '' });
     const p = verifier.verify(r.stdout);
-    expect(p.roles).toEqual(['ops']);
+    expect(p.roles).toEqual(['turn-sidecar']);
     expect(p.id).toBe('turn-monitor');
+    // An hour, renewed by the script every half hour (issue 17 item 10: it was 365 days of ops).
+    const claims = JSON.parse(Buffer.from(r.stdout.split('.')[1], 'base64url').toString()) as { iat: number; exp: number };
+    expect(claims.exp - claims.iat).toBe(3600);
     expect(() => new TokenVerifier({ secret: 'other', publicKey: '', algorithm: 'HS256', issuer: '', audience: '' }).verify(r.stdout)).toThrow();
   });
 

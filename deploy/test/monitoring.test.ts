@@ -63,7 +63,13 @@ test('promtool check rules and check config pass', () => {
   const promtool = requireProgram('promtool', 'prometheus');
   const r = spawnSync(promtool, ['check', 'rules', RULES], { encoding: 'utf8' });
   expect([r.status, r.stdout + r.stderr]).toEqual([0, expect.stringContaining('SUCCESS: 6 rules found')]);
-  const c = spawnSync(promtool, ['check', 'config', path.join(MON, 'prometheus.yml')], { cwd: MON, encoding: 'utf8' });
+  // As in the container: prometheus.yml and alerts.yml side by side, with the metrics-token file
+  // docker-compose.yml's entrypoint writes there (promtool checks that it exists).
+  const etc = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-etc-'));
+  for (const f of ['prometheus.yml', 'alerts.yml']) fs.copyFileSync(path.join(MON, f), path.join(etc, f));
+  fs.writeFileSync(path.join(etc, 'metrics-token'), '');
+  const c = spawnSync(promtool, ['check', 'config', path.join(etc, 'prometheus.yml')], { cwd: etc, encoding: 'utf8' });
+  fs.rmSync(etc, { recursive: true, force: true });
   expect([c.status, c.stdout + c.stderr]).toEqual([0, expect.stringContaining('SUCCESS')]);
   expect(rules().map((x) => x.alert).sort()).toEqual(['BuskStalled', 'NoMediaServer', 'NodePresenceLost', 'RedisUnreachable', 'TurnAuthFailures', 'UserErrorRate']);
 });

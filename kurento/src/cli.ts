@@ -1,6 +1,6 @@
 // `npm run kms`: the embedded media engine as a standalone server, standing in for a KMS
 // container. Endpoint defaults come from kurento/config (the files docker-compose gives KMS);
-// STUN_URLS and RTP_MIN_PORT/RTP_MAX_PORT override them: the same variables, with the same meaning,
+// STUN_URLS and RTP_MIN_PORT/RTP_MAX_PORT override them, KMS_ACCESS_TOKEN requires a shared secret: the same variables, with the same meaning,
 // as the signaling service's (signaling/src/config.ts), read here so that the engine stands alone.
 import { defaultKmsConfigDir } from './kms-config';
 import { startMediaServer, type MediaServerOptions } from './index';
@@ -16,6 +16,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): MediaServerOptions {
   const port = Number(env.KMS_PORT ?? '8888');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`KMS_PORT must be a port number, got "${env.KMS_PORT}"`);
   const opts: MediaServerOptions = { host: env.KMS_HOST || '127.0.0.1', port, kmsConfigDir: defaultKmsConfigDir() };
+  // Off unless set, as in KMS; set, clients connect to ws://host:port/kurento?access_token=<it>.
+  if (env.KMS_ACCESS_TOKEN) opts.accessToken = env.KMS_ACCESS_TOKEN;
   const stunUrls = (env.STUN_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const stun = stunUrls.map(stunFromUrl).find((s) => s !== null);
   if (stun) Object.assign(opts, stun);

@@ -6,7 +6,7 @@ import { createMediaPeer } from './media';
 import { readKmsConfig } from './kms-config';
 import { MediaSet } from './objects/media-set';
 import type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';
-import { RpcProcessor } from './protocol/processor';
+import { DEFAULT_OBJECT_LIMITS, RpcProcessor, type ObjectLimits } from './protocol/processor';
 import { SessionTable } from './protocol/sessions';
 import { Subscriptions } from './protocol/subscriptions';
 import { WebSocketTransport } from './protocol/transport';
@@ -37,10 +37,21 @@ export interface MediaServerOptions {
   requestCacheMs?: number;
   /** Another MediaPeer implementation (default: the werift one in ./media). */
   createPeer?: PeerFactory;
+  /**
+   * Shared secret clients must send as `?access_token=` (kurento-client: the `access_token`
+   * option). KMS has none, so neither has the engine by default; the signaling service sets one
+   * when it runs the engine in-process.
+   */
+  accessToken?: string;
+  /** Live media objects allowed per control connection and in all (NOT_ENOUGH_RESOURCES beyond). */
+  objectLimits?: Partial<ObjectLimits>;
 }
 
 export interface MediaServer {
+  /** ws://host:port/path, without the access token. */
   url: string;
+  /** The URL with `?access_token=` when a token is set: what a client connects to. */
+  clientUrl: string;
   port: number;
   /** Releases every object, closes every socket and the listener. */
   close(): Promise<void>;
@@ -71,14 +82,16 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
     sessions.get(sessionId)?.deliver(JSON.stringify({ jsonrpc: '2.0', method: 'onEvent', params: { value: event } }));
   });
   const subs = subscriptions;
+  let processor: RpcProcessor | undefined;
   const media = new MediaSet({
     createPeer: opts.createPeer ?? createMediaPeer,
     endpointDefaults,
     sessions: () => sessions.ids(),
-    onRelease: (id) => subs.objectReleased(id),
+    onRelease: (id) => { subs.objectReleased(id); processor?.objectReleased(id); },
   });
-  const processor = new RpcProcessor(media, sessions, subs, opts.requestCacheMs);
-  const transport = new WebSocketTransport(processor, sessions, { path });
+  processor = new RpcProcessor(media, sessions, subs, opts.requestCacheMs, { ...DEFAULT_OBJECT_LIMITS, ...opts.objectLimits });
+  const transport = new WebSocketTransport(processor, sessions, { path, accessToken: opts.accessToken });
+  const rpc = processor;
 
   const server = http.createServer((_req, res) => {
     // KMS serves nothing over plain HTTP on its control port.
@@ -96,8 +109,10 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
 
   let closing: Promise<void> | null = null;
+  const url = `ws://${urlHost}:${port}${path}`;
   return {
-    url: `ws://${urlHost}:${port}${path}`,
+    url,
+    clientUrl: opts.accessToken ? `${url}?access_token=${encodeURIComponent(opts.accessToken)}` : url,
     port,
     get stats() {
       return { objects: media.size - 1, pipelines: media.pipelines().length, sessions: sessions.ids().length, sockets: transport.socketCount, subscriptions: subs.size };
@@ -107,7 +122,7 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
       closing ??= (async () => {
         await transport.close();
         await media.close();
-        processor.close();
+        rpc.close();
         sessions.close();
         server.closeAllConnections?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -119,3 +134,4 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
 
 export { readKmsConfig, defaultKmsConfigDir } from './kms-config';
 export type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';
+export type { ObjectLimits } from './protocol/processor';

@@ -17,6 +17,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'EMBEDDED_KMS_PORT', default: '0', description: 'Port of the embedded media engine when KMS_URLS is empty (0 picks a free port; `npm run kms` uses 8888).' },
   { name: 'KMS_HOST', default: '127.0.0.1', description: '`npm run kms` only: address the standalone media engine listens on.' },
   { name: 'KMS_PORT', default: '8888', description: '`npm run kms` only: port of the standalone media engine (ws://KMS_HOST:KMS_PORT/kurento).' },
+  { name: 'KMS_ACCESS_TOKEN', default: '', description: 'Shared secret of the embedded media engine: clients must connect with ?access_token=<it> (kurento-client\'s access_token option). `npm run kms`: off when empty. In-process engine: a random one per process when empty. Secret: keep it in .env.' },
   { name: 'RTP_MIN_PORT', default: '0', description: 'Lowest UDP port the embedded engine uses for media (0 with RTP_MAX_PORT 0: any free port).' },
   { name: 'RTP_MAX_PORT', default: '0', description: 'Highest UDP port the embedded engine uses for media.' },
   { name: 'REDIS_URL', default: '', description: 'redis://host:6379. Empty: in-memory state (one node). Set: shared state, GEO index and cross-node messaging.' },
@@ -24,6 +25,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'JWT_PUBLIC_KEY', default: '', description: 'PEM public key (or a path to one) for RS256/ES256 tokens.' },
   { name: 'JWT_ALGORITHM', default: '', description: 'Pinned algorithm: HS256 with JWT_SECRET (default), RS256 or ES256 with JWT_PUBLIC_KEY.' },
   { name: 'JWT_ISSUER', default: '', description: 'Required `iss` claim, when set.' },
+  { name: 'JWT_MAX_TTL_S', default: '86400', description: 'Longest token lifetime accepted, seconds: tokens without `exp`, or whose `exp` is further than this from `iat` (or from now), are refused.' },
   { name: 'JWT_AUDIENCE', default: '', description: 'Required `aud` claim, when set.' },
   { name: 'DEV_TOKENS', default: 'auto', description: 'POST /api/dev/token issues tokens for testing: auto = only in the embedded development setup (no KMS_URLS, no JWT key configured) on a loopback HOST and without NODE_ENV=production; true/false to force (true on a public HOST or in production also needs DEV_TOKENS_ALLOW_PUBLIC). Dev tokens are signed with their own key, never with JWT_SECRET.' },
   { name: 'DEV_TOKENS_ALLOW_PUBLIC', default: 'false', description: 'Lets DEV_TOKENS=true run bound to a non-loopback HOST or with NODE_ENV=production (anyone who reaches the port can mint any role). Logged as a warning at start. Never in production.' },
@@ -45,7 +47,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'TURN_TTL_S', default: '3600', description: 'Lifetime of TURN credentials, seconds.' },
   { name: 'TURN_LOG', default: '', description: 'Path of coturn\'s log file for the in-service monitor (/api/ops/turn, metrics). Empty: monitor off.' },
   { name: 'TURN_SIDECAR_BROKER', default: '127.0.0.1:61613', description: 'turn:sidecar only: host:port of the signaling service\'s STOMP TCP listener it publishes coturn events to.' },
-  { name: 'TURN_SIDECAR_TOKEN', default: '', description: 'turn:sidecar only: a JWT with role ops; the broker refuses ops events without it. Secret: keep it in .env.' },
+  { name: 'TURN_SIDECAR_TOKEN', default: '', description: 'turn:sidecar only: a short-lived JWT with role turn-sidecar (or ops); the broker refuses ops events without it. With HS256 the turn-monitor container mints and renews one itself. Secret: keep it in .env.' },
   { name: 'TURN_SIDECAR_METRICS', default: '', description: 'turn:sidecar only: host:port where the sidecar serves its coturn figures as Prometheus text at /metrics (for the monitoring profile). Empty: off.' },
   { name: 'STOMP_HEARTBEAT_MS', default: '10000', description: 'Heart-beat period (ms) the broker offers and wants, both directions, when a client asks for none or for a longer one; a client asking for a shorter period gets it, down to 500 ms. 0 disables heart-beats.' },
   { name: 'STOMP_MAX_FRAME_BYTES', default: '2097152', description: 'Largest STOMP frame accepted (headers and body).' },
@@ -57,6 +59,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'STOMP_IDLE_TIMEOUT_MS', default: '600000', description: 'A STOMP session without client heart-beats (heart-beat 0,0) is closed after this long without receiving anything. 0: never.' },
   { name: 'STOMP_RULES', default: 'default', description: 'Who may SEND/SUBSCRIBE where: default (SEND only to /app/**), open (SEND and SUBSCRIBE to any /topic, /queue, /user, /app destination; /topic/ops.** still needs role ops), or the path of a JSON rules file (docs/PROTOCOL.md).' },
   { name: 'TILE_URL', default: '', description: 'Map tile URL template ({z}/{x}/{y}); empty: the bundled offline world outline.' },
+  { name: 'METRICS_TOKEN', default: '', description: 'Bearer token GET /metrics requires (Authorization: Bearer <it>; others get 401). Empty: /metrics is open. Secret: keep it in .env.' },
   { name: 'DATA_DIR', default: 'data', description: 'Durable data of the embedded defaults: the PGlite database (DATA_DIR/pglite, when DATABASE_URL is empty), media files (DATA_DIR/media, when S3_BUCKET is empty) and recordings (DATA_DIR/recordings). Relative to the working directory.' },
   { name: 'DATABASE_URL', default: '', description: 'PostgreSQL for recordings, shorts, comments and profiles (postgres://user:password@host:5432/db). Empty: embedded PGlite in DATA_DIR. Migrations run at start.' },
   { name: 'S3_BUCKET', default: '', description: 'S3-compatible bucket for shorts, posters and avatars (created when missing). Empty: files in DATA_DIR/media, served by this service.' },
@@ -131,10 +134,12 @@ export interface Config {
   nodeId: string;
   kmsUrls: string[];
   embeddedKmsPort: number;
+  /** The embedded engine's shared secret (KMS_ACCESS_TOKEN); empty: one per process. */
+  kmsAccessToken: string;
   rtpPortRange: { min: number; max: number } | null;
   redisUrl: string;
   /** devSecret: the development tokens' own HS256 key ('' when they are off; see auth/jwt.ts). */
-  jwt: { secret: string; publicKey: string; algorithm: 'HS256' | 'RS256' | 'ES256'; issuer: string; audience: string; devSecret?: string };
+  jwt: { secret: string; publicKey: string; algorithm: 'HS256' | 'RS256' | 'ES256'; issuer: string; audience: string; devSecret?: string; /** JWT_MAX_TTL_S */ maxTtlSeconds?: number };
   devTokens: boolean;
   /** Dev tokens on although bound to a public address or NODE_ENV=production (DEV_TOKENS_ALLOW_PUBLIC). */
   devTokensPublic: boolean;
@@ -152,6 +157,8 @@ export interface Config {
     maxConnections: number; maxConnectionsPerAddress: number; trustedProxies: string[]; idleTimeoutMs: number;
   };
   tileUrl: string;
+  /** Bearer token /metrics requires; empty: open. */
+  metricsToken: string;
   /** Durable data: database, media store, shorts' limits (signaling/src/store, signaling/src/shorts). */
   store: {
     dataDir: string; databaseUrl: string; ffmpegPath: string;
@@ -196,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: raw(env, 'NODE_ID') || `node-${crypto.randomBytes(3).toString('hex')}`,
     kmsUrls,
     embeddedKmsPort: int(env, 'EMBEDDED_KMS_PORT'),
+    kmsAccessToken: raw(env, 'KMS_ACCESS_TOKEN'),
     rtpPortRange: rtpMin > 0 && rtpMax >= rtpMin ? { min: rtpMin, max: rtpMax } : null,
     redisUrl: raw(env, 'REDIS_URL'),
     jwt: {
@@ -203,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
       publicKey,
       algorithm,
       issuer: raw(env, 'JWT_ISSUER'),
+      maxTtlSeconds: int(env, 'JWT_MAX_TTL_S'),
       audience: raw(env, 'JWT_AUDIENCE'),
       devSecret: devTokens ? devTokenKey(secret) : '',
     },
@@ -234,6 +243,7 @@ export function loadConfig(env: Env = process.env): Config {
       idleTimeoutMs: int(env, 'STOMP_IDLE_TIMEOUT_MS'),
     },
     tileUrl: raw(env, 'TILE_URL'),
+    metricsToken: raw(env, 'METRICS_TOKEN'),
     store: {
       dataDir: raw(env, 'DATA_DIR'), databaseUrl: raw(env, 'DATABASE_URL'), ffmpegPath: raw(env, 'FFMPEG_PATH'),
       s3: {

@@ -1,12 +1,13 @@
 // The whole product in one process: media engine (embedded or KMS pool), state, broker, busk service,
 // HTTP. startService() is what main.ts runs and what tests start on free ports (PORT=0, STOMP_TCP_PORT=0).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import { AppError, Broker, openPermissions, parsePermissionRules, permissionRules } from './stomp';
 import type { PermissionCheck } from './stomp';
-import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole } from './auth';
+import { TokenVerifier, DevTokenIssuer, makeAuthenticator, permissions, hasRole, withTurnSidecarRole } from './auth';
 import { MediaPool } from './media';
 import { Bus, LocalBus, MemoryState, RedisBus, RedisState, State } from './state';
 import { BuskService } from './busk';
@@ -33,16 +34,17 @@ const TURN_TICK_MS = 5000;
  *            suites, trusted backends); /topic/ops and /topic/ops.** still need role ops.
  *   a path   a JSON rules file: [{pattern, allow, roles?, authenticated?}, ...] (first match
  *            decides, no match denies); it replaces the whole policy, the ops rule included.
+ * Under every policy a session with role turn-sidecar may only SEND TURN events (auth/stomp-auth.ts).
  */
 export function stompPermissions(setting: string): PermissionCheck {
   const v = setting.trim();
   if (v === '' || v === 'default') return permissions;
   if (v === 'open') {
-    return (principal, action, destination) => {
+    return withTurnSidecarRole((principal, action, destination) => {
       if (/[\s\0]/.test(destination) || !openPermissions(principal, action, destination)) return false;
       if (destination === '/topic/ops' || destination.startsWith('/topic/ops.')) return hasRole(principal, 'ops');
       return /^\/(app|topic|queue|user)\//.test(destination);
-    };
+    });
   }
   let data: unknown;
   try {
@@ -51,7 +53,7 @@ export function stompPermissions(setting: string): PermissionCheck {
     throw new Error(`STOMP_RULES: expected default, open or a readable JSON rules file; ${v}: ${(e as Error).message}`);
   }
   try {
-    return permissionRules(parsePermissionRules(data));
+    return withTurnSidecarRole(permissionRules(parsePermissionRules(data)));
   } catch (e) {
     throw new Error(`STOMP_RULES ${v}: ${(e as Error).message}`);
   }
@@ -109,8 +111,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     let kmsUrls = config.kmsUrls;
     if (kmsUrls.length === 0) {
       const stun = config.stunUrls[0] ? /^stuns?:([^:?]+)(?::(\d+))?/.exec(config.stunUrls[0]) : null;
+      // No fixed port unless EMBEDDED_KMS_PORT asks for one, 127.0.0.1 only, and a shared secret
+      // (KMS_ACCESS_TOKEN, or a random one per process) so that other local processes cannot drive
+      // it; the engine refuses browser Origins itself. kurento-client needs a ws:// URL, so the
+      // engine keeps a loopback port rather than an in-process transport.
       engine = await startMediaServer({
         host: '127.0.0.1', port: config.embeddedKmsPort,
+        accessToken: config.kmsAccessToken || crypto.randomBytes(24).toString('base64url'),
         bindAddress: config.host === '127.0.0.1' || config.host === 'localhost' ? '127.0.0.1' : undefined,
         portRange: config.rtpPortRange ?? undefined,
         stunServerAddress: stun?.[1], stunServerPort: stun?.[2] ? Number(stun[2]) : undefined,
@@ -120,7 +127,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       kmsUrls = [engine.url];
       log.info('media', `embedded media engine at ${engine.url}`);
     }
-    const media = new MediaPool(kmsUrls, config.mediaTimeoutMs);
+    const media = new MediaPool(engine ? [engine.clientUrl] : kmsUrls, config.mediaTimeoutMs);
     cleanups.push(() => media.close());
     media.start();
     await media.ready(opts.mediaWaitMs ?? 10000).catch((e) => log.warn('media', `${(e as Error).message}; starting anyway (/readyz reports it)`));

@@ -32,7 +32,7 @@ describe('TokenVerifier HS256', () => {
     const cfg = loadConfig({ JWT_SECRET: 's'.repeat(32), JWT_ISSUER: 'me', JWT_AUDIENCE: 'busking' }).jwt;
     const vv = new TokenVerifier(cfg);
     expect(() => vv.verify(jwt.sign({ sub: 'a' }, cfg.secret, { algorithm: 'HS256' }))).toThrow(AuthError);
-    expect(vv.verify(jwt.sign({ sub: 'a' }, cfg.secret, { algorithm: 'HS256', issuer: 'me', audience: 'busking' })).id).toBe('a');
+    expect(vv.verify(jwt.sign({ sub: 'a' }, cfg.secret, { algorithm: 'HS256', issuer: 'me', audience: 'busking', expiresIn: 60 })).id).toBe('a');
   });
 });
 
@@ -42,7 +42,7 @@ describe('TokenVerifier RS256/ES256', () => {
   const cfg = loadConfig({ JWT_PUBLIC_KEY: pem, DEV_TOKENS: 'false' }).jwt;
   const v = new TokenVerifier(cfg);
   it('accepts RS256 signed with the private key', () => {
-    expect(v.verify(jwt.sign({ sub: 'r1', roles: ['ops'] }, privateKey, { algorithm: 'RS256' })).roles).toEqual(['ops']);
+    expect(v.verify(jwt.sign({ sub: 'r1', roles: ['ops'] }, privateKey, { algorithm: 'RS256', expiresIn: 60 })).roles).toEqual(['ops']);
   });
   it('rejects key confusion: HS256 signed with the public key as secret', () => {
     const header = b64({ alg: 'HS256', typ: 'JWT' });
@@ -54,7 +54,7 @@ describe('TokenVerifier RS256/ES256', () => {
     const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const ecCfg = loadConfig({ JWT_PUBLIC_KEY: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(), JWT_ALGORITHM: 'ES256', DEV_TOKENS: 'false' }).jwt;
     const ev = new TokenVerifier(ecCfg);
-    expect(ev.verify(jwt.sign({ sub: 'e1' }, ec.privateKey, { algorithm: 'ES256' })).id).toBe('e1');
+    expect(ev.verify(jwt.sign({ sub: 'e1' }, ec.privateKey, { algorithm: 'ES256', expiresIn: 60 })).id).toBe('e1');
     expect(() => ev.verify(jwt.sign({ sub: 'e1' }, privateKey, { algorithm: 'RS256' }))).toThrow(AuthError);
   });
 });

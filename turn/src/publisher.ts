@@ -19,11 +19,39 @@ type StompitConnect = (opts: Record<string, unknown>, cb: (err: Error | null, cl
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const stompitConnect = (require('stompit') as { connect: StompitConnect }).connect;
 
+/** What stompit's Client (its Socket) has for command handlers: the frames it reads. */
+interface StompitFrame { headers: Record<string, string>; readString(encoding: string, cb: (e: Error | null, body?: string) => void): void }
+type CommandHandlers = Record<string, (frame: StompitFrame) => void>;
+interface StompitSocket {
+  setCommandHandlers(handlers: CommandHandlers): void;
+  createApplicationError(message: string): Error;
+  destroy(err?: Error): void;
+}
+
+/**
+ * stompit 1.0's ERROR handler destroys the *frame* when the ERROR has a text/plain body (a plain
+ * `function` callback where `this` is the frame), and the frame's unhandled 'error' takes the
+ * whole process down. The broker sends exactly such an ERROR when it refuses a token or ends a
+ * session whose token expired, which short-lived tokens make routine. Every handler table the
+ * client installs (before and after CONNECTED) gets an ERROR handler that ends the client instead.
+ */
+function endClientOnErrorFrames(client: StompitSocket): void {
+  const onError = (frame: StompitFrame) => frame.readString('utf-8', (_e, body) => {
+    client.destroy(client.createApplicationError(frame.headers.message || body || 'server sent ERROR frame'));
+  });
+  const install = client.setCommandHandlers.bind(client);
+  client.setCommandHandlers = (handlers) => install({ ...handlers, ERROR: onError });
+}
+
 export interface PublisherOptions {
   host: string;
   port: number;
-  /** JWT with role ops, sent as `passcode` (and `Authorization: Bearer`). */
-  token?: string;
+  /**
+   * JWT with role turn-sidecar (or ops), sent as `passcode` (and `Authorization: Bearer`). A
+   * function is asked again at every (re)connect: tokens are short-lived, the broker ends a session
+   * when its token expires, and the next connection must carry the renewed one.
+   */
+  token?: string | (() => string | undefined);
   /** Where to SEND. Default `/app/ops.turn.events` (the signaling service republishes on /topic/ops.turn). */
   destination?: string;
   /** Events kept while the broker is away. */
@@ -58,7 +86,7 @@ export class StompPublisher<T extends object = object> extends EventEmitter {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private backoff: number;
   private stopped = true;
-  private readonly o: Required<Omit<PublisherOptions, 'token'>> & { token?: string };
+  private readonly o: Required<Omit<PublisherOptions, 'token'>> & Pick<PublisherOptions, 'token'>;
   private counters = { sent: 0, batches: 0, connects: 0, lastError: null as string | null };
 
   constructor(opts: PublisherOptions) {
@@ -111,9 +139,10 @@ export class StompPublisher<T extends object = object> extends EventEmitter {
     if (this.stopped || this.client || this.connecting) return;
     this.connecting = true;
     const headers: Record<string, string> = { host: '/', 'heart-beat': '0,0', 'accept-version': '1.2' };
-    if (this.o.token) {
-      headers.passcode = this.o.token;
-      headers.Authorization = `Bearer ${this.o.token}`;
+    const token = typeof this.o.token === 'function' ? this.o.token() : this.o.token;
+    if (token) {
+      headers.passcode = token;
+      headers.Authorization = `Bearer ${token}`;
     }
     let settled = false;
     const fail = (err: Error) => {
@@ -139,6 +168,7 @@ export class StompPublisher<T extends object = object> extends EventEmitter {
       });
       // Errors before CONNECTED (refused, reset) come on the socket; stompit has already
       // routed them to the callback in most cases, this catches the rest.
+      endClientOnErrorFrames(sock as unknown as StompitSocket);
       const s = sock as unknown as EventEmitter;
       if (s && typeof s.on === 'function') s.on('error', (e: Error) => fail(e));
     } catch (e) {

@@ -1,5 +1,5 @@
 // Signaling-service side of the sidecar: clients may SEND only to /app/** (the broker's rules), so
-// the sidecar sends its batches to /app/ops.turn.events; this handler checks the ops role and
+// the sidecar sends its batches to /app/ops.turn.events; this handler checks the role (turn-sidecar or ops) and
 // republishes each event on /topic/ops.turn, which only ops may subscribe to. The signaling service
 // wires it: registerTurnEventRelay(broker, { publish: bus.publish, reject }) for cross-node delivery.
 // turn/ knows nothing of the broker's internals: it names the little it needs of a request here,
@@ -23,11 +23,13 @@ export type Reject = (code: 'forbidden' | 'bad-request', message: string) => Err
 const appError: Reject = (code, message) => Object.assign(new Error(message), { name: 'AppError', code });
 
 const MAX_EVENTS_PER_BATCH = 1000;
+/** turn-sidecar: the sidecar's own narrow role (it may send here and nowhere else); ops: people and older tokens. */
+const PUBLISHER_ROLES = ['turn-sidecar', 'ops'];
 
 export function turnEventRelayHandler(publish: Publish, reject: Reject = appError): RelayHandler {
   return (req) => {
     const roles = req.session.principal?.roles ?? [];
-    if (!roles.includes('ops')) throw reject('forbidden', 'only role ops may publish TURN events');
+    if (!roles.some((r) => PUBLISHER_ROLES.includes(r))) throw reject('forbidden', 'only role turn-sidecar or ops may publish TURN events');
     const body = req.json<{ source?: unknown; events?: unknown }>();
     if (!body || !Array.isArray(body.events) || body.events.length > MAX_EVENTS_PER_BATCH) {
       throw reject('bad-request', `expected {source, events: [...]} with at most ${MAX_EVENTS_PER_BATCH} events`);

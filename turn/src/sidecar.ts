@@ -1,6 +1,7 @@
 // Sidecar mode: runs next to coturn, follows its log and publishes the monitor's events to the
 // signaling broker over STOMP TCP (`npm run turn:sidecar -- [LOGFILE|-] --broker host:port`).
-// Authenticates with an ops token (TURN_SIDECAR_TOKEN, or --token-file). Starts at the end of the
+// Authenticates with a short-lived token of role turn-sidecar (TURN_SIDECAR_TOKEN, or --token-file,
+// which is read again at every reconnect so that a renewed token is picked up). Starts at the end of the
 // log by default so a restart does not replay old events; --from-start rebuilds state first.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,7 +14,8 @@ export interface SidecarOptions {
   log: string;
   host: string;
   port: number;
-  token?: string;
+  /** A token, or where to read the current one at each (re)connect. */
+  token?: string | (() => string | undefined);
   destination?: string;
   fromStart?: boolean;
   maxBuffer?: number;
@@ -77,10 +79,23 @@ function serveMetrics(monitor: TurnMonitor, host: string, port: number): http.Se
   return server;
 }
 
+/** The token in `file` as it is now (the file is renewed in place); undefined while unreadable. */
+export function tokenFileReader(file: string): () => string | undefined {
+  return () => {
+    try {
+      return fs.readFileSync(file, 'utf8').trim() || undefined;
+    } catch (e) {
+      process.stderr.write(`[turn-sidecar] token file: ${(e as Error).message}\n`);
+      return undefined;
+    }
+  };
+}
+
 const USAGE = `usage: npm run turn:sidecar -- [LOGFILE|-] [--broker host:port] [--token-file FILE] [--destination D] [--from-start] [--max-buffer N]
   LOGFILE   coturn's log (a file, a glob, or coturn's log-file setting; default TURN_LOG); '-' reads stdin
   --broker  the signaling service's STOMP TCP listener (default TURN_SIDECAR_BROKER, 127.0.0.1:61613)
-  token     TURN_SIDECAR_TOKEN (a JWT with role ops) or --token-file
+  token     TURN_SIDECAR_TOKEN (a short-lived JWT with role turn-sidecar) or --token-file (read again
+            at every reconnect: renew the file before the token expires)
   --destination  default ${DEFAULT_DESTINATION} (the signaling service republishes on /topic/ops.turn)
   --metrics host:port  serve Prometheus text at /metrics (default TURN_SIDECAR_METRICS; empty: off)`;
 
@@ -97,8 +112,8 @@ function main(argv: string[]): void {
   const mm = metricsAt ? /^(.*):(\d+)$/.exec(metricsAt) : null;
   if (metricsAt && !mm) { process.stderr.write(`--metrics must be host:port, got ${metricsAt}\n`); process.exit(2); }
   const tokenFile = str(flags['token-file']);
-  const token = tokenFile ? fs.readFileSync(tokenFile, 'utf8').trim() : env.TURN_SIDECAR_TOKEN;
-  if (!token) process.stderr.write('[turn-sidecar] no ops token (TURN_SIDECAR_TOKEN or --token-file): the broker will refuse the events\n');
+  const token = tokenFile ? tokenFileReader(tokenFile) : env.TURN_SIDECAR_TOKEN;
+  if (!(typeof token === 'function' ? token() : token)) process.stderr.write('[turn-sidecar] no token (TURN_SIDECAR_TOKEN or --token-file): the broker will refuse the events\n');
   const sc = startSidecar({
     log, host: m[1] === '0.0.0.0' ? '127.0.0.1' : m[1], port: Number(m[2]), token, destination: str(flags.destination),
     fromStart: !!flags['from-start'], maxBuffer: Number(str(flags['max-buffer']) ?? 10000),

@@ -13,7 +13,7 @@ import { installDtlsRetransmitFix } from './dtls-retransmit';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
 import { GopCache } from './gop-cache';
-import { checkSdp, stripCandidates } from './sdp';
+import { checkSdp, isMdnsCandidate, stripCandidates, withoutMdnsCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
 import {
   SdpError, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
@@ -279,7 +279,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (this.localSdp && this.remoteSdp) throw new SdpError('Endpoint already negotiated', 'SDP_END_POINT_ALREADY_NEGOTIATED');
     let answerSdp: string;
     try {
-      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: withoutMdnsCandidates(sdp) });
       const answer = await this.pc.createAnswer();
       answerSdp = answer.sdp;
       this.localApplied = this.applyLocal({ type: 'answer', sdp: answer.sdp });
@@ -319,7 +319,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     const sdp = checkSdp(answer, 'SDP_END_POINT_PROCESS_ANSWER_ERROR');
     try {
       await this.localApplied;
-      await this.pc.setRemoteDescription({ type: 'answer', sdp });
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: withoutMdnsCandidates(sdp) });
     } catch (e) {
       throw new SdpError(`Cannot process answer: ${errText(e)}`, 'SDP_END_POINT_PROCESS_ANSWER_ERROR');
     }
@@ -371,6 +371,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (!/^candidate:\S+ \d+ (udp|tcp) \d+ \S+ \d+ typ (host|srflx|prflx|relay)\b/i.test(text)) {
       throw new SdpError(`Invalid ICE candidate: ${text.slice(0, 120)}`, 'SDP_PARSE_ERROR');
     }
+    if (isMdnsCandidate(text)) return; // never resolved (see isMdnsCandidate): accepted and ignored
     const mid = candidate.sdpMid ?? null;
     try {
       await this.pc.addIceCandidate({ candidate: text, sdpMid: mid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? 0 });

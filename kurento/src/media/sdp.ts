@@ -27,6 +27,22 @@ export function stripCandidates(sdp: string): string {
     .join('\r\n');
 }
 
+/**
+ * An mDNS host candidate (`<uuid>.local`, what browsers send to hide local addresses). The engine
+ * never resolves mDNS: werift would open a multicast-dns socket per lookup, with no error handler,
+ * so a failed bind throws out of the process. Such candidates are dropped; the browser's srflx and
+ * relay candidates (and peer-reflexive discovery) still connect.
+ */
+export function isMdnsCandidate(candidate: string): boolean {
+  const address = candidate.replace(/^a=/, '').split(/\s+/)[4] ?? '';
+  return /\.local\.?$/i.test(address);
+}
+
+/** The SDP without its mDNS candidate lines (offers and answers that carry their candidates: WHIP, OBS). */
+export function withoutMdnsCandidates(sdp: string): string {
+  return sdp.split('\r\n').filter((l) => !(l.startsWith('a=candidate:') && isMdnsCandidate(l))).join('\r\n');
+}
+
 /** The only media transport a WebRtcEndpoint negotiates (KMS registers its handlers for this proto). */
 const WEBRTC_PROTO = /^UDP\/TLS\/RTP\/SAVPF$/i;
 

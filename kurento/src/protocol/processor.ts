@@ -8,7 +8,30 @@ import type { SessionTable } from './sessions';
 import type { Subscriptions } from './subscriptions';
 
 type Json = Record<string, unknown>;
-type Method = (params: Json | null) => Promise<Json | null> | Json | null;
+type Method = (params: Json | null, via: Connection | undefined) => Promise<Json | null> | Json | null;
+
+/**
+ * The control connection a message came on, as far as the limits care: the objects created over it
+ * that are still alive. Objects outlive their connection (KMS keeps them for a session that
+ * reconnects), so the count is of live objects, and the engine-wide cap covers what closed
+ * connections left behind.
+ */
+export interface Connection {
+  readonly created: Set<string>;
+}
+
+export interface ObjectLimits {
+  /** Live objects created over one control connection (pipelines and elements). */
+  perConnection: number;
+  /** Live objects in the whole engine. */
+  total: number;
+}
+
+/**
+ * Generous for the one kurento-client a signaling node uses for all its busks (a viewer is one
+ * endpoint), and far below the tens of thousands of pipelines that one socket could create.
+ */
+export const DEFAULT_OBJECT_LIMITS: ObjectLimits = { perConnection: 5000, total: 20000 };
 
 export interface Processed {
   /** The response text; null for notifications. */
@@ -22,13 +45,18 @@ export class RpcProcessor {
   readonly serverId = randomUUID();
   private readonly cache: RequestCache;
   private readonly methods: Record<string, Method>;
+  /** Live object id → the `created` set of the connection that created it. */
+  private readonly creators = new Map<string, Set<string>>();
 
-  constructor(private readonly media: MediaSet, private readonly sessions: SessionTable, private readonly subscriptions: Subscriptions, requestCacheMs?: number) {
+  constructor(
+    private readonly media: MediaSet, private readonly sessions: SessionTable, private readonly subscriptions: Subscriptions,
+    requestCacheMs?: number, private readonly limits: ObjectLimits = DEFAULT_OBJECT_LIMITS,
+  ) {
     this.cache = new RequestCache(requestCacheMs);
     this.methods = {
       ping: (p) => this.ping(p),
       connect: (p) => this.connect(p),
-      create: (p) => this.create(p),
+      create: (p, via) => this.create(p, via),
       describe: (p) => this.describe(p),
       invoke: (p) => this.invoke(p),
       subscribe: (p) => this.subscribe(p),
@@ -38,12 +66,18 @@ export class RpcProcessor {
       unref: (p) => this.ref(p),
       keepAlive: (p) => this.keepAlive(p),
       closeSession: (p) => { requireParams(p); return null; },
-      transaction: (p) => this.transaction(p),
+      transaction: (p, via) => this.transaction(p, via),
     };
   }
 
+  /** The media set calls this when an object is gone (released, or with its pipeline). */
+  objectReleased(id: string): void {
+    this.creators.get(id)?.delete(id);
+    this.creators.delete(id);
+  }
+
   /** Handles one message received on a socket whose session is `socketSessionId` (if any). */
-  async process(text: string, socketSessionId: string | undefined): Promise<Processed> {
+  async process(text: string, socketSessionId: string | undefined, via?: Connection): Promise<Processed> {
     let msg: unknown;
     try {
       msg = JSON.parse(text);
@@ -63,7 +97,7 @@ export class RpcProcessor {
       const cached = this.cache.get(requestSession, id);
       if (cached) return { response: cached, sessionId: requestSession };
     }
-    const { response, sessionId } = await this.dispatch(msg.method, id, params);
+    const { response, sessionId } = await this.dispatch(msg.method, id, params, via);
     if (id === null) return { response: null, sessionId };
     const text2 = JSON.stringify(response);
     const cacheSession = sessionId ?? requestSession;
@@ -71,11 +105,11 @@ export class RpcProcessor {
     return { response: text2, sessionId };
   }
 
-  private async dispatch(method: string, id: unknown, params: Json | null): Promise<{ response: Json; sessionId?: string }> {
+  private async dispatch(method: string, id: unknown, params: Json | null, via: Connection | undefined): Promise<{ response: Json; sessionId?: string }> {
     const handler = Object.prototype.hasOwnProperty.call(this.methods, method) ? this.methods[method] : undefined;
     if (!handler) return { response: errorObject(id, new RpcError(RpcErrorCode.METHOD_NOT_FOUND, 'Method not found.')) };
     try {
-      const result = await handler(params);
+      const result = await handler(params, via);
       const sessionId = result && typeof result.sessionId === 'string' ? result.sessionId : undefined;
       return { response: { jsonrpc: '2.0', id, result }, sessionId };
     } catch (e) {
@@ -106,11 +140,23 @@ export class RpcProcessor {
     return { sessionId, serverId: this.serverId };
   }
 
-  private create(p: Json | null): Json {
+  private create(p: Json | null, via: Connection | undefined): Json {
     const params = requireParams(p);
     const type = stringParam(params, 'type');
     const sessionId = this.sessionOf(params);
+    // KMS answers NOT_ENOUGH_RESOURCES when it cannot make more elements; so does this, at limits
+    // that keep one client (or one page that reached the port) from exhausting the engine.
+    if (this.media.size - 1 >= this.limits.total) {
+      throw new KurentoError('NOT_ENOUGH_RESOURCES', `Too many media objects (${this.limits.total}), cannot create new ones`);
+    }
+    if (via && via.created.size >= this.limits.perConnection) {
+      throw new KurentoError('NOT_ENOUGH_RESOURCES', `Too many media objects created on this connection (${this.limits.perConnection}), cannot create new ones`);
+    }
     const object = this.media.create(type, params.constructorParams);
+    if (via && this.media.has(object.id)) {
+      via.created.add(object.id);
+      this.creators.set(object.id, via.created);
+    }
     return { value: object.id, sessionId };
   }
 
@@ -174,7 +220,7 @@ export class RpcProcessor {
   }
 
   /** Operations run in order; "newref:N" stands for the value of operation N; the first error stops the rest. */
-  private async transaction(p: Json | null): Promise<Json> {
+  private async transaction(p: Json | null, via: Connection | undefined): Promise<Json> {
     const params = requireParams(p);
     const sessionId = this.sessionOf(params);
     const operations = params.operations;
@@ -187,7 +233,7 @@ export class RpcProcessor {
       }
       const opParams = { ...(isRecord(op.params) ? injectRefs(op.params, responses) as Json : {}), sessionId };
       const { response } = typeof op.method === 'string'
-        ? await this.dispatch(op.method, i, opParams)
+        ? await this.dispatch(op.method, i, opParams, via)
         : { response: errorObject(i, new RpcError(RpcErrorCode.INVALID_REQUEST, 'Invalid JSON-RPC request.')) };
       responses.push(response);
       if (response.error) break;

@@ -19,6 +19,9 @@ export interface TokenClaims {
   exp?: number;
 }
 
+/** JWT_MAX_TTL_S's default: a day. Identity providers issue hours; dev tokens 12 h at most. */
+export const DEFAULT_MAX_TTL_SECONDS = 86400;
+
 /**
  * Development tokens carry this `kid` and are signed with their own key (Config['jwt'].devSecret),
  * never the production one: a dev token is refused wherever development tokens are off, and a token
@@ -29,8 +32,11 @@ export const DEV_TOKEN_KID = 'busking-dev';
 export class TokenVerifier {
   /** Null in the development setup without a configured key: only dev tokens are accepted then. */
   private readonly key: string | crypto.KeyObject | null;
+  private readonly maxTtlSeconds: number;
 
   constructor(private readonly cfg: Config['jwt']) {
+    this.maxTtlSeconds = cfg.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
+    if (!(this.maxTtlSeconds > 0)) throw new Error('JWT_MAX_TTL_S must be a positive number of seconds');
     if (cfg.algorithm === 'HS256') {
       if (!cfg.secret && !cfg.devSecret) throw new Error('HS256 needs JWT_SECRET');
       this.key = cfg.secret || null;
@@ -66,9 +72,16 @@ export class TokenVerifier {
       throw new AuthError(e instanceof jwt.TokenExpiredError ? 'token expired' : `invalid token: ${(e as Error).message}`);
     }
     if (typeof claims.sub !== 'string' || !claims.sub) throw new AuthError('token has no sub');
+    // A token that never expires cannot be taken back short of changing the key: refuse it, and
+    // refuse lifetimes longer than JWT_MAX_TTL_S, counted from `iat` (the issuer's word) and from
+    // now (an `iat` in the future must not stretch it).
+    if (typeof claims.exp !== 'number') throw new AuthError('token has no exp');
+    const nowS = Math.floor(nowMs / 1000);
+    const from = typeof claims.iat === 'number' ? Math.min(claims.iat, nowS) : nowS;
+    if (claims.exp - from > this.maxTtlSeconds) throw new AuthError(`token lifetime exceeds ${this.maxTtlSeconds} s (JWT_MAX_TTL_S)`);
     const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string' && (ROLES as readonly string[]).includes(r)) : [];
     const name = typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 64) : claims.sub.slice(0, 64);
-    return { id: claims.sub, name, roles, anonymous: false, expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined };
+    return { id: claims.sub, name, roles, anonymous: false, expiresAt: claims.exp * 1000 };
   }
 }
 

@@ -5,8 +5,10 @@ import type { Principal } from '../stomp';
 
 export type { Principal };
 // moderator: may delete any comment on shorts (docs/PROTOCOL.md, After the show).
-export type Role = 'busker' | 'ops' | 'moderator';
-export const ROLES: readonly Role[] = ['busker', 'ops', 'moderator'];
+// turn-sidecar: may only SEND TURN events to /app/ops.turn.events (auth/stomp-auth.ts), so the
+// token stored next to coturn is worth nothing else to whoever reads it.
+export type Role = 'busker' | 'ops' | 'moderator' | 'turn-sidecar';
+export const ROLES: readonly Role[] = ['busker', 'ops', 'moderator', 'turn-sidecar'];
 
 /**
  * An anonymous audience member. The label is random per session and then stable for that session:

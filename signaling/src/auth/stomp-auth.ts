@@ -1,5 +1,7 @@
 // The STOMP side of auth: the broker's Authenticator (CONNECT headers → Principal) and the
 // destination rules (PermissionCheck) that decide who may SEND and SUBSCRIBE where.
+import type { PermissionCheck } from '../stomp';
+import { TURN_EVENTS_APP_DESTINATION } from '../../../turn/src/relay';
 import { AuthError, TokenVerifier } from './jwt';
 import { Principal, anonymousPrincipal, hasRole } from './principal';
 
@@ -41,9 +43,23 @@ export function destinationMatches(pattern: string, destination: string): boolea
  * Anything else (subscribing to /queue/x, sending to /topic/x) is refused: clients talk to the
  * application, never straight to each other.
  */
-export function permissions(principal: Principal | null, action: 'send' | 'subscribe', destination: string): boolean {
+export const permissions: PermissionCheck = withTurnSidecarRole(productPermissions);
+
+function productPermissions(principal: Principal | null, action: 'send' | 'subscribe', destination: string): boolean {
   if (destination.includes('..') || /[\s\0]/.test(destination)) return false;
   if (action === 'send') return destination.startsWith('/app/');
   if (destination === '/topic/ops' || destination.startsWith('/topic/ops.')) return hasRole(principal, 'ops');
   return destination.startsWith('/topic/') || destination.startsWith('/user/');
+}
+
+/**
+ * Whatever the policy, a session with role turn-sidecar may SEND only to the TURN events
+ * destination and SUBSCRIBE only to its own error queue: the sidecar's token lives next to coturn,
+ * and reading it must not give ops's view of the service (or anything else).
+ */
+export function withTurnSidecarRole(check: PermissionCheck): PermissionCheck {
+  return (principal, action, destination) => {
+    if (!hasRole(principal, 'turn-sidecar')) return check(principal, action, destination);
+    return action === 'send' ? destination === TURN_EVENTS_APP_DESTINATION : destination === '/user/queue/errors';
+  };
 }

@@ -1,4 +1,5 @@
 // The HTTP side: REST of PROTOCOL.md, health, readiness, metrics and the web app's static files.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
@@ -38,6 +39,53 @@ const STATUS: Record<string, number> = {
 
 export class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+}
+
+/** Constant-time comparison (through digests, so lengths do not leak either). */
+function sameSecret(given: string, expected: string): boolean {
+  const h = (v: string) => crypto.createHash('sha256').update(v).digest();
+  return crypto.timingSafeEqual(h(given), h(expected));
+}
+
+/** `https://{s}.tile.example.org/{z}/{x}/{y}.png` → `https://*.tile.example.org`; '' when not a URL. */
+function originOf(urlOrTemplate: string): string {
+  const m = /^(https?):\/\/([^/?#]+)/i.exec(urlOrTemplate.trim());
+  if (!m) return '';
+  return `${m[1].toLowerCase()}://${m[2].replace(/\{[^}]*\}/g, '*').replace(/^\*[^.]*\./, '*.')}`;
+}
+
+/**
+ * Headers for every response, the pages above all: a CSP that allows only this origin's scripts,
+ * plus the tile server (TILE_URL) for map images and the media origin (S3_PUBLIC_URL) for shorts,
+ * posters and avatars; blob: and data: for media and images the pages make themselves; no framing
+ * (clickjacking a studio page would start a camera); referrers reduced to the origin (tile servers
+ * such as OpenStreetMap's ask for one).
+ */
+export function pageSecurityHeaders(config: Pick<Config, 'tileUrl' | 'store'>): Record<string, string> {
+  const tiles = originOf(config.tileUrl);
+  const media = originOf(config.store.s3.publicUrl);
+  const src = (...extra: string[]) => ["'self'", ...extra.filter(Boolean)].join(' ');
+  const csp = [
+    `default-src 'self'`,
+    `script-src 'self'`,
+    // Leaflet and uPlot position elements with inline styles.
+    `style-src 'self' 'unsafe-inline'`,
+    `img-src ${src('data:', 'blob:', tiles, media)}`,
+    `media-src ${src('blob:', media)}`,
+    // 'self' covers the STOMP WebSocket (ws:/wss: of this origin) in current browsers.
+    `connect-src ${src(media)}`,
+    `worker-src 'self' blob:`,
+    `object-src 'none'`,
+    `base-uri 'self'`,
+    `form-action 'self'`,
+    `frame-ancestors 'none'`,
+  ].join('; ');
+  return {
+    'Content-Security-Policy': csp,
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'strict-origin-when-cross-origin',
+    'X-Content-Type-Options': 'nosniff',
+  };
 }
 
 function num(s: string, what: string): number {
@@ -114,6 +162,8 @@ export function createHttpApp(d: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  const securityHeaders = pageSecurityHeaders(d.config);
+  app.use((_req, res, next) => { res.set(securityHeaders); next(); });
 
   const bearer = (req: Request): Principal | null => bearerPrincipal(d.verifier, req);
 
@@ -122,7 +172,13 @@ export function createHttpApp(d: HttpDeps): express.Express {
     const r = await d.ready();
     res.status(r.ok ? 200 : 503).json(r);
   }));
-  app.get('/metrics', (_req, res) => {
+  app.get('/metrics', (req, res) => {
+    // METRICS_TOKEN: the figures name nodes, media servers and error causes; with a token set only
+    // Prometheus (which sends it as a bearer) reads them.
+    if (d.config.metricsToken && !sameSecret(req.get('authorization') ?? '', `Bearer ${d.config.metricsToken}`)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').json({ code: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>' });
+      return;
+    }
     res.type('text/plain; version=0.0.4; charset=utf-8').send(d.metrics.render());
   });
 

@@ -25,15 +25,27 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
   private readonly pipelines = new Map<string, Pipeline>();
   private loadCache: { at: number; value: number } | null = null;
 
-  constructor(readonly url: string, private readonly timeoutMs = 10000) {
+  /** The server's URL without its access token: what logs, metrics and busk records name. */
+  readonly url: string;
+  /** `?access_token=` of the configured URL (the embedded engine's shared secret), sent by kurento-client. */
+  private readonly accessToken: string | undefined;
+
+  constructor(url: string, private readonly timeoutMs = 10000) {
     super();
+    const u = new URL(url);
+    this.accessToken = u.searchParams.get('access_token') ?? undefined;
+    u.searchParams.delete('access_token');
+    this.url = this.accessToken === undefined ? url : u.toString();
   }
 
   get isUp(): boolean { return this.connected && !this.closed; }
 
   start(): void {
     quietKurentoClient();
-    const client = kurento(this.url, { failAfter: Infinity, request_timeout: this.timeoutMs, response_timeout: this.timeoutMs });
+    const client = kurento(this.url, {
+      failAfter: Infinity, request_timeout: this.timeoutMs, response_timeout: this.timeoutMs,
+      ...(this.accessToken !== undefined ? { access_token: this.accessToken } : {}),
+    });
     this.client = client;
     const re = client._re;
     // reconnect-core re-emits socket errors; without a listener they would be uncaught exceptions.
