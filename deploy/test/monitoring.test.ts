@@ -3,7 +3,8 @@
 // Prometheus (started here, 1 s scrape/evaluation, its own data directory) scraping both fires the
 // alerts for failures driven for real: coturn refusing credentials signed with a wrong secret,
 // clients refused on /user/queue/errors, a busk whose presenter's media stops, a second node whose
-// presence key lapses and which is then stopped, the Redis process stopped, a stopped media server.
+// presence key lapses and which is then stopped, a stopped media server, the Redis process stopped (last: it restarts empty);
+// and resolves them when the part is back (busk ended, the media server and Redis restarted).
 // The rules are evaluated as committed except their `for:` durations, set to 0 s in the test's copy:
 // what is checked is that the expressions catch the failures, not the waiting. The 30 s of a stall
 // are counted by the service's ops clock, which the test moves forward (no sleeping).
@@ -21,7 +22,7 @@ import type { Service } from '../../signaling/src/service';
 import { startMediaServer, MediaServer } from '../../kurento/src';
 import { startSidecar, Sidecar } from '../../turn/src/sidecar';
 import { runUclient } from '../../turn/test/uclient';
-import { startBusk, PeerHost } from '../../signaling/test/support/peers';
+import { startBusk, watchBusk, PeerHost } from '../../signaling/test/support/peers';
 
 jest.setTimeout(120000);
 
@@ -185,24 +186,35 @@ describe('against the live service, the TURN sidecar, coturn and a real Promethe
     expect(errors.annotations.summary).toContain('code forbidden');
   });
 
-  test('a busk whose presenter\'s media stops fires BuskStalled once stalled for over 30 s', async () => {
+  /** A busk on `svc` that keeps flowing, with one viewer: the health list's order, then the media server's restart. */
+  let flowing: string;
+  const health = (id: string) => svc.ops.snapshot().busks.find((b) => b.id === id);
+
+  test('a busk whose presenter\'s media stops fires BuskStalled once stalled for over 30 s; it comes first in the health list', async () => {
     const busker = await connect(svc, await devToken(svc, 'Frozen', ['busker']));
     const { buskId, presenter } = await startBusk(host, busker, { title: 'Frozen' });
-    const health = () => svc.ops.snapshot().busks.find((b) => b.id === buskId);
-    await waitFor(() => health()?.media === 'flowing', 20000, 'the busk\'s media flowing', 100);
+    const still = await connect(svc, await devToken(svc, 'Still', ['busker']));
+    flowing = (await startBusk(host, still, { title: 'Still flowing' })).buskId;
+    await watchBusk(host, await connect(svc), flowing);
+    await waitFor(() => health(buskId)?.media === 'flowing' && health(flowing)?.media === 'flowing' && health(flowing)?.viewers === 1, 20000, 'both busks flowing', 100);
     // The presenter's media stops; its STOMP session stays (no grace period, no end of the busk).
     await presenter.close();
-    await waitFor(() => health()?.media === 'stalled' && health()!.stalledForSeconds !== null, 20000, 'the busk stalled', 100);
+    await waitFor(() => health(buskId)?.media === 'stalled' && health(buskId)!.stalledForSeconds !== null, 20000, 'the busk stalled', 100);
     await waitFor(async () => (await query(`busking_busks_stalled{instance="${instance(svc)}"} == 1`)).length === 1, 20000, 'the stall scraped', 250);
     // Stalled, but not yet for 30 s: no alert.
     expect((await alerts()).filter((a) => a.labels.alertname === 'BuskStalled')).toEqual([]);
     opsClockAheadMs += 31000;
     const stalled = await firing('BuskStalled', on(svc));
     expect(stalled.annotations.summary).toMatch(/has had no media for 3\d/);
+    // The health list (GET /api/ops/history, the ops page): stalled first, then the flowing one with its viewer.
+    expect(svc.ops.snapshot().busks.map((b) => [b.title, b.media, b.viewers, b.reoffers])).toEqual([['Frozen', 'stalled', 0, 0], ['Still flowing', 'flowing', 1, 0]]);
     expect(svc.ops.snapshot().diagnoses.find((d) => d.id === 'busk-stalled' && d.endedAt === null)?.message).toContain('"Frozen"');
     expect(await busker.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
     await busker.close();
     await waitFor(async () => !(await alerts()).some((a) => a.labels.alertname === 'BuskStalled'), 30000, 'BuskStalled resolved once the busk ended', 250);
+    // The diagnosis keeps its start and now has its end.
+    const ended = svc.ops.snapshot().diagnoses.find((d) => d.id === 'busk-stalled')!;
+    expect(Date.parse(ended.endedAt!)).toBeGreaterThan(Date.parse(ended.startedAt));
   });
 
   test('a node whose presence key lapses fires NodePresenceLost, and so does the node stopped', async () => {
@@ -218,6 +230,18 @@ describe('against the live service, the TURN sidecar, coturn and a real Promethe
     expect(gone.annotations.summary).toBe(`Signaling node ${instance(other)} lost its presence`);
   });
 
+  test('the only media server stopped fires NoMediaServer; restarted, the busk rebuilt on it is counted', async () => {
+    await engine.close();
+    await waitFor(() => !svc.media.anyUp, 15000, 'the service to see the media server down');
+    const media = await firing('NoMediaServer', on(svc));
+    expect(media.labels.severity).toBe('critical');
+    // It restarts empty: the busk still on the node is rebuilt (its presenter and viewer asked to
+    // reoffer), which the health list counts; the alert resolves.
+    engine = await startMediaServer({ host: '127.0.0.1', port: engine.port });
+    await waitFor(() => health(flowing)?.reoffers === 1, 30000, 'the rebuild counted in the health list', 100);
+    await waitFor(async () => !(await alerts()).some((a) => a.labels.alertname === 'NoMediaServer'), 30000, 'NoMediaServer resolved', 250);
+  });
+
   test('the Redis process stopped fires RedisUnreachable; it resolves when Redis is back', async () => {
     await redis.stop();
     const down = await firing('RedisUnreachable', on(svc));
@@ -225,12 +249,6 @@ describe('against the live service, the TURN sidecar, coturn and a real Promethe
     expect(svc.ops.snapshot().diagnoses.find((d) => d.id === 'state-unreachable' && d.endedAt === null)).toBeDefined();
     redis = await startRedis(redis.port);
     await waitFor(async () => !(await alerts()).some((a) => a.labels.alertname === 'RedisUnreachable'), 30000, 'RedisUnreachable resolved', 250);
-  });
-
-  test('the only media server stopped fires NoMediaServer', async () => {
-    await engine.close();
-    await waitFor(() => !svc.media.anyUp, 15000, 'the service to see the media server down');
-    const media = await firing('NoMediaServer', on(svc));
-    expect(media.labels.severity).toBe('critical');
+    expect(svc.ops.snapshot().diagnoses.find((d) => d.id === 'state-unreachable')?.endedAt).toEqual(expect.any(String));
   });
 });
