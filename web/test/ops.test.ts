@@ -4,7 +4,8 @@
 // a point every 400 ms instead of every minute (ServiceOptions.ops.pointMs): the charts fill in
 // seconds, not minutes. Checked: the four charts are drawn by uPlot with points that carry the driven
 // traffic, the diagnosis shows with its start, the busk health list names the busk; at phone width
-// nothing overflows sideways.
+// nothing overflows sideways. Then a busk whose presenter's media stops comes first in the health
+// list, and its diagnosis shows with its start and its end (the ops clock is moved past the 30 s).
 import type { Page } from 'playwright-core';
 import { ensureBuilt, startWebService, WebTest } from './support';
 import { startCoturn, StartedCoturn } from '../../test-support/coturn';
@@ -22,13 +23,15 @@ let coturn: StartedCoturn;
 let svc: Service;
 let web: WebTest;
 let host: PeerHost;
+/** Added to the service's ops clock (how long a busk has been stalled). */
+let opsClockAheadMs = 0;
 const clients: StompTestClient[] = [];
 
 beforeAll(async () => {
   await ensureBuilt();
   coturn = await startCoturn({ secret: 'ops-page-turn-secret' });
   svc = await startWebService({ TURN_URLS: coturn.urls.join(','), TURN_SECRET: coturn.secret, TURN_LOG: coturn.logFile, DEV_TOKENS: 'true', JWT_SECRET: 'ops-page-jwt-secret'.padEnd(40, 'x') },
-    { ops: { pointMs: POINT_MS, pollMs: 200 } });
+    { ops: { pointMs: POINT_MS, pollMs: 200, now: () => Date.now() + opsClockAheadMs } });
   web = await WebTest.start(svc);
   host = new PeerHost();
 });
@@ -125,4 +128,30 @@ test('after driven traffic the charts show it, with the diagnosis and the busk h
   for (const right of widths.charts) expect(right).toBeLessThanOrEqual(widths.viewport);
   await web.shot(phone, 'ops-charts-phone', true);
   expect(web.pageErrors(phone)).toEqual([]);
+});
+
+test('a stalled busk comes first in the health list; its diagnosis shows when it started and ended', async () => {
+  const busker = await StompTestClient.connect(svc.stompUrl, { token: await token('Kofi', ['busker']) });
+  clients.push(busker);
+  const { buskId, presenter } = await startBusk(host, busker, { title: 'Frozen busk' });
+  await waitFor(async () => (await history()).busks.find((b) => b.id === buskId)?.media === 'flowing', 20000, 'the busk flowing', 200);
+  await presenter.close(); // its media stops; its STOMP session stays
+  await waitFor(async () => (await history()).busks.find((b) => b.id === buskId)?.media === 'stalled', 20000, 'the busk stalled', 200);
+  opsClockAheadMs += 31000;
+  await waitFor(async () => (await history()).diagnoses.some((d) => d.id === 'busk-stalled'), 10000, 'the stall diagnosed', 200);
+
+  const page = await web.open(await web.context({ phone: true }), '/ops.html');
+  await signIn(page);
+  const first = page.locator('#busk-health tbody tr').first();
+  await page.waitForFunction((id) => document.querySelector('#busk-health tbody tr')?.getAttribute('data-busk') === id, buskId, { timeout: 20000 });
+  expect(await first.textContent()).toMatch(/^Frozen busk\s*stalled 3\d s/);
+  await page.locator('#diagnosis-timeline li[data-id="busk-stalled"]').waitFor({ timeout: 20000 });
+
+  expect(await busker.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
+  const ended = page.locator('#diagnosis-timeline li[data-id="busk-stalled"].ended');
+  await ended.waitFor({ timeout: 20000 });
+  const when = (await ended.locator('.when').textContent())!;
+  expect(when).toMatch(/^.+ → .+$/);
+  expect(when).not.toContain('ongoing');
+  expect(web.pageErrors(page)).toEqual([]);
 });

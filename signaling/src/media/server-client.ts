@@ -42,8 +42,12 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
 
   start(): void {
     quietKurentoClient();
+    // duplicates_timeout: after each answer kurento-jsonrpc keeps the request id for this long to
+    // ignore a duplicate answer, in a timer that is not unref'd and that close() cannot clear (20 s
+    // by default: a process, a test run, could not exit for 20 s after close). Duplicates come
+    // from retried requests only, and kurento-client does not retry (max_retries 0).
     const client = kurento(this.url, {
-      failAfter: Infinity, request_timeout: this.timeoutMs, response_timeout: this.timeoutMs,
+      failAfter: Infinity, request_timeout: this.timeoutMs, response_timeout: this.timeoutMs, duplicates_timeout: 500,
       ...(this.accessToken !== undefined ? { access_token: this.accessToken } : {}),
     });
     this.client = client;
