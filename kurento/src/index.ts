@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMediaPeer } from './media';
+import { prepareDtlsKeys } from './media/dtls-identity';
 import { readKmsConfig } from './kms-config';
 import { MediaSet } from './objects/media-set';
 import type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';
@@ -64,6 +65,7 @@ export interface MediaServer {
 export async function startMediaServer(opts: MediaServerOptions = {}): Promise<MediaServer> {
   const host = opts.host ?? '127.0.0.1';
   const path = (opts.path ?? '/kurento').replace(/\/+$/, '') || '/kurento';
+  await prepareDtlsKeys(); // every endpoint its own DTLS certificate, the first one too
   const fromFiles: EndpointDefaults = opts.kmsConfigDir ? readKmsConfig(opts.kmsConfigDir) : {};
   const endpointDefaults: EndpointDefaults = {
     stunServerAddress: opts.stunServerAddress ?? fromFiles.stunServerAddress,

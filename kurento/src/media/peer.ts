@@ -9,6 +9,7 @@ import { serverCodecs, serverHeaderExtensions } from './codecs';
 import { FlowMonitor } from './flow';
 import { Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
+import { takeDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
@@ -66,7 +67,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     super();
     installIceAddressFilter();
     installDtlsRetransmitFix();
-    this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions() });
+    this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: takeDtlsKeys() } });
     this.maxVideoRecvBps = (opts.maxVideoRecvBandwidth ?? 500) * 1000;
     this.flowIn = new FlowMonitor((kind, flowing) => this.emitSafe('flow-in', { kind, flowing }));
     this.flowOut = new FlowMonitor((kind, flowing) => this.emitSafe('flow-out', { kind, flowing }));
@@ -374,7 +375,11 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (isMdnsCandidate(text)) return; // never resolved (see isMdnsCandidate): accepted and ignored
     const mid = candidate.sdpMid ?? null;
     try {
-      await this.pc.addIceCandidate({ candidate: text, sdpMid: mid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? 0 });
+      // Chrome's non-standard `generation N` counts ICE restarts on ITS connection; werift compares
+      // it with its own count and never nominates a pair whose numbers differ. A browser that
+      // restarts ICE towards a new endpoint (generation 1+ meets a fresh 0) would then stay checking
+      // for ever. libnice (KMS) ignores the attribute: so does this engine.
+      await this.pc.addIceCandidate({ candidate: text.replace(/ generation \d+/, ''), sdpMid: mid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? 0 });
     } catch (e) {
       throw new SdpError(`Cannot add ICE candidate: ${errText(e)}`, 'SDP_PARSE_ERROR');
     }
