@@ -11,6 +11,7 @@ import type { Metrics } from '../http/metrics';
 import type { BuskMessage, BusksMessage, ChatMessage, PeerMessage, StartedMessage } from '../protocol';
 import type { SubscriptionDelivery } from './replay';
 import { EarlyCandidates } from './leg';
+import type { RecorderConfig } from '../record';
 
 /** The broker calls this service uses (signaling/src/stomp Broker). */
 export interface BrokerLike extends BusTarget, SubscriptionDelivery {
@@ -31,6 +32,8 @@ export interface BuskServiceOptions {
   metrics: Metrics;
   /** Presence TTL of this node in State; other nodes end its busks after it expires. */
   presenceTtlMs: number;
+  /** Where busks started with `record: true` are recorded (signaling/src/record). */
+  recorder?: RecorderConfig;
 }
 
 /**

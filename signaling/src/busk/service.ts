@@ -70,6 +70,12 @@ export class BuskService {
     return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints };
   }
 
+  /** The recording of a busk presented here, once its file is open (tests, ops). */
+  recording(buskId: string): { id: string; file: string; seconds: number } | null {
+    const r = this.busks.get(buskId)?.recording;
+    return r ? { id: r.id, file: r.file, seconds: r.duration } : null;
+  }
+
   /** A busk's record: this node's copy when it presents it, else State's; not-found when it is gone. */
   record(id: string): Promise<BuskRecord> {
     const local = this.busks.get(id);
@@ -90,6 +96,7 @@ export class BuskService {
       owner: { id: owner.id, name: owner.name },
       title: start.title, description: start.description, hashtags: start.hashtags, location: start.location,
       startedAt: new Date().toISOString(), media: 'connecting',
+      ...(start.record && o.recorder ? { recording: true } : {}),
       node: o.nodeId, presenterSession, kmsUrl: null, pipelineId: null, presenterEndpointId: null,
     };
     this.busks.set(rec.id, new Busk(rec, this.ctx));

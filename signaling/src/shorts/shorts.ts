@@ -64,16 +64,17 @@ export class Shorts {
     if (endS > recordedS + 0.05) throw new AppError('bad-request', `the clip ends at ${endS} s but the recording is ${recordedS.toFixed(1)} s long`);
 
     const id = newId();
-    const videoKey = `shorts/${id}.mp4`;
+    const container = rec.content_type === 'video/webm' ? 'webm' : 'mp4';
+    const videoKey = `shorts/${id}.${container}`;
     const posterKey = `posters/${id}.jpg`;
     const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'short-'));
     const stored: string[] = [];
     try {
-      const video = path.join(tmp, 'short.mp4');
+      const video = path.join(tmp, `short.${container}`);
       const poster = path.join(tmp, 'poster.jpg');
-      const { durationS } = await this.clipper.cut(input, startS, endS, video);
+      const { durationS } = await this.clipper.cut(input, startS, endS, video, container);
       await this.clipper.poster(video, 0, poster);
-      await this.store.media.putFile(videoKey, video, 'video/mp4');
+      await this.store.media.putFile(videoKey, video, `video/${container}`);
       stored.push(videoKey);
       await this.store.media.putFile(posterKey, poster, 'image/jpeg');
       stored.push(posterKey);
