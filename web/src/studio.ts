@@ -285,6 +285,7 @@ function updateControls(): void {
   show(goLive, !onAirNow);
   show(endButton, onAirNow);
   for (const id of ['title', 'hashtags', 'description']) $<HTMLInputElement>(id).readOnly = onAirNow;
+  $<HTMLInputElement>('record').disabled = onAirNow; // chosen at go-live, for the whole show
   $('go-live-hint').textContent = canBusk ? '' : 'Sign in as a busker to go live.';
 }
 
@@ -314,6 +315,7 @@ form.addEventListener('submit', async (e) => {
       description: $<HTMLTextAreaElement>('description').value.trim(),
       hashtags: hashtagsOf($<HTMLInputElement>('hashtags').value),
       location: whereChoice() === 'none' ? null : pin,
+      record: $<HTMLInputElement>('record').checked,
     }, camera.stream);
     const link = $<HTMLAnchorElement>('watch-link');
     link.href = `watch.html?busk=${encodeURIComponent(id)}`;

@@ -59,7 +59,7 @@ export class Recording extends EventEmitter implements FrameSink {
     fs.mkdirSync(o.dir, { recursive: true });
     const file = path.join(o.dir, rel);
     const writer = new record.MediaWriter({
-      path: file, container, video, audio, fragmentSeconds: o.fragmentSeconds ?? 1, fragments: o.fragments,
+      path: file, container, video, audio, fragmentSeconds: o.fragmentSeconds ?? 1, fragments: o.fragments, appendOnly: true,
       onKeyframeWanted: () => o.leg.requestKeyframe(),
     });
     try {

@@ -1,9 +1,9 @@
 // Encoded frames → a WebM (VP8 + Opus) or fragmented MP4 (H.264 + Opus) file, without re-encoding
 // (mediabunny muxes). Written as it goes in keyframe-aligned fragments (MP4 moof+mdat, WebM
 // clusters), each handed to the file as soon as it is complete, so a crash loses only the last one.
-// WebM is written append-only (Segment and Cluster sizes "unknown", no Cues, no Duration, like a live
-// WebM stream): with sizes patched in at the end, a crash would leave a Segment that ends after its
-// header and hides every cluster from players. The MP4's moov is written first and never patched.
+// The MP4's moov is written first and never patched. WebM's Segment size is patched in at the end, so
+// a crash leaves a Segment that ends after its header and hides every cluster from players, unless
+// it is written `appendOnly` (sizes "unknown", no Cues, no Duration: a live WebM stream).
 // One entry point: `new MediaWriter(options)`, `write(frame)`, `close()`.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -31,6 +31,11 @@ export interface MediaWriterOptions {
    */
   onKeyframeWanted?: () => void;
   keyframeSeconds?: number;
+  /**
+   * WebM only: write append-only, so that the file is playable at every moment (a crash loses only
+   * the cluster being written), at the price of no Duration and no Cues (remux to add them).
+   */
+  appendOnly?: boolean;
   /** Also hands every finished piece of the file to this sink (see FragmentSink). */
   fragments?: FragmentSink;
 }
@@ -90,7 +95,7 @@ export class MediaWriter extends EventEmitter {
     const fragment = options.fragmentSeconds ?? 1;
     const format = options.container === 'mp4'
       ? new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: fragment, ...mp4Pieces(options.fragments) })
-      : new WebMOutputFormat({ minimumClusterDuration: fragment, appendOnly: true, ...webmPieces(options.fragments) });
+      : new WebMOutputFormat({ minimumClusterDuration: fragment, appendOnly: !!options.appendOnly, ...webmPieces(options.fragments) });
     this.output = new Output({ format, target });
     if (options.video) {
       this.videoSource = new EncodedVideoPacketSource(options.video === 'h264' ? 'avc' : 'vp8');
