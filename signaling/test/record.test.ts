@@ -120,19 +120,20 @@ describe('the service killed with SIGKILL mid-show', () => {
     JWT_SECRET: TEST_SECRET, DEV_TOKENS: 'true', STOMP_HEARTBEAT_MS: '0', LOG_LEVEL: 'info',
   };
   let child: ChildProcess | null = null;
+  /** The child's output, shown when a step times out. */
+  let output = '';
   afterAll(() => { if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
 
   /** The service from the sources in a child process; resolves with its URL. */
   async function spawnService(): Promise<string> {
     const proc = spawn(process.execPath, [path.join(repo, 'test-support', 'run-ts.js'), path.join(repo, 'signaling', 'src', 'main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
-    let out = '';
-    proc.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-    let err = '';
-    proc.stderr!.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-4000); });
+    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-6000); };
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
     return waitFor(() => {
-      if (proc.exitCode !== null) throw new Error(`service exited ${proc.exitCode}: ${err}`);
-      return /Open (http:\/\/\S+?)\/?\n/.exec(out)?.[1] ?? null;
+      if (proc.exitCode !== null) throw new Error(`service exited ${proc.exitCode}: ${output}`);
+      return /Open (http:\/\/\S+?)\/?\n/.exec(output)?.[1] ?? null;
     }, 60000, 'the service started');
   }
 
@@ -146,9 +147,10 @@ describe('the service killed with SIGKILL mid-show', () => {
     const file = await waitFor(() => {
       const f = fs.existsSync(recDir) ? fs.readdirSync(recDir).find((n) => n.endsWith('.webm')) : undefined;
       return f ? path.join(recDir, f) : null;
-    }, 30000, 'the recording file');
+    }, 60000, 'the recording file');
     // At least 4 s in the file (complete fragments), as ffprobe reads it while it is being written.
-    await waitFor(async () => (await clipper.duration(file).catch(() => 0)) >= 4, 30000, '4 s in the file', 250);
+    await waitFor(async () => (await clipper.duration(file).catch(() => 0)) >= 4, 60000, '4 s in the file', 250)
+      .catch((e: Error) => { throw new Error(`${e.message}\n--- service output ---\n${output}`); });
     const atKill = await clipper.duration(file);
     child!.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
