@@ -16,6 +16,7 @@ import { waitFor } from '../../test-support/ports';
 import { TEST_SECRET, connect, devToken, startTestService } from './support/service';
 import { StompTestClient } from './support/stomp-client';
 import { negotiate, startBusk } from './support/peers';
+import { startMediaServer } from '../../kurento/src';
 
 jest.setTimeout(120000);
 
@@ -110,6 +111,46 @@ describe('a recorded busk on the service', () => {
     await fan.close();
     await p2.close();
     await p1.close().catch(() => undefined);
+  });
+});
+
+describe('a media server restart mid-show', () => {
+  let engine: Awaited<ReturnType<typeof startMediaServer>>;
+  let svc: Service;
+  beforeAll(async () => {
+    engine = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
+    svc = await startTestService({ KMS_URLS: engine.url, DATA_DIR: tmpDir() });
+    await svc.store.db();
+  });
+  afterAll(async () => { await svc?.close(); await engine?.close(); });
+
+  test('the rebuilt pipeline feeds the same recording; the file plays across the restart', async () => {
+    const busker = await connect(svc, await devToken(svc, 'Max', ['busker']));
+    const { buskId: id, presenter, inbox } = await startBusk(host, busker, { title: 'Restarted', record: true });
+    await waitFor(() => (svc.busks.recording(id)?.seconds ?? 0) >= 3, 30000, '3 s recorded');
+    const rec = svc.busks.recording(id)!;
+    const port = engine.port;
+    await engine.close();
+    engine = await startMediaServer({ port, bindAddress: '127.0.0.1' });
+    await inbox.type('reoffer', 30000);
+    await presenter.close();
+    const before = svc.busks.recording(id)!.seconds;
+    const presenter2 = await host.presenter();
+    await negotiate(busker, id, presenter2);
+    await waitFor(() => (svc.busks.recording(id)?.seconds ?? 0) >= before + 3, 30000, '3 s more after the restart');
+    expect(svc.busks.recording(id)!.id).toBe(rec.id);
+    expect(await busker.request(`/app/busk.${id}.leave`, {})).toBe('ok');
+    const done = await waitFor(async () => {
+      const r = await svc.afterShow.recordings.row(rec.id);
+      return r && r.state !== 'recording' ? r : null;
+    }, 20000, 'the recording row completed');
+    expect(done.state).toBe('ready');
+    const file = svc.afterShow.recordings.path(done);
+    expect(Number(probe(file).format.duration)).toBeGreaterThanOrEqual(before + 2);
+    decodes(file);
+    await presenter2.close();
+    await busker.close();
+    await waitFor(() => engine.stats.pipelines === 0, 10000, 'nothing left on the media server');
   });
 });
 
