@@ -200,7 +200,7 @@ describe('the service killed with SIGKILL mid-show', () => {
 
     // The file as the crash left it plays up to its last complete fragment.
     decodes(file);
-    const id = path.basename(file, '.webm');
+    const id = path.basename(file).split('.')[1]!; // <buskId>.<recordingId>.webm
     const svc = await startTestService({ DATA_DIR: dataDir, NODE_ID: 'rec-node' });
     try {
       const row = await waitFor(async () => {

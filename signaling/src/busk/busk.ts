@@ -220,6 +220,6 @@ export class Busk {
   /** Stops timers and the recorder's peer only (a halted node: the file stays as a crash leaves it). */
   halt(): void {
     this.clearGrace();
-    void this.recorder?.close();
+    this.recorder?.halt();
   }
 }

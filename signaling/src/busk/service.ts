@@ -65,7 +65,7 @@ export class BuskService {
 
   stats() {
     let endpoints = 0;
-    for (const b of this.busks.values()) if (b.presenter?.endpoint) endpoints++;
+    for (const b of this.busks.values()) endpoints += (b.presenter?.endpoint ? 1 : 0) + (b.recorder?.endpoint ? 1 : 0);
     for (const v of this.audience.all()) if (v.endpoint) endpoints++;
     return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints };
   }

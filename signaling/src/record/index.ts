@@ -4,7 +4,7 @@
 import type { Recordings } from '../shorts/recordings';
 
 export { RecorderLeg, type FrameSink } from './leg';
-export { Recording, RecordError, type RecordingOptions } from './recording';
+export { Recording, RecordingError, type RecordingOptions } from './recording';
 export { ReceiverPeer, type ReceiverPeerOptions } from './peer';
 export { negotiatedCodecs, sameCodecs, type RecordedCodecs, type TrackCodec } from './codecs';
 

@@ -117,6 +117,13 @@ export class RecorderLeg extends Leg {
     this.pipeline = null;
   }
 
+  /** Stops receiving without a media server call (a halted node: as if the process had died). */
+  halt(): void {
+    this.forget();
+    void this.peer?.close();
+    this.peer = null;
+  }
+
   /** Releases the endpoint (unless the pipeline's release takes it) and closes the peer. */
   override async close(): Promise<void> {
     const peer = this.peer;

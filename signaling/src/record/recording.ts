@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { record } from '../../../kurento/src';
+import { newId } from '../shorts/common';
 import type { Recordings } from '../shorts/recordings';
 import { log } from '../log';
 import type { RecordedCodecs } from './codecs';
@@ -31,8 +32,8 @@ export interface RecordingEvents {
   close: [];
 }
 
-export class RecordError extends Error {
-  constructor(message: string, readonly code: 'NOT_RECORDABLE' | 'STORE_FAILED') { super(message); this.name = 'RecordError'; }
+export class RecordingError extends Error {
+  constructor(message: string, readonly code: 'NOT_RECORDABLE' | 'STORE_FAILED') { super(message); this.name = 'RecordingError'; }
 }
 
 export class Recording extends EventEmitter implements FrameSink {
@@ -49,13 +50,14 @@ export class Recording extends EventEmitter implements FrameSink {
   /** Opens the file, inserts the row and attaches to the leg. */
   static async start(o: RecordingOptions): Promise<Recording> {
     const video = o.codecs.video?.frame;
-    if (video === 'opus') throw new RecordError('an audio codec in the video track', 'NOT_RECORDABLE');
+    if (video === 'opus') throw new RecordingError('an audio codec in the video track', 'NOT_RECORDABLE');
     const audio = o.codecs.audio?.frame === 'opus' ? 'opus' as const : undefined;
-    if (!video && !audio) throw new RecordError('the presenter sends nothing this service can record without re-encoding', 'NOT_RECORDABLE');
+    if (!video && !audio) throw new RecordingError('the presenter sends nothing this service can record without re-encoding', 'NOT_RECORDABLE');
     // VP8 goes into WebM (every browser plays it); H.264 and audio-only into fragmented MP4.
     const container: record.Container = video === 'vp8' ? 'webm' : 'mp4';
-    const id = `${o.busk.id}-${Date.now().toString(36)}`;
-    const rel = `${id}.${container}`;
+    const id = newId();
+    // <busk>.<recording>.<ext>: the ids are base64url, so '.' separates them unambiguously.
+    const rel = `${o.busk.id}.${id}.${container}`;
     fs.mkdirSync(o.dir, { recursive: true });
     const file = path.join(o.dir, rel);
     const writer = new record.MediaWriter({
@@ -70,7 +72,7 @@ export class Recording extends EventEmitter implements FrameSink {
     } catch (e) {
       await writer.close().catch(() => undefined);
       fs.rmSync(file, { force: true });
-      throw new RecordError(`cannot register the recording: ${(e as Error).message}`, 'STORE_FAILED');
+      throw new RecordingError(`cannot register the recording: ${(e as Error).message}`, 'STORE_FAILED');
     }
     const r = new Recording(id, file, writer, o);
     writer.on('error', (e) => log.warn('record', `recording ${id}: ${e.message}`));

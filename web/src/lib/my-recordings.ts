@@ -12,13 +12,11 @@ export interface Recording {
 }
 
 const THUMBS = 8;
-/** The live clip ends this far behind "now": the last fragment is still being written. */
-const LIVE_MARGIN_S = 3;
 export const LIVE_CLIP_S = 30;
 
 export const myRecordings = (token: string) => json<Recording[]>('/api/recordings?mine=1', {}, token);
 
-export function makeShort(body: { recordingId: string; startS: number; endS: number; title: string; hashtags: string[] }, token: string): Promise<Short> {
+export function makeShort(body: { recordingId: string; title: string; hashtags: string[] } & ({ startS: number; endS: number } | { lastS: number }), token: string): Promise<Short> {
   return json<Short>('/api/shorts', { method: 'POST', body: JSON.stringify(body) }, token);
 }
 
@@ -26,10 +24,8 @@ export function makeShort(body: { recordingId: string; startS: number; endS: num
 export async function clipLive(buskId: string, title: string, hashtags: string[], token: string): Promise<Short> {
   const rec = (await myRecordings(token)).find((r) => r.buskId === buskId && r.state === 'recording');
   if (!rec) throw new Error('this show is not being recorded (yet)');
-  // The recording's timeline runs with the clock from its start (a reconnect leaves a gap, not a jump).
-  const endS = Math.floor((Date.now() - Date.parse(rec.startedAt)) / 1000 - LIVE_MARGIN_S);
-  if (endS < 2) throw new Error('the recording has only just started');
-  return makeShort({ recordingId: rec.id, startS: Math.max(0, endS - LIVE_CLIP_S), endS, title, hashtags }, token);
+  // The service knows how far the file has got: it cuts the last 30 s of that.
+  return makeShort({ recordingId: rec.id, lastS: LIVE_CLIP_S, title, hashtags }, token);
 }
 
 const fmt = (s: number) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
