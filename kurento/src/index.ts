@@ -137,3 +137,10 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
 export { readKmsConfig, defaultKmsConfigDir } from './kms-config';
 export type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';
 export type { ObjectLimits } from './protocol/processor';
+// The record module (RTP → frames → WebM / fragmented MP4, no re-encoding) and the werift settings
+// the engine's peers use: the signaling service's own recorder leg is built from these.
+export * as record from './media/record';
+export { iceConfig } from './media/ice-config';
+export { installDtlsRetransmitFix } from './media/dtls-retransmit';
+export { installIceAddressFilter } from './media/ice-addresses';
+export { serverCodecs } from './media/codecs';

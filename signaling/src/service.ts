@@ -197,9 +197,34 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       metrics.addText(() => mon.metrics());
     }
 
-    // 5. Busk service.
+    // 5. Durable store (recordings, shorts, comments, profiles): opens in the background, so a
+    // fresh PGlite's initialisation does not hold up the live product.
+    const store = new Store({ dataDir: config.store.dataDir, databaseUrl: config.store.databaseUrl, s3: config.store.s3 });
+    // Closed last, after the HTTP server (requests may still use it); unshift keeps the server's
+    // place among the last three cleanups below.
+    cleanups.unshift(() => store.close());
+    store.db().catch((e: Error) => log.error('store', `durable store unavailable: ${e.message}`));
+    const afterShow = new AfterShow({
+      store, state, publish: (d, b) => theBus.publish(d, b), ffmpegPath: config.store.ffmpegPath, comments: config.store.comments,
+    });
+    // Recordings a killed process left 'recording' are finished from their files before this
+    // process records anything (an embedded database belongs to this process alone: all of them).
+    const recovered = store.db()
+      .then(async (db) => {
+        const r = await afterShow.recordings.recover(config.nodeId, db.kind === 'pglite');
+        if (r.finished.length + r.failed.length) log.info('record', `recovered recordings: ${r.finished.length} finished, ${r.failed.length} failed`);
+      })
+      .catch((e: Error) => log.warn('record', `recording recovery: ${e.message}`));
+
+    // 6. Busk service (it records busks started with `record: true` through afterShow.recordings).
+    const loopback = config.host === '127.0.0.1' || config.host === 'localhost';
     const busks = new BuskService({
       config, nodeId: config.nodeId, broker, bus, state, media, verifier, metrics, presenceTtlMs: config.nodePresenceTtlMs,
+      recorder: {
+        recordings: afterShow.recordings, dir: store.recordingsDir, ready: recovered,
+        bindAddress: loopback ? '127.0.0.1' : undefined, portRange: config.rtpPortRange,
+        iceServers: config.stunUrls.map((urls) => ({ urls })),
+      },
     });
     busks.start();
     cleanups.push(() => theBus.close());
@@ -229,17 +254,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     // The ops history (charts, diagnoses over time, busk health) and the metrics the alerts need.
     const ops = new OpsMonitor({ nodeId: config.nodeId, state, broker, bus, media, busks, metrics, turn: monitor }, opts.ops);
-
-    // 6. Durable store (recordings, shorts, comments, profiles): opens in the background, so a
-    // fresh PGlite's initialisation does not hold up the live product.
-    const store = new Store({ dataDir: config.store.dataDir, databaseUrl: config.store.databaseUrl, s3: config.store.s3 });
-    // Closed last, after the HTTP server (requests may still use it); unshift keeps the server's
-    // place among the last three cleanups below.
-    cleanups.unshift(() => store.close());
-    store.db().catch((e: Error) => log.error('store', `durable store unavailable: ${e.message}`));
-    const afterShow = new AfterShow({
-      store, state, publish: (d, b) => theBus.publish(d, b), ffmpegPath: config.store.ffmpegPath, comments: config.store.comments,
-    });
 
     // 7. HTTP + WebSocket + TCP.
     const app = createHttpApp({

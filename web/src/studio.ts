@@ -20,6 +20,7 @@ import { TokenKeeper } from './lib/token-keeper';
 import type { LatLng, MediaState } from './lib/types';
 import { $, announce, el, errorText, hashtagsOf, show, viewersText } from './lib/ui';
 import { ScreenWake, type WakeState } from './lib/wake-lock';
+import { clipLive, LIVE_CLIP_S, showRecordings } from './lib/my-recordings';
 
 const config = await getConfig();
 const camera = new Camera();
@@ -70,6 +71,7 @@ const signInOptions = {
     keeper.watch(id);
     updateControls();
     if (id) signaling.reconnect();
+    void refreshRecordings();
   },
 };
 identity = mountSignIn($('signin'), signInOptions);
@@ -258,6 +260,9 @@ function onAir(state: OnAirState, detail?: string): void {
     stopNetworkWatch ??= watchNetwork((why) => { if (why !== 'offline') void broadcast?.networkChanged(); });
   }
   if (state === 'ended') {
+    show($('clip-live'), false);
+    // The recording's row is finished a moment after the show: list it then.
+    setTimeout(() => { void refreshRecordings(); }, 2000);
     chat?.close();
     broadcast = null;
     $('viewer-count').textContent = '—';
@@ -285,6 +290,7 @@ function updateControls(): void {
   show(goLive, !onAirNow);
   show(endButton, onAirNow);
   for (const id of ['title', 'hashtags', 'description']) $<HTMLInputElement>(id).readOnly = onAirNow;
+  $<HTMLInputElement>('record').disabled = onAirNow; // chosen at go-live, for the whole show
   $('go-live-hint').textContent = canBusk ? '' : 'Sign in as a busker to go live.';
 }
 
@@ -314,7 +320,10 @@ form.addEventListener('submit', async (e) => {
       description: $<HTMLTextAreaElement>('description').value.trim(),
       hashtags: hashtagsOf($<HTMLInputElement>('hashtags').value),
       location: whereChoice() === 'none' ? null : pin,
+      record: $<HTMLInputElement>('record').checked,
     }, camera.stream);
+    liveShow = { id, title, hashtags: hashtagsOf($<HTMLInputElement>('hashtags').value) };
+    show($('clip-live'), $<HTMLInputElement>('record').checked);
     const link = $<HTMLAnchorElement>('watch-link');
     link.href = `watch.html?busk=${encodeURIComponent(id)}`;
     show(link, true);
@@ -336,3 +345,33 @@ endButton.addEventListener('click', async () => {
 
 window.addEventListener('pagehide', () => { void broadcast?.end(); });
 updateControls();
+
+// ---- my recordings and shorts ------------------------------------------------------------------
+let liveShow: { id: string; title: string; hashtags: string[] } | null = null;
+const clipStatus = $('clip-status');
+
+async function refreshRecordings(): Promise<void> {
+  try {
+    await showRecordings($('recordings-list'), clipStatus, () => identity?.token ?? null);
+  } catch (err) {
+    clipStatus.textContent = `Could not list your recordings: ${errorText(err)}`;
+  }
+}
+
+$('recordings-refresh').addEventListener('click', () => { void refreshRecordings(); });
+$('clip-live').addEventListener('click', async () => {
+  const t = identity?.token;
+  if (!t || !liveShow) return;
+  const button = $<HTMLButtonElement>('clip-live');
+  button.disabled = true;
+  clipStatus.textContent = `Cutting the last ${LIVE_CLIP_S} s…`;
+  try {
+    const s = await clipLive(liveShow.id, `${liveShow.title} (live)`, liveShow.hashtags, t);
+    clipStatus.replaceChildren('Published: ', el('a', { href: `shorts.html?id=${encodeURIComponent(s.id)}`, target: '_blank' }, s.title));
+  } catch (err) {
+    clipStatus.textContent = `Could not clip: ${errorText(err)}`;
+  } finally {
+    button.disabled = false;
+  }
+});
+void refreshRecordings();

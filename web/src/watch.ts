@@ -71,6 +71,8 @@ function describe(b: Busk): void {
   $('hashtags').replaceChildren(tagList(b.hashtags));
   $('description').textContent = b.description ?? '';
   $('viewer-count').textContent = viewersText(b.viewers);
+  // The busker records this show: viewers are told before they are on it.
+  show($('recording-badge'), !!b.recording);
   showPlace(b.location, rememberedPosition());
 }
 

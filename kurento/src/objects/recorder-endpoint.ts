@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Depacketizer, MediaWriter, type Container, type FrameCodec } from '../media/record';
+import { MediaWriter, RtpFrames, type Container, type FrameCodec } from '../media/record';
 import type { MediaKind } from '../media/types';
 import { KurentoError } from '../protocol/errors';
 import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
@@ -44,8 +44,12 @@ export class RecorderEndpoint extends MediaElement {
   private readonly filePath: string;
   private readonly fedBy: Partial<Record<MediaKind, WebRtcEndpoint>> = {};
   private readonly untap: Partial<Record<MediaKind, () => void>> = {};
-  private depacketizers: Partial<Record<MediaKind, Depacketizer>> = {};
   private writer: MediaWriter | null = null;
+  private readonly frames = new RtpFrames({
+    clock: () => this.elapsedSeconds(),
+    onFrame: (f) => this.writer?.write(f),
+    onLoss: (kind) => this.fedBy[kind]?.peer.requestKeyframe(),
+  });
   private stopping: Promise<void> | null = null;
   /** Recording clock: ms recorded before the current START, and when it began (paused time is left out, as KMS does). */
   private recordedMs = 0;
@@ -83,7 +87,7 @@ export class RecorderEndpoint extends MediaElement {
     if (this.fedBy[kind] === next) return;
     this.untap[kind]?.();
     delete this.untap[kind];
-    delete this.depacketizers[kind];
+    this.frames.reset(kind);
     if (next) this.fedBy[kind] = next; else delete this.fedBy[kind];
     if (next && this.state !== 'STOP') this.tapOrigin(kind);
   }
@@ -99,14 +103,8 @@ export class RecorderEndpoint extends MediaElement {
     const peer = origin.peer;
     this.untap[kind] = peer.tap(kind, (rtp) => {
       if (this.state !== 'START' || !this.writer) return;
-      let d = this.depacketizers[kind];
-      if (!d) {
-        const codec = CODECS[peer.receivedCodec(kind)?.toLowerCase() ?? ''];
-        if (!codec) return;
-        d = this.depacketizers[kind] = new Depacketizer(codec, this.elapsedSeconds(), () => peer.requestKeyframe());
-      }
-      const frame = d.push({ payload: rtp.payload, marker: rtp.header.marker, timestamp: rtp.header.timestamp, sequenceNumber: rtp.header.sequenceNumber });
-      if (frame) this.writer.write(frame);
+      const codec = CODECS[peer.receivedCodec(kind)?.toLowerCase() ?? ''];
+      if (codec) this.frames.push(kind, codec, { payload: rtp.payload, marker: rtp.header.marker, timestamp: rtp.header.timestamp, sequenceNumber: rtp.header.sequenceNumber });
     });
   }
 
@@ -125,7 +123,7 @@ export class RecorderEndpoint extends MediaElement {
     if (this.stopping) throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', 'The recorder is stopping');
     if (!this.writer) this.writer = this.openWriter();
     this.startedAt = Date.now();
-    this.depacketizers = {};
+    this.frames.reset();
     this.setState('START', 'Recording');
     for (const kind of this.profile.kinds) {
       this.tapOrigin(kind);

@@ -1,12 +1,14 @@
 // The runtime of one busk on the node that holds its presenter: the record, the pipeline, the
 // presenter's leg, the grace timer and the media health derived from the presenter endpoint's flow
-// events. Everything other nodes need (ids, media state, viewers) is mirrored in State.
+// events. Everything other nodes need (ids, media state, viewers) is mirrored in State. A busk
+// started with `record: true` also owns its recorder leg and the Recording it feeds.
 import type { Endpoint, Pipeline } from '../media';
 import type { BuskRecord, MediaState } from '../state';
 import { log } from '../log';
 import type { BuskContext, PeerChannel } from './context';
 import { Leg } from './leg';
 import { negotiate } from './negotiate';
+import { negotiatedCodecs, RecorderLeg, Recording, sameCodecs } from '../record';
 
 export class Presenter extends Leg {}
 
@@ -18,6 +20,10 @@ export class Busk {
   private needsViewerReoffer = false;
   private graceTimer: NodeJS.Timeout | null = null;
   private flow: { audio?: boolean; video?: boolean } = {};
+  recorder: RecorderLeg | null = null;
+  recording: Recording | null = null;
+  /** Recorder steps run one after another, off the presenter's path (a recorder never fails a busk). */
+  private recorderChain: Promise<void> = Promise.resolve();
 
   constructor(public rec: BuskRecord, private readonly ctx: BuskContext) {}
 
@@ -66,8 +72,14 @@ export class Busk {
       this.pipeline = await this.ctx.o.media.createPipeline();
       await this.update({ kmsUrl: this.pipeline.server.url, pipelineId: this.pipeline.id });
     }
+    // The answer tells which codecs the presenter sends: the recorder leg asks for exactly those.
+    let answer = '';
+    const answering: PeerChannel = {
+      sessionId: peer.sessionId, userId: peer.userId, isOpen: () => peer.isOpen(),
+      send: (m) => { if (m.type === 'answer') answer = m.sdpAnswer; peer.send(m); },
+    };
     const { endpoint, previous } = await negotiate(presenter, {
-      pipeline: this.pipeline, sdp, peer,
+      pipeline: this.pipeline, sdp, peer: answering,
       // Flow state restarts with the new endpoint, before it can report anything.
       prepare: async () => { this.flow = {}; },
       onFlow: (kind, flowing) => this.onFlow(kind, flowing),
@@ -84,6 +96,7 @@ export class Busk {
     await this.connectViewers(endpoint);
     if (previous) await previous.release();
     await this.update({ presenterEndpointId: endpoint.id });
+    if (this.rec.recording) this.recordFrom(endpoint, answer);
     if (this.needsViewerReoffer) {
       this.needsViewerReoffer = false;
       this.ctx.o.bus.control({ type: 'reoffer-viewers', buskId: this.id });
@@ -100,6 +113,52 @@ export class Busk {
         if (sink && !sink.isReleased) await source.connect(sink);
       } catch { /* that viewer's endpoint is gone; it will leave or reoffer */ }
     }));
+  }
+
+  /**
+   * Records from the presenter's (new) endpoint: the first time, a recorder leg and its Recording;
+   * after a reconnect or a rebuilt pipeline, the same leg joins again and the same file goes on. A
+   * presenter back with other codecs starts a new file (a container holds one codec per track).
+   */
+  private recordFrom(source: Endpoint, answer: string): void {
+    const cfg = this.ctx.o.recorder;
+    if (!cfg) return;
+    this.recorderChain = this.recorderChain.then(async () => {
+      const pipeline = this.pipeline;
+      if (this.ended || !pipeline || source.isReleased) return;
+      const codecs = negotiatedCodecs(answer);
+      if (this.recorder && !sameCodecs(this.recorder.codecs, codecs)) await this.stopRecording();
+      if (!this.recorder) {
+        const leg = new RecorderLeg(this.id, codecs, this.ctx.early, { bindAddress: cfg.bindAddress, portRange: cfg.portRange, iceServers: cfg.iceServers });
+        this.recorder = leg;
+        await cfg.ready;
+        const r = await Recording.start({ recordings: cfg.recordings, dir: cfg.dir, nodeId: this.ctx.nodeId, busk: this.rec, codecs, leg });
+        this.recording = r;
+        r.on('close', () => { if (this.recording === r) this.recording = null; });
+      }
+      await this.recorder.join(pipeline, source);
+    }).catch(async (e) => {
+      log.warn('record', `recording ${this.id}: ${(e as Error).message}`);
+      // Without a file there is nothing to record into: the badge goes, viewers are told.
+      if (!this.recording && !this.ended) {
+        await this.stopRecording();
+        await this.update({ recording: false }).catch(() => undefined);
+        await this.ctx.publishUpdated(this.rec).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Waits for the recorder's pending steps (tests, and the end of the busk). */
+  recorderSettled(): Promise<void> { return this.recorderChain; }
+
+  /** Stops the recorder leg and completes the file and its row. */
+  private async stopRecording(): Promise<void> {
+    const leg = this.recorder;
+    const r = this.recording;
+    this.recorder = null;
+    this.recording = null;
+    await leg?.close();
+    await r?.end();
   }
 
   /** The presenter's connection dropped: keep the busk (and its viewers) for `graceMs`, then `expire`. */
@@ -130,7 +189,10 @@ export class Busk {
     this.presenter?.forget();
     const pipeline = this.pipeline;
     this.pipeline = null;
-    if (pipeline) await pipeline.release();
+    await Promise.all([
+      pipeline?.release(),
+      this.recorderChain.then(() => this.stopRecording()),
+    ]);
   }
 
   /** Another node adopted this busk: stop here without touching its media. */
@@ -140,18 +202,24 @@ export class Busk {
     this.presenter?.forget();
     this.pipeline?.handOver();
     this.pipeline = null;
+    // The file so far is complete here; the node that adopted the busk records on in a new one.
+    void this.recorderChain.then(() => this.stopRecording());
   }
 
   /** The media server lost the pipeline (INVALID_SESSION): rebuild on the presenter's next offer. */
   async mediaLost(): Promise<void> {
     this.pipeline = null;
     this.presenter?.detachEndpoint();
+    this.recorder?.mediaLost();
     this.needsViewerReoffer = true;
     this.flow = {};
     await this.update({ pipelineId: null, kmsUrl: null, presenterEndpointId: null });
     await this.setMedia('connecting');
   }
 
-  /** Stops timers only (a halted node). */
-  halt(): void { this.clearGrace(); }
+  /** Stops timers and the recorder's peer only (a halted node: the file stays as a crash leaves it). */
+  halt(): void {
+    this.clearGrace();
+    this.recorder?.halt();
+  }
 }

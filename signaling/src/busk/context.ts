@@ -12,6 +12,7 @@ import type { BuskMessage, BusksMessage, ChatMessage, PeerMessage, StartedMessag
 import type { SubscriptionDelivery } from './replay';
 import { EarlyCandidates } from './leg';
 import { OfferBudget } from './budget';
+import type { RecorderConfig } from '../record';
 
 /** The broker calls this service uses (signaling/src/stomp Broker). */
 export interface BrokerLike extends BusTarget, SubscriptionDelivery {
@@ -32,6 +33,8 @@ export interface BuskServiceOptions {
   metrics: Metrics;
   /** Presence TTL of this node in State; other nodes end its busks after it expires. */
   presenceTtlMs: number;
+  /** Where busks started with `record: true` are recorded (signaling/src/record). */
+  recorder?: RecorderConfig;
 }
 
 /**

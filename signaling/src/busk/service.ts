@@ -69,9 +69,15 @@ export class BuskService {
 
   stats() {
     let endpoints = 0;
-    for (const b of this.busks.values()) if (b.presenter?.endpoint) endpoints++;
+    for (const b of this.busks.values()) endpoints += (b.presenter?.endpoint ? 1 : 0) + (b.recorder?.endpoint ? 1 : 0);
     for (const v of this.audience.all()) if (v.endpoint) endpoints++;
     return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints, offers: this.ctx.offers.stats, heldCandidates: this.ctx.early.size };
+  }
+
+  /** The recording of a busk presented here, once its file is open (tests, ops). */
+  recording(buskId: string): { id: string; file: string; seconds: number } | null {
+    const r = this.busks.get(buskId)?.recording;
+    return r ? { id: r.id, file: r.file, seconds: r.duration } : null;
   }
 
   /** A busk's record: this node's copy when it presents it, else State's; not-found when it is gone. */
@@ -94,6 +100,7 @@ export class BuskService {
       owner: { id: owner.id, name: owner.name },
       title: start.title, description: start.description, hashtags: start.hashtags, location: start.location,
       startedAt: new Date().toISOString(), media: 'connecting',
+      ...(start.record && o.recorder ? { recording: true } : {}),
       node: o.nodeId, presenterSession, kmsUrl: null, pipelineId: null, presenterEndpointId: null,
     };
     const max = o.config.limits.busksPerBusker;

@@ -71,6 +71,7 @@ export interface StartRequest {
   description: string;
   hashtags: string[];
   location: Location | null;
+  record?: boolean;
 }
 
 export function parseStart(body: unknown): StartRequest {
@@ -88,7 +89,8 @@ export function parseStart(body: unknown): StartRequest {
       return t;
     }))];
   }
-  return { title, description, hashtags, location: parseLocation(o.location) };
+  if (o.record !== undefined && o.record !== null && typeof o.record !== 'boolean') throw bad('record must be true or false');
+  return { title, description, hashtags, location: parseLocation(o.location), record: o.record === true };
 }
 
 export function parseOffer(body: unknown): string {

@@ -23,6 +23,8 @@ export interface PublicBusk {
   startedAt: string;
   viewers: number;
   media: MediaState;
+  /** The busker chose to record this show (`record: true` at busk.start): viewers see a badge. */
+  recording?: boolean;
 }
 
 export interface IceCandidate {
@@ -34,7 +36,7 @@ export interface IceCandidate {
 // ───────────── client → server (SEND /app/...) ─────────────
 
 /** /app/busk.start */
-export interface StartBody { title: string; description?: string; hashtags?: string[]; location?: Location | null }
+export interface StartBody { title: string; description?: string; hashtags?: string[]; location?: Location | null; /** Record the show (default false). */ record?: boolean }
 /** /app/busk.{id}.offer */
 export interface OfferBody { sdpOffer: string }
 /** /app/busk.{id}.ice (sdpMid and sdpMLineIndex default to "" and 0). */

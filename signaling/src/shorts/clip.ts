@@ -27,9 +27,22 @@ export class Clipper {
   /** Container duration in seconds (fragmented files included). */
   async duration(file: string): Promise<number> {
     const out = await run(this.ffprobe, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file]);
-    const d = Number(out.trim());
+    let d = Number(out.trim());
+    // A recording cut off by a crash has no duration in its header (WebM's is written at the end):
+    // the end of its last complete packet is its duration.
+    if (!Number.isFinite(d) || d <= 0) d = await this.lastPacketEnd(file);
     if (!Number.isFinite(d) || d <= 0) throw new AppError('unavailable', `cannot read the duration of ${path.basename(file)}`);
     return d;
+  }
+
+  private async lastPacketEnd(file: string): Promise<number> {
+    const out = await run(this.ffprobe, ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file]).catch(() => '');
+    let end = 0;
+    for (const line of out.split('\n')) {
+      const [pts, dur] = line.split(',').map(Number);
+      if (Number.isFinite(pts)) end = Math.max(end, pts! + (Number.isFinite(dur) ? dur! : 0));
+    }
+    return end;
   }
 
   /**
@@ -39,14 +52,22 @@ export class Clipper {
    * keyframe at exactly startS has a timestamp a few ms later in files with audio priming, and
    * would otherwise be missed for the one before it. The output is an MP4 (Opus in MP4 is standard).
    */
-  async cut(input: string, startS: number, endS: number, output: string): Promise<ClipResult> {
+  async cut(input: string, startS: number, endS: number, output: string, container: 'mp4' | 'webm' = 'mp4'): Promise<ClipResult> {
     const seekS = Math.min(startS + SEEK_SLACK_S, endS - SEEK_SLACK_S);
+    // VP8 has no MP4 mapping in ffmpeg: a VP8 recording (WebM) gives a WebM short, whose Duration is
+    // in its header and whose Cues are moved to the front, so it too plays and seeks from byte 0.
+    const finish = container === 'mp4' ? ['-movflags', '+faststart', '-f', 'mp4'] : ['-cues_to_front', '1', '-f', 'webm'];
     await run(this.ffmpeg, [
       '-nostdin', '-v', 'error', '-y', '-ss', seekS.toFixed(3), '-i', input, '-t', (endS - seekS).toFixed(3),
       '-map', '0:v:0?', '-map', '0:a:0?', '-c', 'copy', '-avoid_negative_ts', 'make_zero',
-      '-movflags', '+faststart', '-f', 'mp4', output,
+      ...finish, output,
     ]);
     return { durationS: await this.duration(output) };
+  }
+
+  /** The whole of a WebM file copied into one with a Duration and Cues up front (no re-encoding). */
+  async sealWebm(input: string, output: string): Promise<void> {
+    await run(this.ffmpeg, ['-nostdin', '-v', 'error', '-y', '-i', input, '-map', '0', '-c', 'copy', '-cues_to_front', '1', '-f', 'webm', output]);
   }
 
   /** One JPEG frame at `atS` into `input` (the short's first frame). */

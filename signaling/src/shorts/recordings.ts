@@ -1,6 +1,7 @@
 // Recording rows. The recording leg (it joins a busk like one more viewer and writes the
 // presenter's streams, fragmented, under DATA_DIR/recordings) registers a file here when it starts
 // and finishes or fails it when the busk ends; shorts are cut from these files.
+import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../stomp/errors';
 import type { Principal } from '../auth';
@@ -30,6 +31,8 @@ export interface NewRecording {
   file: string;
   contentType: 'video/mp4' | 'video/webm';
   location?: Location | null;
+  /** The node whose recorder leg writes it (crash recovery finishes only its own). */
+  nodeId?: string;
 }
 
 const SELECT = `SELECT r.*, u.name AS owner_name FROM recordings r JOIN users u ON u.id = r.owner_id`;
@@ -45,8 +48,8 @@ export class Recordings {
     await db.transaction(async (tx) => {
       await ensureUser(tx, n.owner);
       await tx.query(
-        `INSERT INTO recordings (id, busk_id, owner_id, file, content_type, state, lat, lng) VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7)`,
-        [id, n.buskId, n.owner.id, file, n.contentType, n.location?.lat ?? null, n.location?.lng ?? null],
+        `INSERT INTO recordings (id, busk_id, owner_id, file, content_type, state, lat, lng, node_id) VALUES ($1, $2, $3, $4, $5, 'recording', $6, $7, $8)`,
+        [id, n.buskId, n.owner.id, file, n.contentType, n.location?.lat ?? null, n.location?.lng ?? null, n.nodeId ?? null],
       );
     });
     return this.toPublic((await this.row(id))!);
@@ -65,6 +68,46 @@ export class Recordings {
   async fail(id: string): Promise<void> {
     const db = await this.store.db();
     await db.query(`UPDATE recordings SET state = 'failed', ended_at = now() WHERE id = $1`, [id]);
+  }
+
+  /**
+   * A WebM recording is written append-only (crash-safe, but without Duration and Cues); once it is
+   * complete it is copied into a sealed file that has both, and swapped in. On failure the
+   * append-only file stays: it plays, it only seeks slowly.
+   */
+  async seal(id: string): Promise<void> {
+    const r = await this.row(id);
+    if (!r || r.content_type !== 'video/webm') return;
+    const file = this.path(r);
+    const sealed = `${file}.sealing.webm`;
+    try {
+      await this.clipper.sealWebm(file, sealed);
+      await fs.promises.rename(sealed, file);
+    } finally {
+      await fs.promises.rm(sealed, { force: true });
+    }
+  }
+
+  /**
+   * At start: recordings left 'recording' by a process that died (SIGKILL, power loss) are finished
+   * with the real duration of what reached their file, or failed when nothing playable did. Only
+   * this node's (`nodeId`), or every one when `allNodes` (an embedded database belongs to one process).
+   */
+  async recover(nodeId: string, allNodes: boolean): Promise<{ finished: string[]; failed: string[] }> {
+    const db = await this.store.db();
+    const rows = await db.query<RecordingRow>(`${SELECT} WHERE r.state = 'recording' AND ($2 OR r.node_id = $1)`, [nodeId, allNodes]);
+    const done = { finished: [] as string[], failed: [] as string[] };
+    for (const r of rows) {
+      try {
+        const d = await this.clipper.duration(this.path(r));
+        await db.query(`UPDATE recordings SET state = 'ready', ended_at = started_at + make_interval(secs => $2), duration_s = $2 WHERE id = $1 AND state = 'recording'`, [r.id, d]);
+        done.finished.push(r.id);
+      } catch {
+        await db.query(`UPDATE recordings SET state = 'failed', ended_at = now() WHERE id = $1 AND state = 'recording'`, [r.id]);
+        done.failed.push(r.id);
+      }
+    }
+    return done;
   }
 
   async row(id: string): Promise<RecordingRow | null> {

@@ -48,9 +48,16 @@ export class Shorts {
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const { title, hashtags } = parseStart({ title: b.title, hashtags: b.hashtags });
     if (typeof b.recordingId !== 'string' || !b.recordingId) throw new AppError('bad-request', 'recordingId is required');
-    const startS = Number(b.startS);
-    const endS = Number(b.endS);
-    if (typeof b.startS !== 'number' || typeof b.endS !== 'number' || !Number.isFinite(startS) || !Number.isFinite(endS)) throw new AppError('bad-request', 'startS and endS must be numbers of seconds');
+    // `lastS` instead of startS/endS: the last seconds of what is recorded so far (the studio's live
+    // "clip the last 30 s"; only the service knows how far the file has got).
+    const live = b.lastS !== undefined;
+    if (live && (typeof b.lastS !== 'number' || !Number.isFinite(b.lastS) || b.lastS < SHORT_MIN_S || b.lastS > SHORT_MAX_S)) {
+      throw new AppError('bad-request', `lastS must be ${SHORT_MIN_S} to ${SHORT_MAX_S} seconds`);
+    }
+    let startS = Number(b.startS);
+    let endS = Number(b.endS);
+    if (live) { startS = 0; endS = b.lastS as number; } // checked against the recording below
+    else if (typeof b.startS !== 'number' || typeof b.endS !== 'number' || !Number.isFinite(startS) || !Number.isFinite(endS)) throw new AppError('bad-request', 'startS and endS must be numbers of seconds');
     if (startS < 0 || endS <= startS) throw new AppError('bad-request', 'the clip must have 0 <= startS < endS');
     if (endS - startS > SHORT_MAX_S) throw new AppError('bad-request', `a short is at most ${SHORT_MAX_S} s (endS - startS = ${(endS - startS).toFixed(1)})`);
     if (endS - startS < SHORT_MIN_S) throw new AppError('bad-request', `a short is at least ${SHORT_MIN_S} s`);
@@ -61,19 +68,25 @@ export class Shorts {
     const input = this.recordings.path(rec);
     // A finished recording knows its length; one still running is as long as what is on disk.
     const recordedS = rec.state === 'ready' && rec.duration_s !== null ? Number(rec.duration_s) : await this.clipper.duration(input);
+    if (live) {
+      if (recordedS < SHORT_MIN_S) throw new AppError('bad-request', `the recording is only ${recordedS.toFixed(1)} s long so far`);
+      endS = recordedS;
+      startS = Math.max(0, recordedS - (b.lastS as number));
+    }
     if (endS > recordedS + 0.05) throw new AppError('bad-request', `the clip ends at ${endS} s but the recording is ${recordedS.toFixed(1)} s long`);
 
     const id = newId();
-    const videoKey = `shorts/${id}.mp4`;
+    const container = rec.content_type === 'video/webm' ? 'webm' : 'mp4';
+    const videoKey = `shorts/${id}.${container}`;
     const posterKey = `posters/${id}.jpg`;
     const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'short-'));
     const stored: string[] = [];
     try {
-      const video = path.join(tmp, 'short.mp4');
+      const video = path.join(tmp, `short.${container}`);
       const poster = path.join(tmp, 'poster.jpg');
-      const { durationS } = await this.clipper.cut(input, startS, endS, video);
+      const { durationS } = await this.clipper.cut(input, startS, endS, video, container);
       await this.clipper.poster(video, 0, poster);
-      await this.store.media.putFile(videoKey, video, 'video/mp4');
+      await this.store.media.putFile(videoKey, video, `video/${container}`);
       stored.push(videoKey);
       await this.store.media.putFile(posterKey, poster, 'image/jpeg');
       stored.push(posterKey);

@@ -59,6 +59,7 @@ export function toPublic(rec: BuskRecord, viewers: number): PublicBusk {
   return {
     id: rec.id, owner: rec.owner, title: rec.title, description: rec.description, hashtags: rec.hashtags,
     location: rec.location, startedAt: rec.startedAt, viewers, media: rec.media,
+    ...(rec.recording ? { recording: true } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { RequestError, type Signaling } from './stomp';
 import type { BuskEvent, LatLng, MediaState } from './types';
 import { Presenter } from './webrtc';
 
-export interface ShowDetails { title: string; description: string; hashtags: string[]; location: LatLng | null }
+export interface ShowDetails { title: string; description: string; hashtags: string[]; location: LatLng | null; record?: boolean }
 
 export type OnAirState = 'starting' | 'live' | 'recovering' | 'ended';
 
@@ -53,6 +53,7 @@ export class Broadcast {
     });
     const body: Record<string, unknown> = { title: details.title, description: details.description, hashtags: details.hashtags };
     if (details.location) body.location = details.location;
+    if (details.record) body.record = true;
     // Going live right after signing in meets the reconnect that presents the new token: wait for it.
     await this.signaling.whenOnline();
     await this.signaling.request('/app/busk.start', body);

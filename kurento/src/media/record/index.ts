@@ -3,4 +3,5 @@
 // service's recording leg both use it.
 export * from './types';
 export { Depacketizer, startsKeyframe } from './depacketize';
-export { MediaWriter, type Container, type MediaWriterOptions } from './media-writer';
+export { MediaWriter, type Container, type FragmentSink, type MediaWriterOptions } from './media-writer';
+export { RtpFrames, type RtpFramesOptions } from './rtp-frames';

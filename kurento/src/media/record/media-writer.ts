@@ -1,6 +1,9 @@
 // Encoded frames → a WebM (VP8 + Opus) or fragmented MP4 (H.264 + Opus) file, without re-encoding
 // (mediabunny muxes). Written as it goes in keyframe-aligned fragments (MP4 moof+mdat, WebM
 // clusters), each handed to the file as soon as it is complete, so a crash loses only the last one.
+// The MP4's moov is written first and never patched. WebM's Segment size is patched in at the end, so
+// a crash leaves a Segment that ends after its header and hides every cluster from players, unless
+// it is written `appendOnly` (sizes "unknown", no Cues, no Duration: a live WebM stream).
 // One entry point: `new MediaWriter(options)`, `write(frame)`, `close()`.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -28,6 +31,25 @@ export interface MediaWriterOptions {
    */
   onKeyframeWanted?: () => void;
   keyframeSeconds?: number;
+  /**
+   * WebM only: write append-only, so that the file is playable at every moment (a crash loses only
+   * the cluster being written), at the price of no Duration and no Cues (remux to add them).
+   */
+  appendOnly?: boolean;
+  /** Also hands every finished piece of the file to this sink (see FragmentSink). */
+  fragments?: FragmentSink;
+}
+
+/**
+ * The file as it is written, in playable pieces: what an HLS packager (or any live consumer) takes
+ * from a MediaWriter instead of re-muxing. MP4: `header` is ftyp+moov (an HLS/CMAF init segment),
+ * each `fragment` one moof+mdat (a CMAF chunk: an LL-HLS part; fragments that start with a video
+ * keyframe can start a segment). WebM: the EBML and Segment header, then each Cluster.
+ */
+export interface FragmentSink {
+  header(data: Uint8Array): void;
+  /** `startS`: the fragment's first timestamp, seconds from the recording's start. */
+  fragment(data: Uint8Array, startS: number): void;
 }
 
 /** Which codecs each container holds as they come from WebRTC (nothing is re-encoded). */
@@ -72,8 +94,8 @@ export class MediaWriter extends EventEmitter {
     }));
     const fragment = options.fragmentSeconds ?? 1;
     const format = options.container === 'mp4'
-      ? new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: fragment })
-      : new WebMOutputFormat({ minimumClusterDuration: fragment });
+      ? new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: fragment, ...mp4Pieces(options.fragments) })
+      : new WebMOutputFormat({ minimumClusterDuration: fragment, appendOnly: !!options.appendOnly, ...webmPieces(options.fragments) });
     this.output = new Output({ format, target });
     if (options.video) {
       this.videoSource = new EncodedVideoPacketSource(options.video === 'h264' ? 'avc' : 'vp8');
@@ -180,6 +202,46 @@ export class MediaWriter extends EventEmitter {
     }
     if (this.failed) throw this.failed;
   }
+}
+
+/** A sink's calls are its own business: a failing consumer must not fail the recording. */
+function safe<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void {
+  return (...a) => { try { fn(...a); } catch { /* the consumer's problem */ } };
+}
+
+/** mediabunny's MP4 callbacks → FragmentSink: ftyp+moov is the header; moof, then its mdat, one fragment. */
+function mp4Pieces(sink: FragmentSink | undefined) {
+  if (!sink) return {};
+  let ftyp: Uint8Array | null = null;
+  let moof: { data: Uint8Array; at: number } | null = null;
+  return {
+    onFtyp: (d: Uint8Array) => { ftyp = d.slice(); },
+    onMoov: safe((d: Uint8Array) => { sink.header(ftyp ? concat2(ftyp, d) : d.slice()); ftyp = null; }),
+    onMoof: (d: Uint8Array, _p: number, at: number) => { moof = { data: d.slice(), at }; },
+    onMdat: safe((d: Uint8Array) => {
+      if (!moof) return;
+      const m = moof;
+      moof = null;
+      sink.fragment(concat2(m.data, d), m.at);
+    }),
+  };
+}
+
+function webmPieces(sink: FragmentSink | undefined) {
+  if (!sink) return {};
+  let ebml: Uint8Array | null = null;
+  return {
+    onEbmlHeader: (d: Uint8Array) => { ebml = d.slice(); },
+    onSegmentHeader: safe((d: Uint8Array) => { sink.header(ebml ? concat2(ebml, d) : d.slice()); ebml = null; }),
+    onCluster: safe((d: Uint8Array, _p: number, at: number) => sink.fragment(d.slice(), at)),
+  };
+}
+
+function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Picture size from a VP8 key frame header (RFC 6386 9.1). */

@@ -1,0 +1,67 @@
+// Recording in a real browser (Debian's Chromium, fake camera) against the real service on a
+// DATA_DIR: the busker ticks "Record this show" and goes live; a viewer's watch page shows the
+// "recording" badge; "Clip the last 30 s" publishes a short while the show goes on; after the end,
+// "My recordings" lists the finished recording with its thumbnail timeline and a player that plays.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Service } from '../../signaling/src/service';
+import { waitFor } from '../../test-support/ports';
+import { WebTest, ensureBuilt, startWebService } from './support';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-record-'));
+let svc: Service;
+let web: WebTest;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  svc = await startWebService({ DATA_DIR: dataDir });
+  await svc.store.db();
+  web = await WebTest.start(svc);
+}, 120000);
+
+afterAll(async () => {
+  await web?.close();
+  await svc?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('record at go-live: badge for viewers, a live clip, then the recording in "My recordings"', async () => {
+  const studio = await web.open(await web.context(), '/studio.html');
+  await studio.getByLabel('Your name').fill('Rosa');
+  await studio.getByRole('button', { name: 'Sign in' }).click();
+  await studio.getByText('Signed in as').waitFor();
+  expect(await studio.getByLabel('Record this show').isChecked()).toBe(false); // off by default
+  await studio.getByLabel('Title').fill('Recorded in the square');
+  await studio.getByLabel('Hashtags').fill('accordion');
+  await studio.getByLabel('Record this show').check();
+  await studio.getByRole('button', { name: 'Go live' }).click();
+  await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
+  const buskId = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+  expect(await studio.getByLabel('Record this show').isDisabled()).toBe(true);
+
+  const viewer = await web.open(await web.context(), `/watch.html?busk=${buskId}`);
+  await viewer.locator('#recording-badge').waitFor({ state: 'visible', timeout: 15000 });
+
+  // Six seconds on the recording's timeline, then a live clip.
+  await waitFor(() => (svc.busks.recording(buskId)?.seconds ?? 0) >= 6, 40000, '6 s recorded');
+  await studio.getByRole('button', { name: 'Clip the last 30 s' }).click();
+  await studio.locator('#clip-status a').waitFor({ timeout: 30000 });
+  const shortId = new URL(await studio.getAttribute('#clip-status a', 'href') ?? '', svc.url).searchParams.get('id')!;
+  const short = (await svc.afterShow.shorts.get(shortId))!;
+  expect(short.durationS).toBeGreaterThan(1);
+  expect(short.hashtags).toEqual(['accordion']);
+
+  await studio.getByRole('button', { name: 'End show' }).click();
+  await waitFor(async () => (await studio.textContent('#busk-state'))?.startsWith('Show ended'), 10000, 'ended');
+  await waitFor(async () => (await svc.afterShow.recordings.mine({ id: short.owner.id, name: 'Rosa', roles: [], anonymous: false }))[0]?.state === 'ready', 20000, 'recording ready');
+  await studio.getByRole('button', { name: 'Refresh' }).click();
+  const item = studio.locator('#recordings-list li').first();
+  await item.locator('video').waitFor({ timeout: 10000 });
+  await waitFor(async () => (await item.locator('canvas.thumb').count()) === 8, 20000, 'the thumbnail timeline');
+  const player = item.locator('video.rec-player');
+  await waitFor(() => player.evaluate((v) => (v as HTMLVideoElement).readyState >= 1), 15000, 'metadata');
+  expect(await player.evaluate((v) => (v as HTMLVideoElement).duration)).toBeGreaterThan(5);
+  await player.evaluate((v) => { (v as HTMLVideoElement).muted = true; return (v as HTMLVideoElement).play(); });
+  await waitFor(() => player.evaluate((v) => (v as HTMLVideoElement).currentTime > 0.5), 15000, 'the recording plays');
+});
