@@ -2,31 +2,14 @@
 // DATA_DIR: the busker ticks "Record this show" and goes live; a viewer's watch page shows the
 // "recording" badge; "Clip the last 30 s" publishes a short while the show goes on; after the end,
 // "My recordings" lists the finished recording with its thumbnail timeline and a player that plays.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Service } from '../../signaling/src/service';
 import { waitFor } from '../../test-support/ports';
-import { WebTest, ensureBuilt, startWebService } from './support';
+import { serviceOnDataDir } from './support';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-record-'));
-let svc: Service;
-let web: WebTest;
-
-beforeAll(async () => {
-  await ensureBuilt();
-  svc = await startWebService({ DATA_DIR: dataDir });
-  await svc.store.db();
-  web = await WebTest.start(svc);
-}, 120000);
-
-afterAll(async () => {
-  await web?.close();
-  await svc?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const scene = serviceOnDataDir('web-record-');
 
 test('record at go-live: badge for viewers, a live clip, then the recording in "My recordings"', async () => {
+  const { svc, web } = scene;
   const studio = await web.open(await web.context(), '/studio.html');
   await studio.getByLabel('Your name').fill('Rosa');
   await studio.getByRole('button', { name: 'Sign in' }).click();

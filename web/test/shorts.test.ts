@@ -2,36 +2,20 @@
 // a 20 s short cut from a recording plays at phone width (duration from the header, frames
 // advance), a comment sent from a second browser appears live for the first, and the busker's
 // profile shows the tip link and the short.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Service } from '../../signaling/src/service';
 import { waitFor } from '../../test-support/ports';
 import { KEYFRAME_S, makeRecording } from '../../signaling/test/store/fixtures';
-import { WebTest, devToken, ensureBuilt, startWebService } from './support';
+import { devToken, serviceOnDataDir } from './support';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-shorts-'));
-let svc: Service;
-let web: WebTest;
-
-beforeAll(async () => {
-  await ensureBuilt();
-  svc = await startWebService({ DATA_DIR: dataDir });
-  await svc.store.db();
-  web = await WebTest.start(svc);
-}, 120000);
-
-afterAll(async () => {
-  await web?.close();
-  await svc?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const scene = serviceOnDataDir('web-shorts-');
 
 const sub = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub as string;
 const signIn = (token: string) => (page: Page) => page.addInitScript((t) => { localStorage.setItem('busking.token', t); localStorage.setItem('busking.token.source', 'dev'); }, token);
 
 test('a 20 s short plays at phone width; a comment arrives live; the profile shows it', async () => {
+  const { svc, web } = scene;
   const busker = await devToken(svc, 'Ada', ['busker']);
   const ada = { id: sub(busker), name: 'Ada', roles: ['busker'], anonymous: false };
   makeRecording(path.join(svc.store.recordingsDir, 'show.mp4'), 30);
