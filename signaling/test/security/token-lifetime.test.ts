@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../src/config';
-import { DevTokenIssuer, TokenVerifier, makeAuthenticator, permissions } from '../../src/auth';
+import { TokenVerifier, makeAuthenticator, permissions } from '../../src/auth';
 import { stompPermissions } from '../../src/service';
 import { AuthError } from '../../src/stomp';
 import { registerTurnEventRelay, TURN_EVENTS_APP_DESTINATION, TURN_EVENTS_TOPIC } from '../../../turn/src/relay';
@@ -45,7 +45,8 @@ describe('token lifetime', () => {
 
 describe('role turn-sidecar', () => {
   const jwtCfg = loadConfig({ JWT_SECRET: SECRET }).jwt;
-  const issuer = new DevTokenIssuer(jwtCfg);
+  // Minted with the production key, as deploy's turn-monitor entrypoint does.
+  const issuer = { issue: (name: string, roles: string[], ttlS: number) => sign({ sub: name.replace(/ /g, '-'), name, roles, iat: nowS(), exp: nowS() + ttlS }) };
   let r: Running;
   const relayed: string[] = [];
   beforeAll(async () => {
@@ -90,12 +91,12 @@ describe('role turn-sidecar', () => {
     const pub = new StompPublisher<{ type: string }>({ host: '127.0.0.1', port: r.tcpPort, token: tokenFileReader(file), minBackoffMs: 10 });
     pub.start();
     try {
-      await waitFor(() => seen.includes('dev-sidecar-one'), 10000, 'first session');
+      await waitFor(() => seen.includes('sidecar-one'), 10000, 'first session');
       // The operator (or turn-monitor.sh) renews the file; the broker ends the old session, as it
       // does when a token expires; the next connection carries the new token.
       fs.writeFileSync(file, issuer.issue('sidecar two', ['turn-sidecar'], 600));
-      r.broker.closeSession(sessionOf.get('dev-sidecar-one')!, 'token expired');
-      await waitFor(() => seen.includes('dev-sidecar-two'), 10000, 'second session with the renewed token');
+      r.broker.closeSession(sessionOf.get('sidecar-one')!, 'token expired');
+      await waitFor(() => seen.includes('sidecar-two'), 10000, 'second session with the renewed token');
       pub.publish({ type: 'after-renewal' });
       await waitFor(() => relayed.some((b) => JSON.parse(b).type === 'after-renewal'), 10000, 'event after renewal');
     } finally {
