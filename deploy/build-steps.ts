@@ -11,6 +11,7 @@
 // replaced by a copy of the repository's installed node_modules when that install came from the same
 // package-lock.json; `--npm-ci` (or BUILD_STEPS_NPM_CI=1) runs the real `npm ci --prefer-offline`.
 import { execFileSync, spawn, spawnSync, ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -482,6 +483,9 @@ export function localRuntimeEnv(port: number): Record<string, string> {
     KMS_URLS: '',       // embedded media engine
     REDIS_URL: '',      // in-memory state
     EMBEDDED_KMS_PORT: '0',
+    // The image runs with NODE_ENV=production: no development tokens, so a JWT key is required,
+    // as in any real deployment.
+    JWT_SECRET: crypto.randomBytes(32).toString('hex'),
     LOG_LEVEL: 'warn',
   };
 }
