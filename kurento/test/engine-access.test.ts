@@ -5,11 +5,10 @@
 // required when set, and live objects are capped per connection and in all (KMS's 40009
 // NOT_ENOUGH_RESOURCES). Objects still outlive their connection, as in KMS (session resume).
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import WebSocket from 'ws';
 import { startMediaServer, type MediaServer } from '../src';
 import { launchChromium } from '../../test-support/browser';
 import { connectKms, closeKms, quietConsole } from './kms-client-support';
-import { RawRpc } from './raw-rpc-support';
+import { RawRpc, upgradeStatus } from './raw-rpc-support';
 
 jest.setTimeout(60000);
 
@@ -20,16 +19,6 @@ async function start(opts: Parameters<typeof startMediaServer>[0] = {}): Promise
   const s = await startMediaServer({ port: 0, bindAddress: '127.0.0.1', ...opts });
   servers.push(s);
   return s;
-}
-
-/** The HTTP status of an upgrade to `url` (101 when it opened). */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('open', () => { ws.close(); resolve(101); });
-    ws.once('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); ws.terminate(); });
-    ws.once('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
-  });
 }
 
 const createPipeline = (c: RawRpc) => c.request('create', { type: 'MediaPipeline', constructorParams: {}, properties: {} });

@@ -70,3 +70,13 @@ export class RawRpc {
     return new Promise((resolve) => { this.ws.once('close', () => resolve()); this.ws.close(); });
   }
 }
+
+/** The HTTP status of a WebSocket upgrade to `url` (101 when it opened; then closed at once). */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => { ws.close(); resolve(101); });
+    ws.once('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); ws.terminate(); });
+    ws.once('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+  });
+}

@@ -2,20 +2,11 @@
 // picks (EMBEDDED_KMS_PORT=0, the default) and requires a shared secret, random per process unless
 // KMS_ACCESS_TOKEN sets one, so other local processes cannot drive it. The service's own
 // kurento-client sends it (access_token); logs, metrics and busk records name the URL without it.
-import WebSocket from 'ws';
+import { upgradeStatus } from '../../../kurento/test/raw-rpc-support';
 import { startTestService } from '../support/service';
 import type { Service } from '../../src/service';
 
 jest.setTimeout(60000);
-
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => { ws.close(); resolve(101); });
-    ws.once('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); ws.terminate(); });
-    ws.once('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
-  });
-}
 
 let svc: Service | undefined;
 afterEach(async () => { await svc?.close(); svc = undefined; });
