@@ -12,7 +12,7 @@ import { devToken, serviceOnDataDir } from './support';
 const scene = serviceOnDataDir('web-shorts-');
 
 const sub = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub as string;
-const signIn = (token: string) => (page: Page) => page.addInitScript((t) => { localStorage.setItem('busking.token', t); localStorage.setItem('busking.token.source', 'dev'); }, token);
+const signIn = (token: string) => async (page: Page) => { await page.addInitScript((t) => { localStorage.setItem('busking.token', t); localStorage.setItem('busking.token.source', 'dev'); }, token) };
 
 test('a 20 s short plays at phone width; a comment arrives live; the profile shows it', async () => {
   const { svc, web } = scene;
