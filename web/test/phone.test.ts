@@ -35,6 +35,13 @@ function instrumentPage(): void {
   w.__setVisibility = (v) => { visibility = v; document.dispatchEvent(new Event('visibilitychange')); };
   // Chromium's fake camera number 1 is a depth camera (16-bit grey) that no video encoder takes; a
   // phone lists its colour cameras, so this page does not see that one.
+  // What the studio asks of its video sender's encoder, as the browser accepted it.
+  const setParameters = RTCRtpSender.prototype.setParameters;
+  (window as unknown as { __videoEncodings: RTCRtpEncodingParameters[] }).__videoEncodings = [];
+  RTCRtpSender.prototype.setParameters = async function (this: RTCRtpSender, params: RTCRtpSendParameters, ...rest: unknown[]) {
+    await (setParameters as (...a: unknown[]) => Promise<void>).call(this, params, ...rest);
+    if (this.track?.kind === 'video') (window as unknown as { __videoEncodings: RTCRtpEncodingParameters[] }).__videoEncodings = this.getParameters().encodings;
+  };
   const enumerate = MediaDevices.prototype.enumerateDevices;
   MediaDevices.prototype.enumerateDevices = async function () {
     return (await enumerate.call(this)).filter((d) => d.label !== 'fake_device_1');
@@ -240,10 +247,16 @@ describe('going live from a phone', () => {
     await waitFor(async () => Number(await studio.page.getAttribute('#uplink', 'data-kbps')) > 0, 10000, 'the uplink figure');
     await studio.page.getByLabel('Save data').check();
     await waitFor(async () => (await studio.page.textContent('#uplink'))?.includes('save data'), 5000, 'the uplink says save data');
+    // The encoder's own cap, as the sender reports it back: 800 kbps, scaled down to 480 lines.
+    const enc = await studio.page.evaluate(() => (window as unknown as { __videoEncodings: RTCRtpEncodingParameters[] }).__videoEncodings[0]);
+    expect(enc?.maxBitrate).toBe(800_000);
+    expect(enc?.scaleResolutionDownBy ?? 1).toBeGreaterThanOrEqual(1);
     // The short side of what the encoder sends (getStats), and the measured uplink (video + audio).
     await waitFor(async () => Number(await studio.page.getAttribute('#uplink', 'data-lines')) <= 480, 10000, 'at most 480p sent');
     await waitFor(async () => Number(await studio.page.getAttribute('#uplink', 'data-kbps')) <= 900, 15000, 'the uplink under the cap');
     console.log(`save data: uplink ${await studio.page.textContent('#uplink')}`);
+    await studio.page.getByLabel('Save data').uncheck();
+    await waitFor(async () => (await studio.page.evaluate(() => (window as unknown as { __videoEncodings: RTCRtpEncodingParameters[] }).__videoEncodings[0]?.maxBitrate)) === undefined, 5000, 'the cap lifted');
     await end(studio);
   }, 60000);
 });
