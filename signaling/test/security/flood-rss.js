@@ -7,6 +7,9 @@
 //   npx esbuild signaling/src/stomp/index.ts --bundle --platform=node --format=cjs --outfile=/tmp/stomp.js
 //   node signaling/test/security/flood-rss.js /tmp/stomp.js
 //
+// or against the whole service, with /healthz polled (bundle as in offer-flood.js):
+//   NODE_PATH=$PWD/node_modules node signaling/test/security/flood-rss.js --service /tmp/svc.js
+//
 // Not a test (no timing or memory assertions belong in tests); the tests are *.test.ts beside it.
 'use strict';
 const { fork } = require('node:child_process');
@@ -22,11 +25,43 @@ if (process.argv[2] === '--child') {
   return;
 }
 
-const bundle = require('node:path').resolve(process.argv[2]);
+// --service: the child runs the whole service instead (a bundle of signaling/src/service as in
+// offer-flood.js), and /healthz is polled every 50 ms through both floods: its slowest answer is
+// printed with each figure (issue 17: under 100 ms).
+if (process.argv[2] === '--child-service') {
+  const os = require('node:os');
+  const { startService, loadConfig } = require(process.argv[3]);
+  const config = loadConfig({
+    HOST: '127.0.0.1', PORT: '0', STOMP_TCP_PORT: '0', LOG_LEVEL: 'error',
+    JWT_SECRET: 'flood-rss-secret'.padEnd(40, 'x'), DATA_DIR: require('node:path').join(os.tmpdir(), `flood-rss-${process.pid}`),
+  });
+  startService(config).then((svc) => process.send({ port: svc.stompTcpPort, url: svc.url }));
+  process.on('message', (m) => { if (m === 'rss') process.send({ rss: process.memoryUsage().rss }); });
+  return;
+}
+
+const service = process.argv[2] === '--service';
+const bundle = require('node:path').resolve(process.argv[service ? 3 : 2]);
 const MB = 1024 * 1024;
-const child = fork(__filename, ['--child', bundle], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = fork(__filename, [service ? '--child-service' : '--child', bundle], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const next = () => new Promise((res) => child.once('message', res));
-const rss = async () => { child.send('rss'); const m = await next(); return `${(m.rss / MB).toFixed(0)} MB`; };
+let slowest = 0;
+const rss = async () => {
+  child.send('rss');
+  const m = await next();
+  const out = `${(m.rss / MB).toFixed(0)} MB${service ? `, slowest /healthz since the last figure ${slowest} ms` : ''}`;
+  slowest = 0;
+  return out;
+};
+function pollHealth(url) {
+  const http = require('node:http');
+  const once = () => {
+    const t0 = Date.now();
+    http.get(`${url}/healthz`, (r) => { r.resume(); r.on('end', () => { slowest = Math.max(slowest, Date.now() - t0); setTimeout(once, 50); }); })
+      .on('error', () => setTimeout(once, 50));
+  };
+  once();
+}
 const tick = (ms) => new Promise((res) => setTimeout(res, ms));
 
 function open(port) {
@@ -44,8 +79,9 @@ function write(s, buf) {
 }
 
 (async () => {
-  const { port } = await next();
-  console.log(`broker ${bundle}`);
+  const { port, url } = await next();
+  if (url) { pollHealth(url); await tick(2000); } // the first answers are cold (JIT, lazy routes)
+  console.log(`${service ? 'service' : 'broker'} ${bundle}`);
   console.log(`idle: ${await rss()}`);
 
   // Item 2: one anonymous session, BEGIN, then 400 × 1.9 MB SENDs in the transaction; then ABORT.
@@ -77,4 +113,5 @@ function write(s, buf) {
   console.log(`item 4, 200 sockets each holding a 1 MB partial CONNECT (${socks.filter((c) => !c.closedFlag).length} still open): ${await rss()}`);
   for (const c of socks) c.destroy();
   child.kill();
+  process.exit(0);
 })();
