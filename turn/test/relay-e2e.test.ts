@@ -44,9 +44,12 @@ const ROOT = path.resolve(__dirname, '..', '..');
 // The viewer harness: plain browser JS (not evaluated TypeScript), with @stomp/stompjs's UMD bundle
 // served next to it. window.startViewer runs the busking protocol (PROTOCOL.md) as a viewer; the
 // test reads window.relayStats().
-const HARNESS = `<!doctype html><html><head><meta charset="utf-8"><title>relay viewer</title>
+// The page and its script are separate files: the service's Content-Security-Policy runs no inline script.
+const HARNESS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>relay viewer</title>
 <script src="stomp.umd.min.js"></script></head>
-<body><video id="v" autoplay muted playsinline></video><script>
+<body><video id="v" autoplay muted playsinline></video><script src="relay-viewer.js"></script></body></html>
+`;
+const HARNESS_JS = `
 window.startViewer = async function (o) {
   var st = window.state = { buskId: o.buskId, turnUser: null, iceServers: null, gathered: [], remoteCandidates: 0, iceStates: [],
     candidateErrors: [], stompErrors: [], answered: false };
@@ -115,7 +118,6 @@ window.relayStats = async function () {
   if (pair) { out.local = pick(stats.get(pair.localCandidateId)); out.remote = pick(stats.get(pair.remoteCandidateId)); }
   return out;
 };
-</script></body></html>
 `;
 
 interface RelayStats {
@@ -141,7 +143,8 @@ const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 beforeAll(async () => {
   webDir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-e2e-'));
-  fs.writeFileSync(path.join(webDir, 'relay-viewer.html'), HARNESS);
+  fs.writeFileSync(path.join(webDir, 'relay-viewer.html'), HARNESS_HTML);
+  fs.writeFileSync(path.join(webDir, 'relay-viewer.js'), HARNESS_JS);
   fs.copyFileSync(path.join(ROOT, 'node_modules', '@stomp', 'stompjs', 'bundles', 'stomp.umd.min.js'), path.join(webDir, 'stomp.umd.min.js'));
   // new-log-timestamp: absolute times on coturn's lines, so the monitor does not guess from uptime.
   coturn = await startCoturn({ secret: SECRET, realm: REALM, newLogTimestamp: true });
