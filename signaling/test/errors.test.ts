@@ -74,10 +74,10 @@ describe('key confusion (RS256 service)', () => {
   afterAll(async () => { await svc.close(); });
 
   it('accepts RS256 and refuses HS256 signed with the public key', async () => {
-    const ok = await connect(svc, jwt.sign({ sub: 'r', roles: ['busker'] }, privateKey, { algorithm: 'RS256' }));
+    const ok = await connect(svc, jwt.sign({ sub: 'r', roles: ['busker'] }, privateKey, { algorithm: 'RS256', expiresIn: 600 }));
     await ok.close();
     const header = b64({ alg: 'HS256', typ: 'JWT' });
-    const payload = b64({ sub: 'evil', roles: ['ops'] });
+    const payload = b64({ sub: 'evil', roles: ['ops'], exp: Math.floor(Date.now() / 1000) + 600 });
     const sig = crypto.createHmac('sha256', pem).update(`${header}.${payload}`).digest('base64url');
     await expect(StompTestClient.connect(svc.stompUrl, { token: `${header}.${payload}.${sig}` })).rejects.toThrow(/unauthorized/);
     const res = await fetch(`${svc.url}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' });
