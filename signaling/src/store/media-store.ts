@@ -44,20 +44,20 @@ export class LocalMediaStore implements MediaStore {
     return path.join(this.dir, checkKey(key));
   }
 
-  async putFile(key: string, file: string, _contentType: string): Promise<void> {
-    const dest = this.file(key);
-    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-    // Copy to a temporary name, then rename: a reader never sees half a file.
-    const tmp = `${dest}.part`;
-    await fs.promises.copyFile(file, tmp);
-    await fs.promises.rename(tmp, dest);
+  putFile(key: string, file: string, _contentType: string): Promise<void> {
+    return this.place(key, (tmp) => fs.promises.copyFile(file, tmp));
   }
 
-  async putBuffer(key: string, body: Buffer, _contentType: string): Promise<void> {
+  putBuffer(key: string, body: Buffer, _contentType: string): Promise<void> {
+    return this.place(key, (tmp) => fs.promises.writeFile(tmp, body));
+  }
+
+  /** Writes to a temporary name, then renames: a reader never sees half a file. */
+  private async place(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const dest = this.file(key);
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.part`;
-    await fs.promises.writeFile(tmp, body);
+    await write(tmp);
     await fs.promises.rename(tmp, dest);
   }
 
