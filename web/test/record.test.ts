@@ -29,7 +29,7 @@ test('record at go-live: badge for viewers, a live clip, then the recording in "
   // Six seconds on the recording's timeline, then a live clip.
   await waitFor(() => (svc.busks.recording(buskId)?.seconds ?? 0) >= 6, 40000, '6 s recorded');
   await studio.getByRole('button', { name: 'Clip the last 30 s' }).click();
-  await studio.locator('#clip-status a').waitFor({ timeout: 30000 });
+  await waitFor(async () => (await studio.locator('#clip-status a').count()) > 0, 30000, 'the live clip published', 250).catch(async (e) => { throw new Error(`${e.message}; studio says: ${await studio.textContent('#clip-status')}`); });
   const shortId = new URL(await studio.getAttribute('#clip-status a', 'href') ?? '', svc.url).searchParams.get('id')!;
   const short = (await svc.afterShow.shorts.get(shortId))!;
   expect(short.durationS).toBeGreaterThan(1);
