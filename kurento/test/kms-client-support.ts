@@ -5,8 +5,7 @@
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const kurento: any = require('kurento-client');
 
-import { startMediaServer, type MediaServer } from '../src';
-import { PeerHost, type ClientPeer } from './media-support';
+import type { ClientPeer } from './media-support';
 
 export type Kms = any;
 
@@ -73,27 +72,4 @@ export async function negotiateThroughKms(peer: ClientPeer, endpoint: any): Prom
   const answer = await endpoint.processOffer(offer);
   await peer.host.call('setRemote', { peer: peer.id, type: 'answer', sdp: answer });
   await endpoint.gatherCandidates();
-}
-
-export interface KmsTestBed { server: MediaServer; kms: Kms; host: PeerHost; stops: (() => unknown)[] }
-
-/** An engine on a free port, a kurento-client connected to it and a wrtc peer host, for one test file; `stops` run after. */
-export function kmsTestBed(): KmsTestBed {
-  const bed = { stops: [] } as unknown as KmsTestBed;
-  let restoreConsole: () => void = () => undefined;
-  beforeAll(async () => {
-    restoreConsole = quietConsole();
-    bed.server = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
-    bed.kms = await connectKms(bed.server.url);
-    bed.host = new PeerHost();
-    await bed.host.ready;
-  });
-  afterAll(async () => {
-    for (const s of bed.stops.reverse()) await s();
-    bed.host?.stop();
-    await closeKms(bed.kms);
-    await bed.server?.close();
-    restoreConsole();
-  });
-  return bed;
 }

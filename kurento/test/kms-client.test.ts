@@ -5,7 +5,8 @@
 // Node from exiting.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { waitFor } from '../../test-support/ports';
-import { negotiateThroughKms, nextEvent, kmsTestBed } from './kms-client-support';
+import { negotiateThroughKms, nextEvent } from './kms-client-support';
+import { kmsTestBed } from './kms-test-bed';
 import type { ClientPeer } from './media-support';
 
 jest.setTimeout(120000);

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../../test-support/ports';
-import { negotiateThroughKms, nextEvent, kmsTestBed } from './kms-client-support';
+import { negotiateThroughKms, nextEvent } from './kms-client-support';
+import { kmsTestBed } from './kms-test-bed';
 import type { ClientPeer } from './media-support';
 
 jest.setTimeout(120000);
@@ -98,17 +99,23 @@ function ffprobe(file: string): Probe {
   return { duration: Number(j.format.duration), codecs: j.streams.map((s: any) => s.codec_name).sort() };
 }
 
+/** A viewer peer on a new endpoint of `pipeline`, negotiated and fed by `source`. */
+async function viewerOf(pipeline: any, source: any): Promise<ClientPeer> {
+  const ep = await pipeline.create('WebRtcEndpoint');
+  const viewer = await bed.host.viewer();
+  bed.stops.push(() => viewer.close());
+  await negotiateThroughKms(viewer, ep);
+  await source.connect(ep);
+  return viewer;
+}
+
 /** A presenter feeding `presenterEp`, and a viewer on the same endpoint whose decoded frames pace the test. */
 async function presenterWithWitness(pipeline: any): Promise<{ presenterEp: any; witness: ClientPeer }> {
   const presenterEp = await pipeline.create('WebRtcEndpoint');
   const presenter = await bed.host.presenter({ fps: 15 });
   bed.stops.push(() => presenter.close());
   await negotiateThroughKms(presenter, presenterEp);
-  const witnessEp = await pipeline.create('WebRtcEndpoint');
-  const witness = await bed.host.viewer();
-  bed.stops.push(() => witness.close());
-  await negotiateThroughKms(witness, witnessEp);
-  await presenterEp.connect(witnessEp);
+  const witness = await viewerOf(pipeline, presenterEp);
   await witness.waitFrames(3);
   return { presenterEp, witness };
 }
@@ -203,11 +210,7 @@ test('a late joiner starts from the cached keyframe: it decodes before the prese
   const keyframesBefore = (await witness.stats()).video?.keyFramesDecoded ?? 0;
   expect(keyframesBefore).toBeGreaterThan(0);
 
-  const lateEp = await pipeline.create('WebRtcEndpoint');
-  const late = await bed.host.viewer();
-  bed.stops.push(() => late.close());
-  await negotiateThroughKms(late, lateEp);
-  await presenterEp.connect(lateEp);
+  const late = await viewerOf(pipeline, presenterEp);
   await late.waitFrames(1);
   // The witness saw no new keyframe: the late joiner's first frame came from the cache.
   expect((await witness.stats()).video?.keyFramesDecoded).toBe(keyframesBefore);
