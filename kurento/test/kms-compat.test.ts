@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../../test-support/ports';
-import { negotiateThroughKms, nextEvent } from './kms-client-support';
+import { RTCPeerConnection } from 'werift';
+import { complexType, negotiateThroughKms, nextEvent } from './kms-client-support';
 import { kmsTestBed } from './kms-test-bed';
 import type { ClientPeer } from './media-support';
 
@@ -215,5 +216,37 @@ test('a late joiner starts from the cached keyframe: it decodes before the prese
   // The witness saw no new keyframe: the late joiner's first frame came from the cache.
   expect((await witness.stats()).video?.keyFramesDecoded).toBe(keyframesBefore);
   expect((await late.stats()).video?.keyFramesDecoded).toBe(1);
+  await pipeline.release();
+});
+
+test('a keyframe request from a viewer that announces its own SSRC (a werift peer) reaches the presenter', async () => {
+  const pipeline = await bed.kms.create('MediaPipeline');
+  const { presenterEp, witness } = await presenterWithWitness(pipeline);
+  // A receive-only werift peer: unlike Chrome's, its SDP lists the SSRC it sends RTCP from, which the
+  // engine's endpoint registers as a remote SSRC of its own. A PLI from it is about our video SSRC.
+  const ep = await pipeline.create('WebRtcEndpoint');
+  const pc = new RTCPeerConnection({ iceUseIpv4: true, iceUseIpv6: false });
+  bed.stops.push(() => pc.close());
+  const tx = pc.addTransceiver('video', { direction: 'recvonly' });
+  let ssrc = 0;
+  let packets = 0;
+  tx.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => { ssrc = rtp.header.ssrc; packets++; }));
+  const IceCandidate = complexType('IceCandidate');
+  ep.on('IceCandidateFound', (e: any) => { pc.addIceCandidate({ candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }).catch(() => undefined); });
+  pc.onIceCandidate.subscribe((c) => { if (c) ep.addIceCandidate(IceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? '0', sdpMLineIndex: c.sdpMLineIndex ?? 0 })).catch(() => undefined); });
+  await pc.setLocalDescription(await pc.createOffer());
+  expect(pc.localDescription!.sdp).toMatch(/a=ssrc:\d+/);
+  await pc.setRemoteDescription({ type: 'answer', sdp: await ep.processOffer(pc.localDescription!.sdp) });
+  await ep.gatherCandidates();
+  await presenterEp.connect(ep);
+  await waitFor(() => packets > 30, 20000, 'video at the werift viewer');
+
+  await moreFrames(witness, 15); // past the keyframe its connect asked for
+  const before = (await witness.stats()).video?.keyFramesDecoded ?? 0;
+  // One PLI at a time until the presenter's next keyframe shows at the witness (libwebrtc makes none unasked).
+  await waitFor(async () => {
+    await tx.receiver.sendRtcpPLI(ssrc);
+    return ((await witness.stats()).video?.keyFramesDecoded ?? 0) > before;
+  }, 15000, 'a keyframe made on the werift viewer\'s request', 500);
   await pipeline.release();
 });

@@ -63,3 +63,39 @@ test('H.264 + Opus RTP from ffmpeg → fragmented MP4 that ffprobe reads with th
   execFileSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+describe('a VP8 stream that waits for a keyframe', () => {
+  // One-packet frames, 30 per second: VP8 payload descriptor with the S bit, then the frame tag
+  // (bit 0 clear: a key frame) and the key frame's start code with a 320x240 size.
+  const key = Uint8Array.of(0x10, 0x00, 0, 0, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00);
+  const delta = Uint8Array.of(0x10, 0x01, 0, 0);
+  let seq = 0;
+  const packet = (frame: number, payload: Uint8Array) => ({ payload, marker: true, timestamp: frame * 3000, sequenceNumber: seq++ & 0xffff });
+
+  test('asks for a keyframe at the loss and again every second of stream until one comes, then stops asking', () => {
+    let asks = 0;
+    const d = new Depacketizer('vp8', 0, () => { asks++; });
+    const out: EncodedFrame[] = [];
+    const push = (frame: number, payload: Uint8Array) => { const f = d.push(packet(frame, payload)); if (f) out.push(f); };
+    push(0, key);
+    for (let i = 1; i < 10; i++) push(i, delta);
+    expect(asks).toBe(0);
+    seq += 3; // three packets lost
+    // Ten seconds of delta frames: the request at the loss, then one per second of stream (not one per frame).
+    for (let i = 10; i < 310; i++) push(i, delta);
+    expect(asks).toBe(10);
+    expect(out).toHaveLength(10); // nothing after the loss is usable without a keyframe
+    push(310, key);
+    for (let i = 311; i < 400; i++) push(i, delta);
+    expect(asks).toBe(10);
+    expect(out).toHaveLength(10 + 90);
+    expect(out[10]!.keyframe).toBe(true);
+  });
+
+  test('a stream that starts without a keyframe asks for one', () => {
+    let asks = 0;
+    const d = new Depacketizer('vp8', 0, () => { asks++; });
+    for (let i = 0; i < 61; i++) expect(d.push(packet(i, delta))).toBeNull();
+    expect(asks).toBe(3); // at 0 s, 1 s and 2 s
+  });
+});

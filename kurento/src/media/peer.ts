@@ -11,6 +11,7 @@ import { Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
 import { takeDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
+import { routeFeedbackByMediaSource } from './rtcp-routing';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
 import { GopCache } from './gop-cache';
@@ -68,6 +69,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     installIceAddressFilter();
     installDtlsRetransmitFix();
     this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: takeDtlsKeys() } });
+    routeFeedbackByMediaSource(this.pc);
     this.maxVideoRecvBps = (opts.maxVideoRecvBandwidth ?? 500) * 1000;
     this.flowIn = new FlowMonitor((kind, flowing) => this.emitSafe('flow-in', { kind, flowing }));
     this.flowOut = new FlowMonitor((kind, flowing) => this.emitSafe('flow-out', { kind, flowing }));

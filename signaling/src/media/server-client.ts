@@ -24,6 +24,9 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
   /** Pipelines this node holds here (created or adopted); the least-loaded choice falls back on it. */
   private readonly pipelines = new Map<string, Pipeline>();
   private loadCache: { at: number; value: number } | null = null;
+  /** Counts creates and releases, so a load() read that one overtook is not cached. */
+  private holdEpoch = 0;
+  private forgetLoad(): void { this.loadCache = null; this.holdEpoch++; }
 
   /** The server's URL without its access token: what logs, metrics and busk records name. */
   readonly url: string;
@@ -70,7 +73,7 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
       if (this.closed || sameSession) return;
       log.warn('media', `${this.url} lost our session (INVALID_SESSION): its objects are gone`);
       for (const p of [...this.pipelines.values()]) p.lost(); // each one's 'close' removes it
-      this.loadCache = null;
+      this.forgetLoad();
       this.emit('session-lost');
     });
     // Swallow the constructor's own rejection (strict module check, unreachable server): 'up' tells.
@@ -114,10 +117,10 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
 
   private hold(p: Pipeline): Pipeline {
     this.pipelines.set(p.id, p);
-    this.loadCache = null;
+    this.forgetLoad();
     p.once('close', () => {
       if (this.pipelines.get(p.id) === p) this.pipelines.delete(p.id);
-      this.loadCache = null;
+      this.forgetLoad();
     });
     return p;
   }
@@ -137,15 +140,22 @@ export class MediaServerClient extends EventEmitter<MediaServerClientEvents> {
     } catch { /* already gone */ }
   }
 
-  /** Pipelines on the server (all nodes' ones), cached briefly; our own count if the call fails. */
+  /**
+   * Pipelines on the server (all nodes' ones), cached briefly; our own count if the call fails. The
+   * server's figure is never below the pipelines this node holds there: a read that left before our
+   * newest pipeline existed would otherwise send the next busk to a server that just took one. A read
+   * overtaken by a create or release is not cached, for the same reason.
+   */
   async load(): Promise<number> {
     if (this.loadCache && Date.now() - this.loadCache.at < 1000) return this.loadCache.value;
+    const epoch = this.holdEpoch;
     let value = this.pipelines.size;
     try {
       const sm = await withTimeout(kcall<KServerManager>((cb) => this.c.getServerManager(cb)), 2000, 'getServerManager');
       value = (await withTimeout(kcall<KObject[]>((cb) => sm.getPipelines(cb)), 2000, 'getPipelines')).length;
     } catch { /* keep local count */ }
-    this.loadCache = { at: Date.now(), value };
+    value = Math.max(value, this.pipelines.size);
+    if (epoch === this.holdEpoch) this.loadCache = { at: Date.now(), value };
     return value;
   }
 

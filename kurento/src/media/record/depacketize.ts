@@ -15,6 +15,8 @@ export class Depacketizer {
   private broken = false;
   private frameKey = false;
   private needKeyframe: boolean;
+  /** RTP timestamp of the last keyframe request while waiting for one (null: not waiting). */
+  private askedAt: number | null = null;
   /** RTP timestamp unwrapped to 64 bits (a long recording outlives the 32-bit wrap at 90 kHz: 13 h). */
   private firstTs = -1;
   private lastRawTs = 0;
@@ -22,7 +24,8 @@ export class Depacketizer {
 
   /**
    * @param startAt seconds from the recording's start at which this stream's first frame lies
-   * @param onLoss called when a lost packet makes the stream wait for a keyframe (ask the sender for one)
+   * @param onLoss called when a lost packet makes the stream wait for a keyframe, and once a second
+   *   of stream while it still waits (ask the sender for one)
    */
   constructor(readonly codec: FrameCodec, private readonly startAt: number, private readonly onLoss: () => void = () => undefined) {
     this.kind = codec === 'opus' ? 'audio' : 'video';
@@ -38,7 +41,7 @@ export class Depacketizer {
     const gap = this.lastSeq >= 0 && ((this.lastSeq + 1) & 0xffff) !== rtp.sequenceNumber;
     if (rtp.timestamp !== this.frameTs) {
       // A new frame began before the old one's marker: the old one lost its end.
-      if (this.parts.length) this.lose();
+      if (this.parts.length) this.lose(this.frameTs);
       this.parts = [];
       this.frameKey = false;
       this.broken = gap; // its first packet may be the lost one
@@ -53,11 +56,12 @@ export class Depacketizer {
     if (part === null) this.broken = true;
     else if (part.length) this.parts.push(...(Array.isArray(part) ? part : [part]));
     if (rtp.marker) {
-      if (this.broken) this.lose();
+      if (this.broken) this.lose(rtp.timestamp);
       else if (this.parts.length) {
         const key = this.frameKey;
-        if (key) this.needKeyframe = false;
+        if (key) { this.needKeyframe = false; this.askedAt = null; }
         if (!this.needKeyframe) done = this.frame(rtp.timestamp, this.parts, key);
+        else this.askForKeyframe(rtp.timestamp);
       }
       this.parts = [];
       this.frameTs = -1;
@@ -65,10 +69,22 @@ export class Depacketizer {
     return done;
   }
 
-  private lose(): void {
-    if (!this.needKeyframe) this.onLoss();
+  private lose(rtpTs: number): void {
     this.needKeyframe = true;
     this.parts = [];
+    this.askForKeyframe(rtpTs);
+  }
+
+  /**
+   * Asks for a keyframe, and again after every second of stream that still brings none: one request
+   * can be lost on the way (RTCP is unreliable, senders and media servers throttle them), and a
+   * stream that waits for a keyframe gives its owner no frame that could remind it to ask.
+   */
+  private askForKeyframe(rtpTs: number): void {
+    const since = this.askedAt === null ? Infinity : (rtpTs - this.askedAt) | 0;
+    if (since >= 0 && since < CLOCK[this.codec]) return;
+    this.askedAt = rtpTs;
+    this.onLoss();
   }
 
   private frame(rtpTs: number, parts: Uint8Array[], keyframe: boolean): EncodedFrame {

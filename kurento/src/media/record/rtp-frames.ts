@@ -15,7 +15,7 @@ export interface RtpFramesOptions {
   /** Seconds from the recording's start, now (where a new run of a track begins). */
   clock: () => number;
   onFrame: (frame: EncodedFrame) => void;
-  /** A lost packet broke a video frame: ask the sender for a keyframe (RTCP PLI). */
+  /** Video waits for a keyframe (a lost packet broke a frame, or none came yet): ask the sender (RTCP PLI). Called again once a second of stream while it waits. */
   onLoss?: (kind: FrameKind) => void;
 }
 
