@@ -250,3 +250,19 @@ test('a keyframe request from a viewer that announces its own SSRC (a werift pee
   }, 15000, 'a keyframe made on the werift viewer\'s request', 500);
   await pipeline.release();
 });
+
+test('the answer keeps the offer\'s Opus parameters (stereo, bitrate, FEC, DTX): the sender\'s encoder follows them', async () => {
+  const pipeline = await bed.kms.create('MediaPipeline');
+  const ep = await pipeline.create('WebRtcEndpoint');
+  const pc = new RTCPeerConnection({ iceUseIpv4: true, iceUseIpv6: false });
+  bed.stops.push(() => pc.close());
+  pc.addTransceiver('audio', { direction: 'sendonly' });
+  const offer = (await pc.createOffer()).sdp;
+  const pt = /^a=rtpmap:(\d+) opus\/48000\/2/im.exec(offer)![1];
+  const music = 'minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1;maxaveragebitrate=192000;usedtx=0';
+  const stereoOffer = offer.replace(/(a=rtpmap:\d+ opus\/48000\/2\r\n)(a=fmtp:\d+ [^\r\n]*\r\n)?/i, `$1a=fmtp:${pt} ${music}\r\n`);
+  const answer: string = await ep.processOffer(stereoOffer);
+  expect(answer).toMatch(new RegExp(`^a=rtpmap:${pt} opus/48000/2$`, 'im'));
+  expect(new RegExp(`^a=fmtp:${pt} (.*)$`, 'm').exec(answer)?.[1].split(';').sort()).toEqual(music.split(';').sort());
+  await pipeline.release();
+});

@@ -21,9 +21,14 @@ import type { LatLng, MediaState } from './lib/types';
 import { $, announce, el, errorText, hashtagsOf, show, viewersText } from './lib/ui';
 import { ScreenWake, type WakeState } from './lib/wake-lock';
 import { clipLive, LIVE_CLIP_S, showRecordings } from './lib/my-recordings';
+import { LevelMeter } from './lib/level-meter';
+import { SelfMonitor } from './lib/self-monitor';
+import { loadSound, saveSound, type SoundMode } from './lib/sound';
 
 const config = await getConfig();
 const camera = new Camera();
+let sound = loadSound();
+camera.soundMode = sound.mode;
 let identity: Identity | null = null;
 let broadcast: Broadcast | null = null;
 let chat: Chat | null = null;
@@ -88,6 +93,7 @@ function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], curre
 async function useStream(stream: MediaStream): Promise<void> {
   preview.srcObject = stream;
   preview.classList.toggle('mirrored', camera.mirrored);
+  meter.attach(stream);
   await preview.play().catch(() => undefined);
   // The browser may stop a track (the page in the background, another app took the camera):
   // restart it at once if the page is visible, else when it is again.
@@ -144,6 +150,43 @@ micSelect.addEventListener('change', () => void openCamera());
 matchMedia('(orientation: portrait)').addEventListener('change', async () => {
   await camera.fitOrientation();
   await broadcast?.reapplyLimits();
+});
+
+// ---- sound: mode, bitrate, input level -----------------------------------------------------------
+const soundMode = $<HTMLSelectElement>('sound-mode');
+const soundBitrate = $<HTMLSelectElement>('sound-bitrate');
+const SOUND_HINT: Record<SoundMode, string> = {
+  'music-headphones': 'Stereo, no speech processing: for instruments with headphones, a mixer or line-in.',
+  'music-speaker': 'Stereo with echo cancellation: for a speaker near the microphone.',
+  voice: 'The browser’s speech processing (echo, noise, gain): for talking.',
+};
+function showSound(): void {
+  soundMode.value = sound.mode;
+  soundBitrate.value = String(sound.bitrateKbps);
+  soundBitrate.disabled = sound.mode === 'voice' || !!broadcast;
+  soundMode.disabled = !!broadcast; // chosen at go-live: its Opus parameters are in the show's offers
+  $('sound-hint').textContent = SOUND_HINT[sound.mode];
+  document.body.dataset.sound = sound.mode;
+}
+soundMode.addEventListener('change', () => {
+  sound = { ...sound, mode: soundMode.value as SoundMode };
+  saveSound(sound);
+  camera.soundMode = sound.mode;
+  showSound();
+  if (camera.stream) void openCamera(); // the capture changes with the mode
+});
+soundBitrate.addEventListener('change', () => {
+  sound = { ...sound, bitrateKbps: Number(soundBitrate.value) };
+  saveSound(sound);
+});
+
+const level = $<HTMLMeterElement>('input-level');
+const meter = new LevelMeter((r) => {
+  level.value = r.peakDb;
+  level.dataset.channels = String(r.channels);
+  $('input-db').textContent = `${Math.round(r.peakDb)} dB`;
+  const clip = $('clipping');
+  if (clip.hidden === r.clipping) show(clip, r.clipping);
 });
 
 // ---- save data: for buskers on mobile data ----------------------------------------------------
@@ -259,7 +302,9 @@ function onAir(state: OnAirState, detail?: string): void {
     // Wi-Fi to mobile data and back, or the network returning: an ICE restart at once.
     stopNetworkWatch ??= watchNetwork((why) => { if (why !== 'offline') void broadcast?.networkChanged(); });
   }
+  show($('self-monitor'), (state === 'live' || state === 'recovering') && !!broadcast);
   if (state === 'ended') {
+    stopSelfMonitor();
     show($('clip-live'), false);
     // The recording's row is finished a moment after the show: list it then.
     setTimeout(() => { void refreshRecordings(); }, 2000);
@@ -291,6 +336,7 @@ function updateControls(): void {
   show(endButton, onAirNow);
   for (const id of ['title', 'hashtags', 'description']) $<HTMLInputElement>(id).readOnly = onAirNow;
   $<HTMLInputElement>('record').disabled = onAirNow; // chosen at go-live, for the whole show
+  showSound();
   $('go-live-hint').textContent = canBusk ? '' : 'Sign in as a busker to go live.';
 }
 
@@ -310,7 +356,7 @@ form.addEventListener('submit', async (e) => {
     media: mediaHealth,
     peer: (s) => { $('peer-state').textContent = s; },
     uplink: showUplink,
-  });
+  }, sound);
   await b.setSaveData(saveData.checked);
   broadcast = b;
   updateControls();
@@ -335,6 +381,25 @@ form.addEventListener('submit', async (e) => {
     formError.textContent = `Could not go live: ${errorText(err)}`;
     onAir('ended', errorText(err));
   }
+});
+
+// ---- hear yourself as viewers do: a loopback viewer leg through the media server ------------------
+const selfMonitor = new SelfMonitor($<HTMLAudioElement>('self-monitor-audio'), (s) => {
+  $('self-monitor-state').textContent = s === 'connected' ? 'Listening to what viewers hear (put headphones on).' : s === 'failed' ? 'Could not connect the check.' : s === 'closed' ? '' : 'Connecting…';
+  $('self-monitor').dataset.peer = s;
+});
+function stopSelfMonitor(): void {
+  selfMonitor.stop();
+  $('self-monitor').setAttribute('aria-pressed', 'false');
+  $('self-monitor').textContent = 'Hear yourself as viewers do';
+  $('self-monitor-state').textContent = '';
+}
+$('self-monitor').addEventListener('click', async () => {
+  if (selfMonitor.running) { stopSelfMonitor(); return; }
+  if (!broadcast?.buskId) return;
+  selfMonitor.start(broadcast.buskId, await getIceServers());
+  $('self-monitor').setAttribute('aria-pressed', 'true');
+  $('self-monitor').textContent = 'Stop listening';
 });
 
 endButton.addEventListener('click', async () => {

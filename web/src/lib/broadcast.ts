@@ -4,6 +4,7 @@
 import { FlowWatch, type Flow } from './media-health';
 import { RequestError, type Signaling } from './stomp';
 import type { BuskEvent, LatLng, MediaState } from './types';
+import type { SoundSettings } from './sound';
 import { Presenter } from './webrtc';
 
 export interface ShowDetails { title: string; description: string; hashtags: string[]; location: LatLng | null; record?: boolean }
@@ -38,6 +39,8 @@ export class Broadcast {
     private readonly signaling: Signaling,
     private readonly iceServers: RTCIceServer[],
     private readonly on: BroadcastEvents,
+    /** The sound mode, fixed for the show: its Opus parameters go into every offer. */
+    private readonly sound?: SoundSettings,
   ) {}
 
   async start(details: ShowDetails, stream: MediaStream): Promise<string> {
@@ -67,7 +70,7 @@ export class Broadcast {
       onState: (s) => this.on.peer(s),
       onError: (e) => this.on.state('recovering', e.message),
       onOffer: (kind) => this.on.offer?.(kind),
-    }, stream);
+    }, stream, this.sound);
     this.watch = new FlowWatch(() => this.presenter?.pc ?? null, 'out', (s) => {
       this.localFlow = s.flow;
       this.on.media(this.serviceMedia, s.flow);

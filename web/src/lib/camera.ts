@@ -4,6 +4,8 @@
 // On a phone: the front or rear camera (facingMode), remembered between shows; frames shaped like
 // the screen (portrait or landscape) so viewers see the show the way the busker holds the phone; and
 // a restart for the tracks the browser stopped while the page was in the background.
+import { captureConstraints, DEFAULT_SOUND, type SoundMode } from './sound';
+
 export interface Devices { cameras: MediaDeviceInfo[]; microphones: MediaDeviceInfo[] }
 
 export type Facing = 'user' | 'environment';
@@ -22,13 +24,15 @@ export class Camera {
   facing: Facing = (localStorage.getItem(FACING_KEY) as Facing | null) === 'environment' ? 'environment' : 'user';
   private cameraId: string | undefined;
   private microphoneId: string | undefined;
+  /** How the microphone is captured (sound.ts): music turns the browser's speech processing off. */
+  soundMode: SoundMode = DEFAULT_SOUND.mode;
   /** The devices of the tracks last opened: a restart reopens these (the rear camera stays the rear). */
   private lastIds: { video?: string; audio?: string } = {};
 
   async open(cameraId?: string, microphoneId?: string): Promise<MediaStream> {
     this.cameraId = cameraId;
     this.microphoneId = microphoneId;
-    const audio: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: false, autoGainControl: false }; // music, not speech
+    const audio = captureConstraints(this.soundMode);
     if (microphoneId) audio.deviceId = { exact: microphoneId };
     const next = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints(), audio });
     this.close();
@@ -103,7 +107,7 @@ export class Camera {
     const wantVideo = !live.some((t) => t.kind === 'video');
     const wantAudio = !live.some((t) => t.kind === 'audio');
     if (!wantVideo && !wantAudio) return old;
-    const audio: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: false, autoGainControl: false };
+    const audio = captureConstraints(this.soundMode);
     const micId = this.microphoneId ?? this.lastIds.audio;
     if (micId) audio.deviceId = { ideal: micId };
     const video = this.videoConstraints();

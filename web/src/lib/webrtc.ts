@@ -9,6 +9,7 @@
 // browser refuse that answer on the old connection, the link falls back to a fresh negotiate().
 import type { Signaling } from './stomp';
 import type { PeerEvent } from './types';
+import { opusParameters, STEREO_RECEIVE, withOpusParameters, type SoundSettings } from './sound';
 
 export interface PeerLinkOptions {
   signaling: Signaling;
@@ -83,11 +84,17 @@ abstract class PeerLink {
     await this.offer(pc, await pc.createOffer({ iceRestart: true }));
   }
 
+  /** The offer as this browser applies it (setLocalDescription): what its own receivers must know. */
+  protected localOfferText(sdp: string): string { return sdp; }
+
   /** What the link sends as its offer: the local one, as the subclass wants the service to see it. */
   protected offerText(sdp: string): string { return sdp; }
 
+  /** What the link applies as the answer: the media server's, with what this browser needs to read in it. */
+  protected answerText(sdp: string): string { return sdp; }
+
   private async offer(pc: RTCPeerConnection, offer: RTCSessionDescriptionInit): Promise<void> {
-    await pc.setLocalDescription(offer);
+    await pc.setLocalDescription({ type: 'offer', sdp: this.localOfferText(offer.sdp ?? '') });
     this.opts.onState?.(pc.connectionState);
     this.opts.onOffer?.(this.restarting ? 'ice-restart' : 'new');
     await this.opts.signaling.request(`/app/busk.${this.opts.buskId}.offer`, { sdpOffer: this.offerText(pc.localDescription!.sdp) });
@@ -108,7 +115,7 @@ abstract class PeerLink {
         // An answer to an offer this connection did not make (a superseded negotiation): ignore.
         if (pc.signalingState !== 'have-local-offer') return;
         try {
-          await pc.setRemoteDescription({ type: 'answer', sdp: ev.sdpAnswer });
+          await pc.setRemoteDescription({ type: 'answer', sdp: this.answerText(ev.sdpAnswer) });
         } catch (e) {
           // The new endpoint's answer does not fit the old connection (a media server that changes
           // its DTLS identity or role per endpoint): start over on a fresh one.
@@ -152,8 +159,13 @@ export const SAVE_DATA = { shortSide: 480, maxBitrate: 800_000 };
 /** The busker's side: sends the camera and microphone. */
 export class Presenter extends PeerLink {
   private saveData = false;
+  /** Opus parameters of the sound mode (sound.ts); null: the browser's defaults (voice). */
+  private readonly opus: Record<string, string> | null;
 
-  constructor(opts: PeerLinkOptions, private stream: MediaStream) { super(opts); }
+  constructor(opts: PeerLinkOptions, private stream: MediaStream, sound?: SoundSettings) {
+    super(opts);
+    this.opus = sound ? opusParameters(sound) : null;
+  }
 
   protected addMedia(pc: RTCPeerConnection): void {
     for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
@@ -167,7 +179,16 @@ export class Presenter extends PeerLink {
    * to each viewer.
    */
   protected offerText(sdp: string): string {
-    return sdp.split('\r\n').filter((l) => !/^a=extmap:\d+(\/\w+)? urn:3gpp:video-orientation/.test(l)).join('\r\n');
+    const upright = sdp.split('\r\n').filter((l) => !/^a=extmap:\d+(\/\w+)? urn:3gpp:video-orientation/.test(l)).join('\r\n');
+    return this.opus ? withOpusParameters(upright, this.opus) : upright;
+  }
+
+  /**
+   * The encoder follows the answer's Opus parameters: the engine echoes the offer's, and where a
+   * media server leaves them out (KMS answers with its own), the sound mode's are written back.
+   */
+  protected answerText(sdp: string): string {
+    return this.opus ? withOpusParameters(sdp, this.opus) : sdp;
   }
 
   /** A new camera or microphone, swapped in without renegotiating. */
@@ -190,6 +211,7 @@ export class Presenter extends PeerLink {
 
   /** Re-applies the send limits to the current video track (its size changes with the orientation). */
   async applyLimits(): Promise<void> {
+    await this.audioFirst();
     const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'video');
     if (!sender) return;
     const params = sender.getParameters();
@@ -207,6 +229,19 @@ export class Presenter extends PeerLink {
     }
     await sender.setParameters(params).catch(() => undefined); // a sender being replaced: the next call applies
   }
+
+  /**
+   * Audio first under pressure: the audio sender's priority is high, so when the uplink shrinks the
+   * browser takes the bitrate from video (resolution and frame rate) and leaves the music alone.
+   */
+  private async audioFirst(): Promise<void> {
+    const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'audio');
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length || params.encodings.every((e) => e.priority === 'high')) return;
+    for (const enc of params.encodings) { enc.priority = 'high'; enc.networkPriority = 'high'; }
+    await sender.setParameters(params).catch(() => undefined);
+  }
 }
 
 /** An audience member's side: receives the busk. */
@@ -214,6 +249,15 @@ export class Viewer extends PeerLink {
   readonly stream = new MediaStream();
 
   constructor(opts: PeerLinkOptions, private readonly onStream: (stream: MediaStream) => void) { super(opts); }
+
+  /**
+   * Stereo if the busk sends it. Chrome decodes Opus as stereo only when both its local description
+   * and the remote one say `stereo=1` (with either missing, the busk's stereo plays as mono): the
+   * offer is applied (and sent) with it, and the answer applied with it whatever the server said.
+   */
+  protected localOfferText(sdp: string): string { return withOpusParameters(sdp, STEREO_RECEIVE); }
+
+  protected answerText(sdp: string): string { return withOpusParameters(sdp, STEREO_RECEIVE); }
 
   protected addMedia(pc: RTCPeerConnection): void {
     pc.addTransceiver('video', { direction: 'recvonly' });

@@ -1,0 +1,230 @@
+// Music-grade sound (issue 14), in Debian's Chromium against the real service (embedded engine). The
+// presenter's microphone is a stereo WAV the test writes (440 Hz left, 660 Hz right); a viewer's page
+// measures what arrives with WebAudio, one analyser per channel, and reads its own getStats. Peer
+// connections are collected as pages make them (an init script), so the test reads the SDP each side
+// applied.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { writeToneWav } from '../../test-support/audio';
+import { waitFor } from '../../test-support/ports';
+import type { Service } from '../../signaling/src/service';
+import { WebTest, ensureBuilt, expectVideoFlowing, startWebService } from './support';
+
+const LEFT_HZ = 440;
+const RIGHT_HZ = 660;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busking-sound-'));
+const wav = path.join(dir, 'stereo.wav');
+const loud = path.join(dir, 'loud.wav');
+
+let svc: Service;
+let web: WebTest;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  writeToneWav(wav, { left: LEFT_HZ, right: RIGHT_HZ, amplitude: 0.4 });
+  writeToneWav(loud, { left: LEFT_HZ, right: RIGHT_HZ, amplitude: 1 });
+  svc = await startWebService();
+  web = await WebTest.start(svc, [`--use-file-for-fake-audio-capture=${wav}`]);
+}, 120000);
+
+afterAll(async () => {
+  await web?.close();
+  await svc?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Keeps every RTCPeerConnection the page makes in window.__pcs. */
+function collectPeerConnections(): void {
+  const pcs: RTCPeerConnection[] = [];
+  (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = pcs;
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (this: unknown, ...args: ConstructorParameters<typeof RTCPeerConnection>) {
+    const pc = new Native(...args);
+    pcs.push(pc);
+    return pc;
+  } as unknown as typeof RTCPeerConnection;
+  window.RTCPeerConnection.prototype = Native.prototype;
+}
+
+async function goLive(page: Page, mode: string): Promise<string> {
+  await page.getByLabel('Your name').fill('Ola');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Signed in as').waitFor();
+  await page.getByLabel('Sound', { exact: true }).selectOption(mode);
+  await page.getByLabel('Title').fill(`Strings (${mode})`);
+  await page.getByRole('button', { name: 'Go live' }).click();
+  await waitFor(async () => (await page.textContent('#busk-state')) === 'You are live', 30000, 'live');
+  await waitFor(async () => (await page.textContent('#media-health')) === 'Flowing', 15000, 'media flowing');
+  return new URL(await page.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+}
+
+interface Ears { left: { own: number; other: number }; right: { own: number; other: number } }
+
+/**
+ * Levels (dB) of each channel at its own tone and at the other channel's, from a WebAudio analyser
+ * per channel on the element's stream, averaged over a second.
+ */
+async function listen(page: Page, selector: string): Promise<Ears> {
+  return page.$eval(selector, async (el, [leftHz, rightHz]) => {
+    const stream = (el as HTMLMediaElement).srcObject as MediaStream;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const source = ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks()));
+    const split = ctx.createChannelSplitter(2);
+    source.connect(split);
+    const analysers = [0, 1].map((i) => { const a = ctx.createAnalyser(); a.fftSize = 8192; a.smoothingTimeConstant = 0; split.connect(a, i); return a; });
+    const bin = (hz: number) => Math.round((hz / ctx.sampleRate) * 8192);
+    const sums = [[0, 0], [0, 0]];
+    const data = new Float32Array(4096);
+    const reads = 10;
+    for (let r = 0; r < reads; r++) {
+      await new Promise((res) => setTimeout(res, 100));
+      analysers.forEach((a, ch) => {
+        a.getFloatFrequencyData(data);
+        // The strongest of the three bins around a tone (the FFT's leakage).
+        const at = (hz: number) => Math.max(data[bin(hz) - 1], data[bin(hz)], data[bin(hz) + 1]);
+        sums[ch][0] += at(leftHz) / reads;
+        sums[ch][1] += at(rightHz) / reads;
+      });
+    }
+    await ctx.close();
+    return { left: { own: sums[0][0], other: sums[0][1] }, right: { own: sums[1][1], other: sums[1][0] } };
+  }, [LEFT_HZ, RIGHT_HZ]);
+}
+
+/** The audio a page's (last) peer connection receives: codec, channels, kbps over two seconds. */
+async function inboundAudio(page: Page): Promise<{ mimeType: string; channels: number; kbps: number; fmtp: string }> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const pc = pcs[pcs.length - 1];
+    const read = async () => {
+      const stats = await pc.getStats();
+      let inbound: { bytesReceived: number; codecId: string; timestamp: number } | undefined;
+      stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') inbound = s; });
+      if (!inbound) throw new Error('no inbound audio');
+      return { inbound, codec: stats.get(inbound.codecId) as { mimeType: string; channels: number; sdpFmtpLine: string } };
+    };
+    const a = await read();
+    await new Promise((res) => setTimeout(res, 2000));
+    const b = await read();
+    const kbps = ((b.inbound.bytesReceived - a.inbound.bytesReceived) * 8) / (b.inbound.timestamp - a.inbound.timestamp);
+    return { mimeType: b.codec.mimeType, channels: b.codec.channels, kbps, fmtp: b.codec.sdpFmtpLine };
+  });
+}
+
+/** The Opus fmtp line of a description the page's first peer connection applied. */
+async function opusFmtp(page: Page, which: 'localDescription' | 'remoteDescription'): Promise<string> {
+  return page.evaluate((w) => {
+    const pc = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs[0];
+    const sdp = pc[w as 'localDescription']?.sdp ?? '';
+    const pt = /^a=rtpmap:(\d+) opus\/48000/im.exec(sdp)?.[1];
+    return new RegExp(`^a=fmtp:${pt} (.*)$`, 'm').exec(sdp)?.[1] ?? '';
+  }, which);
+}
+
+async function watch(buskId: string): Promise<Page> {
+  const page = await web.open(await web.context(), `/watch.html?busk=${buskId}`, (p) => p.addInitScript(collectPeerConnections));
+  await waitFor(async () => (await page.getAttribute('#watch-state', 'data-state')) === 'live', 20000, 'viewer live');
+  await expectVideoFlowing(page);
+  return page;
+}
+
+async function end(studio: Page, ...others: Page[]): Promise<void> {
+  await studio.getByRole('button', { name: 'End show' }).click();
+  await waitFor(async () => (await studio.textContent('#busk-state'))?.startsWith('Show ended'), 10000, 'ended');
+  for (const p of [studio, ...others]) expect(web.pageErrors(p)).toEqual([]);
+  for (const p of [studio, ...others]) await p.context().close();
+}
+
+test('music mode: stereo Opus at 128 kbps from the studio to a viewer, each channel its own tone', async () => {
+  const studio = await web.open(await web.context(), '/studio.html', (p) => p.addInitScript(collectPeerConnections));
+  expect(await studio.inputValue('#sound-mode')).toBe('music-headphones'); // the default for a busk
+  const buskId = await goLive(studio, 'music-headphones');
+
+  // The studio captured two channels, unprocessed, and meters them.
+  const capture = await studio.evaluate(() => {
+    const t = ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()[0];
+    const s = t.getSettings();
+    return { channelCount: s.channelCount, echoCancellation: s.echoCancellation, noiseSuppression: s.noiseSuppression, autoGainControl: s.autoGainControl };
+  });
+  expect(capture).toEqual({ channelCount: 2, echoCancellation: false, noiseSuppression: false, autoGainControl: false });
+  await waitFor(async () => Number(await studio.getAttribute('#input-level', 'value')) > -20, 5000, 'the input meter to show the tones');
+  expect(await studio.getAttribute('#input-level', 'data-channels')).toBe('2');
+  expect(await studio.isHidden('#clipping')).toBe(true);
+
+  // The parameters in every hop: the presenter's offer, the answer its encoder follows.
+  const answer = await opusFmtp(studio, 'remoteDescription');
+  for (const p of ['stereo=1', 'sprop-stereo=1', 'maxaveragebitrate=128000', 'useinbandfec=1', 'usedtx=0']) expect(answer).toContain(p);
+
+  const viewer = await watch(buskId);
+  // The viewer's applied answer asks its decoder for stereo.
+  expect(await opusFmtp(viewer, 'remoteDescription')).toContain('stereo=1');
+  const audio = await inboundAudio(viewer);
+  console.log(`music mode at the viewer: ${audio.mimeType} ${audio.channels} ch, ${audio.kbps.toFixed(0)} kbps, fmtp ${audio.fmtp}`);
+  expect(audio).toMatchObject({ mimeType: 'audio/opus', channels: 2 });
+  expect(audio.kbps).toBeGreaterThanOrEqual(100);
+
+  const ears = await listen(viewer, '#video');
+  console.log(`music mode, viewer's ears (dB): ${JSON.stringify(ears)}`);
+  expect(ears.left.own - ears.left.other).toBeGreaterThanOrEqual(30);
+  expect(ears.right.own - ears.right.other).toBeGreaterThanOrEqual(30);
+
+  // "Hear yourself as viewers do": a loopback viewer leg through the media server, in stereo too.
+  await studio.getByRole('button', { name: 'Hear yourself as viewers do' }).click();
+  await waitFor(async () => (await studio.getAttribute('#self-monitor', 'data-peer')) === 'connected', 15000, 'the loopback leg');
+  await waitFor(() => studio.$eval('#self-monitor-audio', (a) => !!(a as HTMLAudioElement).srcObject && !(a as HTMLAudioElement).paused), 10000, 'the loopback playing');
+  const self = await listen(studio, '#self-monitor-audio');
+  console.log(`loopback in the studio (dB): ${JSON.stringify(self)}`);
+  expect(self.left.own - self.left.other).toBeGreaterThanOrEqual(30);
+  expect(self.right.own - self.right.other).toBeGreaterThanOrEqual(30);
+  await studio.getByRole('button', { name: 'Stop listening' }).click();
+
+  await end(studio, viewer);
+});
+
+test('voice mode: the browser\'s speech processing and its default Opus (mono), chosen and remembered', async () => {
+  const ctx = await web.context();
+  const studio = await web.open(ctx, '/studio.html', (p) => p.addInitScript(collectPeerConnections));
+  const buskId = await goLive(studio, 'voice');
+  const capture = await studio.evaluate(() => {
+    const t = ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()[0];
+    const s = t.getSettings();
+    return { echoCancellation: s.echoCancellation, noiseSuppression: s.noiseSuppression, autoGainControl: s.autoGainControl };
+  });
+  expect(capture).toEqual({ echoCancellation: true, noiseSuppression: true, autoGainControl: true });
+  const answer = await opusFmtp(studio, 'remoteDescription');
+  expect(answer).not.toContain('stereo=1');
+  expect(answer).not.toContain('maxaveragebitrate');
+
+  const viewer = await watch(buskId);
+  const audio = await inboundAudio(viewer);
+  console.log(`voice mode at the viewer: ${audio.mimeType}, ${audio.kbps.toFixed(0)} kbps`);
+  expect(audio.mimeType).toBe('audio/opus');
+  expect(audio.kbps).toBeGreaterThan(0);
+  // Mono: both ears hear the same (the left tone as loud on the right as on the left).
+  const ears = await listen(viewer, '#video');
+  console.log(`voice mode, viewer's ears (dB): ${JSON.stringify(ears)}`);
+  expect(Math.abs(ears.left.own - ears.right.other)).toBeLessThan(3);
+
+  // The choice is remembered for the next visit.
+  const again = await web.open(ctx, '/studio.html');
+  expect(await again.inputValue('#sound-mode')).toBe('voice');
+  expect(await again.isDisabled('#sound-bitrate')).toBe(true);
+  await again.close();
+  await end(studio, viewer);
+});
+
+test('the input meter warns of clipping', async () => {
+  const clipping = await WebTest.start(svc, [`--use-file-for-fake-audio-capture=${loud}`]);
+  try {
+    const studio = await clipping.open(await clipping.context(), '/studio.html');
+    await studio.getByRole('button', { name: 'Turn on camera' }).click();
+    await waitFor(() => studio.isVisible('#clipping'), 10000, 'the clipping warning');
+    expect(Number(await studio.getAttribute('#input-level', 'value'))).toBeGreaterThan(-1);
+    expect(clipping.pageErrors(studio)).toEqual([]);
+  } finally {
+    await clipping.close();
+  }
+});
