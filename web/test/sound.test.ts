@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { startMediaServer, type MediaServer } from '../../kurento/src';
 import { writeToneWav } from '../../test-support/audio';
 import { waitFor } from '../../test-support/ports';
 import type { Service } from '../../signaling/src/service';
@@ -18,6 +19,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busking-sound-'));
 const wav = path.join(dir, 'stereo.wav');
 const loud = path.join(dir, 'loud.wav');
 
+let engine: MediaServer;
 let svc: Service;
 let web: WebTest;
 
@@ -25,13 +27,16 @@ beforeAll(async () => {
   await ensureBuilt();
   writeToneWav(wav, { left: LEFT_HZ, right: RIGHT_HZ, amplitude: 0.4 });
   writeToneWav(loud, { left: LEFT_HZ, right: RIGHT_HZ, amplitude: 1 });
-  svc = await startWebService();
+  // The engine in its own server (not the service's in-process one), so that a test can restart it.
+  engine = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
+  svc = await startWebService({ KMS_URLS: engine.url, DEV_TOKENS: 'true', JWT_SECRET: 'sound-test-jwt-secret'.padEnd(40, 'x') });
   web = await WebTest.start(svc, [`--use-file-for-fake-audio-capture=${wav}`]);
 }, 120000);
 
 afterAll(async () => {
   await web?.close();
   await svc?.close();
+  await engine?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -114,10 +119,11 @@ async function inboundAudio(page: Page): Promise<{ mimeType: string; channels: n
   });
 }
 
-/** The Opus fmtp line of a description the page's first peer connection applied. */
+/** The Opus fmtp line of a description the page's newest peer connection applied. */
 async function opusFmtp(page: Page, which: 'localDescription' | 'remoteDescription'): Promise<string> {
   return page.evaluate((w) => {
-    const pc = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs[0];
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const pc = pcs[pcs.length - 1];
     const sdp = pc[w as 'localDescription']?.sdp ?? '';
     const pt = /^a=rtpmap:(\d+) opus\/48000/im.exec(sdp)?.[1];
     return new RegExp(`^a=fmtp:${pt} (.*)$`, 'm').exec(sdp)?.[1] ?? '';
@@ -213,6 +219,34 @@ test('voice mode: the browser\'s speech processing and its default Opus (mono), 
   expect(await again.inputValue('#sound-mode')).toBe('voice');
   expect(await again.isDisabled('#sound-bitrate')).toBe(true);
   await again.close();
+  await end(studio, viewer);
+});
+
+test('after a media server restart, the reoffers keep stereo Opus at the chosen bitrate', async () => {
+  const ctx = await web.context();
+  const studio = await web.open(ctx, '/studio.html', (p) => p.addInitScript(collectPeerConnections));
+  await studio.evaluate(() => localStorage.setItem('busking.sound', JSON.stringify({ mode: 'music-headphones', bitrateKbps: 192 })));
+  await studio.reload();
+  expect(await studio.inputValue('#sound-bitrate')).toBe('192');
+  const buskId = await goLive(studio, 'music-headphones');
+  const viewer = await watch(buskId);
+  const pcs = (page: Page) => page.evaluate(() => (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.length);
+  const [studioPcs, viewerPcs] = [await pcs(studio), await pcs(viewer)];
+
+  const port = engine.port;
+  await engine.close();
+  engine = await startMediaServer({ port, bindAddress: '127.0.0.1' });
+  // `reoffer`: the studio and then the viewer negotiate on new peer connections.
+  await waitFor(async () => (await pcs(studio)) > studioPcs && (await pcs(viewer)) > viewerPcs, 40000, 'both sides to reoffer');
+  await expectVideoFlowing(viewer, 20000);
+  const answer = await opusFmtp(studio, 'remoteDescription');
+  for (const p of ['stereo=1', 'sprop-stereo=1', 'maxaveragebitrate=192000']) expect(answer).toContain(p);
+  const audio = await inboundAudio(viewer);
+  console.log(`after the restart, at the viewer: ${audio.channels} ch, ${audio.kbps.toFixed(0)} kbps`);
+  expect(audio.kbps).toBeGreaterThanOrEqual(100);
+  const ears = await listen(viewer, '#video');
+  expect(ears.left.own - ears.left.other).toBeGreaterThanOrEqual(30);
+  expect(ears.right.own - ears.right.other).toBeGreaterThanOrEqual(30);
   await end(studio, viewer);
 });
 
