@@ -21,7 +21,9 @@ describe('presenter and viewers exchange media', () => {
     const { viewer } = await watchBusk(host, fan, buskId);
     await viewer.waitFrames(10);
     expect((await bt.type('viewers', 15000, (b) => b.count === 1)).count).toBe(1);
-    await bt.type('media', 15000, (b) => b.state === 'flowing');
+    // The `media: flowing` event may have gone out before this subscription existed: the busk's
+    // current state is read (its REST view) instead of waiting for an event that already passed.
+    await waitFor(async () => ((await (await fetch(`${svc.url}/api/busks/${buskId}`)).json()) as { media?: string }).media === 'flowing', 15000, 'media flowing');
     expect(await serverPipelines(svc)).toHaveLength(1);
     // viewer leaves: count drops, pipeline stays
     expect(await fan.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
