@@ -9,9 +9,12 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startMediaServer, type MediaServer } from '../../kurento/src';
 import { writeToneWav } from '../../test-support/audio';
+import { startCoturn, type StartedCoturn } from '../../test-support/coturn';
 import { waitFor } from '../../test-support/ports';
 import type { Service } from '../../signaling/src/service';
 import { WebTest, ensureBuilt, expectVideoFlowing, startWebService } from './support';
+
+jest.setTimeout(150000);
 
 const LEFT_HZ = 440;
 const RIGHT_HZ = 660;
@@ -20,6 +23,9 @@ const wav = path.join(dir, 'stereo.wav');
 const loud = path.join(dir, 'loud.wav');
 
 let engine: MediaServer;
+let coturn: StartedCoturn;
+/** coturn's cap per relayed session and direction (bytes/s): 360 kbps, under busk video + music. */
+const RELAY_BYTES_PER_S = 45000;
 let svc: Service;
 let web: WebTest;
 
@@ -29,7 +35,12 @@ beforeAll(async () => {
   writeToneWav(loud, { left: LEFT_HZ, right: RIGHT_HZ, amplitude: 1 });
   // The engine in its own server (not the service's in-process one), so that a test can restart it.
   engine = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
-  svc = await startWebService({ KMS_URLS: engine.url, DEV_TOKENS: 'true', JWT_SECRET: 'sound-test-jwt-secret'.padEnd(40, 'x') });
+  // A relay that carries at most RELAY_BYTES_PER_S per session: a viewer forced through it has a narrow downlink.
+  coturn = await startCoturn({ extraConfig: [`max-bps=${RELAY_BYTES_PER_S}`] });
+  svc = await startWebService({
+    KMS_URLS: engine.url, DEV_TOKENS: 'true', JWT_SECRET: 'sound-test-jwt-secret'.padEnd(40, 'x'),
+    TURN_URLS: coturn.urls.join(','), TURN_SECRET: coturn.secret,
+  });
   web = await WebTest.start(svc, [`--use-file-for-fake-audio-capture=${wav}`]);
 }, 120000);
 
@@ -37,6 +48,7 @@ afterAll(async () => {
   await web?.close();
   await svc?.close();
   await engine?.close();
+  await coturn?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -130,8 +142,20 @@ async function opusFmtp(page: Page, which: 'localDescription' | 'remoteDescripti
   }, which);
 }
 
-async function watch(buskId: string): Promise<Page> {
-  const page = await web.open(await web.context(), `/watch.html?busk=${buskId}`, (p) => p.addInitScript(collectPeerConnections));
+/** Makes the page's peer connections use relay candidates only (the downlink goes through coturn). */
+function relayOnly(): void {
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (this: unknown, config?: RTCConfiguration) {
+    return new Native({ ...config, iceTransportPolicy: 'relay' });
+  } as unknown as typeof RTCPeerConnection;
+  window.RTCPeerConnection.prototype = Native.prototype;
+}
+
+async function watch(buskId: string, init: { relayOnly?: boolean } = {}): Promise<Page> {
+  const page = await web.open(await web.context(), `/watch.html?busk=${buskId}`, async (p) => {
+    if (init.relayOnly) await p.addInitScript(relayOnly);
+    await p.addInitScript(collectPeerConnections);
+  });
   await waitFor(async () => (await page.getAttribute('#watch-state', 'data-state')) === 'live', 20000, 'viewer live');
   await expectVideoFlowing(page);
   return page;
@@ -248,6 +272,62 @@ test('after a media server restart, the reoffers keep stereo Opus at the chosen 
   expect(ears.left.own - ears.left.other).toBeGreaterThanOrEqual(30);
   expect(ears.right.own - ears.right.other).toBeGreaterThanOrEqual(30);
   await end(studio, viewer);
+});
+
+interface Receiving { audioKbps: number; audioLoss: number; videoKbps: number; fps: number; presenterKbps?: number }
+
+/** What the page's newest peer connection received over `ms`: kbps per kind, audio loss fraction, video fps. */
+async function receiving(page: Page, ms: number): Promise<Receiving> {
+  return page.evaluate(async (window_) => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const pc = pcs[pcs.length - 1];
+    type In = { kind: string; bytesReceived: number; packetsReceived: number; packetsLost: number; framesDecoded?: number; timestamp: number };
+    const read = async () => {
+      const out: Record<string, In> = {};
+      (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') out[s.kind] = s; });
+      return out;
+    };
+    const a = await read();
+    await new Promise((r) => setTimeout(r, window_));
+    const b = await read();
+    const kbps = (k: string) => ((b[k].bytesReceived - a[k].bytesReceived) * 8) / (b[k].timestamp - a[k].timestamp);
+    const lost = b.audio.packetsLost - a.audio.packetsLost;
+    const got = b.audio.packetsReceived - a.audio.packetsReceived;
+    return {
+      audioKbps: kbps('audio'), audioLoss: lost / Math.max(1, lost + got), videoKbps: kbps('video'),
+      fps: (((b.video.framesDecoded ?? 0) - (a.video.framesDecoded ?? 0)) * 1000) / (b.video.timestamp - a.video.timestamp),
+    };
+  }, ms);
+}
+
+test('audio first: a viewer with a narrow downlink keeps the music whole while the video gives way', async () => {
+  const studio = await web.open(await web.context(), '/studio.html', (p) => p.addInitScript(collectPeerConnections));
+  const buskId = await goLive(studio, 'music-headphones');
+  // The busker's audio sender is marked high priority.
+  expect(await studio.evaluate(() => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    return pcs[pcs.length - 1].getSenders().find((s) => s.track?.kind === 'audio')?.getParameters().encodings[0]?.priority;
+  })).toBe('high');
+  const narrow = await watch(buskId, { relayOnly: true });
+  const seen: Receiving[] = [];
+  // The viewer's estimate falls, the engine passes it on (less the audio) as REMB, the busker's
+  // browser lowers the video: until then audio is lost along with video.
+  await waitFor(async () => {
+    const r = await receiving(narrow, 3000);
+    // What the busker's browser now thinks it may send (its bandwidth estimate, REMB included).
+    r.presenterKbps = await studio.evaluate(async () => {
+      const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+      let bps = 0;
+      (await pcs[pcs.length - 1].getStats()).forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bps = s.availableOutgoingBitrate; });
+      return bps / 1000;
+    });
+    seen.push(r);
+    return r.audioLoss < 0.02 && r.audioKbps >= 100 && r.videoKbps + r.audioKbps < (RELAY_BYTES_PER_S * 8) / 1000;
+  }, 60000, 'the narrow viewer to get whole audio within the relay\'s capacity', 0);
+  const last = seen[seen.length - 1];
+  console.log(`narrow downlink (${(RELAY_BYTES_PER_S * 8) / 1000} kbps), every 3 s: ${seen.map((r) => `audio ${r.audioKbps.toFixed(0)} kbps lost ${(r.audioLoss * 100).toFixed(1)} %, video ${r.videoKbps.toFixed(0)} kbps ${r.fps.toFixed(0)} fps (busker may send ${r.presenterKbps?.toFixed(0)} kbps)`).join(' → ')}`);
+  expect(last.fps).toBeGreaterThan(0); // the video degraded, it did not stop
+  await end(studio, narrow);
 });
 
 test('the input meter warns of clipping', async () => {

@@ -13,8 +13,8 @@ export interface RouteEnd {
   transceiverFor(kind: MediaKind, use: 'recv' | 'send'): RTCRtpTransceiver | undefined;
 }
 export interface RouteSink extends RouteEnd {
-  /** Packets actually handed to the transport (flow-out detection). */
-  packetSent(kind: MediaKind): void;
+  /** Packets actually handed to the transport (flow-out detection, the sink's send rate): RTP bytes. */
+  packetSent(kind: MediaKind, bytes: number): void;
   codecMismatch(kind: MediaKind, description: string): void;
 }
 export interface RouteSource extends RouteEnd {
@@ -136,7 +136,7 @@ export class Route {
     // the one matching this packet.
     if (sender.codec !== codec) sender.codec = codec;
     sender.sendRtp(new RtpPacket(header, rtp.payload)).catch(() => undefined);
-    this.sink.packetSent(this.kind);
+    this.sink.packetSent(this.kind, 12 + 4 * h.csrcLength + rtp.payload.length);
   }
 
   private resolveCodec(pt: number, tx: RTCRtpTransceiver): RTCRtpCodecParameters | null {

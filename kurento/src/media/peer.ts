@@ -17,6 +17,7 @@ import { KeyframeLimiter } from './keyframe';
 import { GopCache } from './gop-cache';
 import { checkSdp, isMdnsCandidate, stripCandidates, withoutMdnsCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
+import { LossEstimate, rembBitrate, videoBudget } from './bandwidth';
 import {
   SdpError, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
 } from './types';
@@ -61,6 +62,18 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   private readonly keyframes: KeyframeLimiter;
   private readonly maxVideoRecvBps: number;
   private rembTicks = 0;
+  /** As a sink: KMS's min/maxVideoSendBandwidth (kbps) and the remote's latest REMB (bandwidth.ts). */
+  minVideoSendKbps: number;
+  maxVideoSendKbps: number;
+  private remb: { bps: number; at: number } | null = null;
+  private readonly loss = new LossEstimate();
+  /** As a sink: bytes sent to the remote since the last tick second, and the rate they made (bps). */
+  private sentBytes = 0;
+  private sentBps = 0;
+  /** As a source: audio bytes received since the last REMB, and the rate they made (bps). */
+  private audioBytes = 0;
+  private audioBps = 0;
+
   private connected = false;
   private iceState: IceComponentState | null = null;
 
@@ -69,8 +82,13 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     installIceAddressFilter();
     installDtlsRetransmitFix();
     this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: takeDtlsKeys() } });
-    routeFeedbackByMediaSource(this.pc);
+    routeFeedbackByMediaSource(this.pc, {
+      onRemb: (bps) => { this.remb = { bps, at: Date.now() }; },
+      onLoss: (fraction) => this.loss.report(fraction, this.sentBps, Date.now()),
+    });
     this.maxVideoRecvBps = (opts.maxVideoRecvBandwidth ?? 500) * 1000;
+    this.minVideoSendKbps = opts.minVideoSendBandwidth ?? 100;
+    this.maxVideoSendKbps = opts.maxVideoSendBandwidth ?? 500;
     this.flowIn = new FlowMonitor((kind, flowing) => this.emitSafe('flow-in', { kind, flowing }));
     this.flowOut = new FlowMonitor((kind, flowing) => this.emitSafe('flow-out', { kind, flowing }));
     this.keyframes = new KeyframeLimiter(() => this.sendKeyframeRequest(), opts.keyframeIntervalMs ?? 400);
@@ -182,6 +200,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.flowIn.packet(kind);
     const pt = rtp.header.payloadType;
     if (kind === 'video') this.lastVideoSsrc = rtp.header.ssrc;
+    else this.audioBytes += rtp.payload.length + 12 + 4 * rtp.header.csrcLength; // RTP header as the sink's estimate sees it
     const cur = this.currentCodec[kind];
     if (!cur || cur.payloadType !== pt) {
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
@@ -222,20 +241,40 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   tick(): void {
     this.flowIn.tick();
     this.flowOut.tick();
-    // REMB every ~1 s caps what the remote sends us, like KMS's maxVideoRecvBandwidth.
-    if (this.maxVideoRecvBps > 0 && ++this.rembTicks * TICK_MS >= 1000 && this.lastVideoSsrc && this.flowIn.isFlowing('video')) {
-      this.rembTicks = 0;
-      this.sendRemb();
-    }
+    // REMB every ~1 s: what the remote may send us, from maxVideoRecvBandwidth and our sinks (bandwidth.ts).
+    if (++this.rembTicks * TICK_MS < 1000) return;
+    const seconds = (this.rembTicks * TICK_MS) / 1000;
+    this.rembTicks = 0;
+    this.audioBps = (this.audioBytes * 8) / seconds;
+    this.audioBytes = 0;
+    this.sentBps = (this.sentBytes * 8) / seconds;
+    this.sentBytes = 0;
+    if (!this.lastVideoSsrc || !this.flowIn.isFlowing('video')) return;
+    const sinks = this.outRoutes.video.map((r) => r.sink as WeriftMediaPeer);
+    const budget = videoBudget(this.maxVideoRecvBps, sinks, this.audioBps, Date.now());
+    if (budget > 0) this.sendRemb(budget);
   }
 
-  private sendRemb(): void {
+  /** As a sink: what the remote can take, by its REMB and by its loss, whichever is lower (bandwidth.ts). */
+  get remoteEstimate(): { bps: number; at: number } | null {
+    const byLoss = this.loss.bps > 0 ? { bps: this.loss.bps, at: this.loss.at } : null;
+    if (!this.remb || !byLoss) return this.remb ?? byLoss;
+    return this.remb.bps <= byLoss.bps ? this.remb : byLoss;
+  }
+
+  /** KMS's minVideoSendBandwidth / maxVideoSendBandwidth (kbps; max 0 = none), changed at any time. */
+  setVideoSendBandwidth(minKbps: number, maxKbps: number): void {
+    this.minVideoSendKbps = minKbps;
+    this.maxVideoSendKbps = maxKbps;
+  }
+
+  private sendRemb(bps: number): void {
     const tx = this.recvTx.video;
     if (!tx || tx.receiver.dtlsTransport?.state !== 'connected') return;
     if (!tx.codecs.some((c) => c.rtcpFeedback.some((f) => f.type === 'goog-remb'))) return;
     const packet = new RtcpPayloadSpecificFeedback({
       feedback: new ReceiverEstimatedMaxBitrate({
-        senderSsrc: tx.receiver.rtcpSsrc, mediaSsrc: 0, ssrcNum: 1, ssrcFeedbacks: [this.lastVideoSsrc], bitrate: BigInt(this.maxVideoRecvBps),
+        senderSsrc: tx.receiver.rtcpSsrc, mediaSsrc: 0, ssrcNum: 1, ssrcFeedbacks: [this.lastVideoSsrc], ...rembBitrate(bps),
       }),
     });
     tx.receiver.dtlsTransport.sendRtcp([packet]).catch(() => undefined);
@@ -247,8 +286,9 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     return this.pc.getTransceivers().find((t) => t.kind === kind && /send/.test(t.currentDirection ?? ''));
   }
 
-  packetSent(kind: MediaKind): void {
+  packetSent(kind: MediaKind, bytes: number): void {
     this.flowOut.packet(kind);
+    this.sentBytes += bytes;
   }
 
   codecMismatch(kind: MediaKind, description: string): void {

@@ -24,6 +24,9 @@ export interface PeerOptions {
   portRange?: { min: number; max: number };
   /** Address to bind media sockets to and to advertise in candidates (tests: 127.0.0.1). */
   bindAddress?: string;
+  /** KMS's minVideoSendBandwidth / maxVideoSendBandwidth (kbps): what this peer's REMB may ask of a source. */
+  minVideoSendBandwidth?: number;
+  maxVideoSendBandwidth?: number;
 }
 
 export interface MediaPeerEvents {
@@ -67,6 +70,8 @@ export interface MediaPeer extends EventEmitter {
   receivedCodec(kind: MediaKind): string | undefined;
   /** Asks the remote sender for a keyframe (rate-limited). */
   requestKeyframe(): void;
+  /** KMS's minVideoSendBandwidth / maxVideoSendBandwidth (kbps) changed on the endpoint. */
+  setVideoSendBandwidth(minKbps: number, maxKbps: number): void;
   isMediaFlowingIn(kind: MediaKind): boolean;
   isMediaFlowingOut(kind: MediaKind): boolean;
   /** Frees sockets, ports and timers; idempotent. */

@@ -78,11 +78,18 @@ export class WebRtcEndpoint extends MediaElement {
         turnUrl: this.turnUrl || undefined,
         portRange: this.defaults.portRange,
         bindAddress: this.defaults.bindAddress,
+        minVideoSendBandwidth: this.minVideoSendBandwidth,
+        maxVideoSendBandwidth: this.maxVideoSendBandwidth,
       });
       this.peerInstance = peer;
       this.listen(peer);
     }
     return this.peerInstance;
+  }
+
+  /** The REMB this endpoint's viewer sends upstream is held within the new bounds from now on. */
+  private sendBandwidthChanged(): void {
+    this.peerInstance?.setVideoSendBandwidth(this.minVideoSendBandwidth, this.maxVideoSendBandwidth);
   }
 
   private listen(peer: MediaPeer): void {
@@ -256,8 +263,8 @@ export class WebRtcEndpoint extends MediaElement {
       setTurnUrl: (p) => { this.turnUrl = p.string('turnUrl'); },
       ...int('stunServerPort', () => this.stunServerPort, (v) => { this.stunServerPort = v; }),
       ...int('minVideoRecvBandwidth', () => this.minVideoRecvBandwidth, (v) => { this.minVideoRecvBandwidth = v; }),
-      ...int('minVideoSendBandwidth', () => this.minVideoSendBandwidth, (v) => { this.minVideoSendBandwidth = v; }),
-      ...int('maxVideoSendBandwidth', () => this.maxVideoSendBandwidth, (v) => { this.maxVideoSendBandwidth = v; }),
+      ...int('minVideoSendBandwidth', () => this.minVideoSendBandwidth, (v) => { this.minVideoSendBandwidth = v; this.sendBandwidthChanged(); }),
+      ...int('maxVideoSendBandwidth', () => this.maxVideoSendBandwidth, (v) => { this.maxVideoSendBandwidth = v; this.sendBandwidthChanged(); }),
       ...int('maxVideoRecvBandwidth', () => this.maxVideoRecvBandwidth, (v) => { this.maxVideoRecvBandwidth = v; }),
       ...int('maxAudioRecvBandwidth', () => this.maxAudioRecvBandwidth, (v) => { this.maxAudioRecvBandwidth = v; }),
       ...int('mtu', () => this.mtu, (v) => { this.mtu = v; }),

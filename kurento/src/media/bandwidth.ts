@@ -1,0 +1,84 @@
+// What the engine tells a presenter it may send (REMB), from what its viewers can take, as KMS does
+// (kms-core's KmsRembLocal/KmsRembRemote): each sink's latest REMB, held within that sink's
+// [minVideoSendBandwidth, maxVideoSendBandwidth], the lowest of them, under the presenter
+// endpoint's own maxVideoRecvBandwidth. Media is forwarded, not transcoded, so one slow viewer lowers
+// the video for everyone, down to minVideoSendBandwidth (KMS's trade-off too, 100 kbps by default).
+//
+// Unlike KMS, the audio the sink receives is taken off its estimate first. A viewer's REMB estimates
+// everything it receives, audio included, while a browser sender gives the whole REMB to video (audio
+// is outside its bandwidth allocation without transport-cc). Passing the viewer's figure on unchanged
+// would keep the link over capacity by the audio's bitrate, so the loss would hit the music too; with
+// the audio taken off, the video gives way and the audio keeps flowing.
+
+/**
+ * A viewer's loss, from its RTCP receiver reports, as a bitrate it can take: the loss-based half of
+ * GCC (draft-ietf-rmcat-gcc, section 6), run here because the presenter's browser never sees the
+ * viewers' reports (the engine answers for its own receiving). A viewer's REMB is delay-based only,
+ * and a link that polices (drops) instead of queueing never shows in it: a relay capped under the
+ * busk's rate lost 90 % of the audio while the viewer's REMB still said 500 kbps.
+ *
+ * Thresholds are tighter than GCC's 2 % / 10 %: loss on a music stream is heard at a few percent,
+ * and the video is what should give way. Below 1 % the limit grows 5 % per report; between 1 and 5 %
+ * it holds; above 5 % it falls to what was sent times (1 − loss / 2), at most once a second. It is
+ * dropped once it no longer binds (above twice what is sent).
+ */
+export class LossEstimate {
+  bps = 0;
+  at = 0;
+  private lastDecrease = 0;
+
+  /** `fraction`: the worst fraction lost of one report (0–1); `sentBps`: what this sink was sent lately. */
+  report(fraction: number, sentBps: number, now: number): void {
+    if (sentBps <= 0) return;
+    if (fraction > 0.05) {
+      if (now - this.lastDecrease < 1000) return;
+      this.lastDecrease = now;
+      this.bps = sentBps * (1 - fraction / 2);
+    } else if (fraction < 0.01 && this.bps > 0) {
+      this.bps *= 1.05;
+      if (this.bps > 2 * sentBps) { this.bps = 0; return; }
+    } else if (this.bps === 0) {
+      return;
+    }
+    this.at = now;
+  }
+}
+
+/** A sink's bandwidth limits (kbps, as the KMS properties) and its remote's latest REMB. */
+export interface SinkBandwidth {
+  readonly minVideoSendKbps: number;
+  readonly maxVideoSendKbps: number;
+  /** Bits per second the sink's remote said it can take, and when (ms, Date.now()). */
+  readonly remoteEstimate: { bps: number; at: number } | null;
+}
+
+/** A REMB older than this no longer limits (a viewer that stopped sending REMB, or left). */
+export const ESTIMATE_TTL_MS = 5000;
+
+/**
+ * The video bitrate (bps) to advertise to the source's sender, or 0 for none (no limit known).
+ * `audioBps` is the audio the source receives (and every sink is sent).
+ */
+export function videoBudget(maxVideoRecvBps: number, sinks: readonly SinkBandwidth[], audioBps: number, now: number): number {
+  let budget = maxVideoRecvBps > 0 ? maxVideoRecvBps : Infinity;
+  for (const s of sinks) {
+    const e = s.remoteEstimate;
+    if (!e || now - e.at > ESTIMATE_TTL_MS) continue;
+    const min = s.minVideoSendKbps * 1000;
+    const max = s.maxVideoSendKbps > 0 ? s.maxVideoSendKbps * 1000 : Infinity;
+    budget = Math.min(budget, Math.min(max, Math.max(min, e.bps - audioBps)));
+  }
+  return Number.isFinite(budget) ? Math.round(budget) : 0;
+}
+
+/**
+ * A REMB bitrate as its wire fields: an 18-bit mantissa and a 6-bit exponent. werift 0.24 serialises
+ * only these (its `bitrate` field is read on parsing, never written): a REMB made with `bitrate`
+ * alone went out as 0 bps, and browsers ignored it, so maxVideoRecvBandwidth never limited anyone.
+ */
+export function rembBitrate(bps: number): { brExp: number; brMantissa: number; bitrate: bigint } {
+  let mantissa = Math.max(0, Math.floor(bps));
+  let exp = 0;
+  while (mantissa >= 1 << 18) { mantissa = Math.floor(mantissa / 2); exp++; }
+  return { brExp: exp, brMantissa: mantissa, bitrate: BigInt(mantissa) << BigInt(exp) };
+}

@@ -1,0 +1,38 @@
+// The REMB a presenter gets from the engine (bandwidth.ts): KMS's rules, with the audio the viewers
+// receive taken off their estimates so that video gives way first.
+import { ESTIMATE_TTL_MS, LossEstimate, rembBitrate, videoBudget, type SinkBandwidth } from '../src/media/bandwidth';
+
+const NOW = 1_000_000;
+const sink = (bps: number | null, min = 100, max = 500, at = NOW): SinkBandwidth => ({
+  minVideoSendKbps: min, maxVideoSendKbps: max, remoteEstimate: bps === null ? null : { bps, at },
+});
+
+test('without viewers\' estimates the presenter endpoint\'s maxVideoRecvBandwidth is the limit (0: none)', () => {
+  expect(videoBudget(500_000, [], 0, NOW)).toBe(500_000);
+  expect(videoBudget(500_000, [sink(null)], 0, NOW)).toBe(500_000);
+  expect(videoBudget(0, [sink(null)], 0, NOW)).toBe(0);
+});
+
+test('the lowest viewer wins, after the audio it receives is taken off its estimate', () => {
+  expect(videoBudget(500_000, [sink(2_000_000), sink(400_000)], 128_000, NOW)).toBe(272_000);
+  // A fast viewer is held to its maxVideoSendBandwidth (KMS default 500 kbps)…
+  expect(videoBudget(0, [sink(5_000_000)], 128_000, NOW)).toBe(500_000);
+  expect(videoBudget(0, [sink(5_000_000, 100, 0)], 128_000, NOW)).toBe(4_872_000); // max 0: none
+  // …and a slow one cannot push the video under its minVideoSendBandwidth (KMS default 100 kbps).
+  expect(videoBudget(500_000, [sink(150_000)], 128_000, NOW)).toBe(100_000);
+});
+
+test('an estimate older than the TTL no longer limits', () => {
+  expect(videoBudget(500_000, [sink(200_000, 100, 500, NOW - ESTIMATE_TTL_MS - 1)], 0, NOW)).toBe(500_000);
+  expect(videoBudget(500_000, [sink(200_000, 100, 500, NOW - ESTIMATE_TTL_MS)], 0, NOW)).toBe(200_000);
+});
+
+test('a REMB bitrate goes on the wire as mantissa and exponent, and reads back (within the mantissa\'s precision)', () => {
+  const { ReceiverEstimatedMaxBitrate } = jest.requireActual('werift') as typeof import('werift');
+  for (const bps of [0, 1000, 262_143, 262_144, 500_000, 2_500_000, 1e9]) {
+    const wire = new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, ssrcFeedbacks: [2], ...rembBitrate(bps) }).serialize();
+    const read = Number(ReceiverEstimatedMaxBitrate.deSerialize(wire).bitrate);
+    expect(read).toBeLessThanOrEqual(bps);
+    expect(read).toBeGreaterThanOrEqual(bps * (1 - 2 ** -17));
+  }
+});
