@@ -330,6 +330,26 @@ test('audio first: a viewer with a narrow downlink keeps the music whole while t
   await end(studio, narrow);
 });
 
+test('the microphone chosen is remembered for the next visit', async () => {
+  const ctx = await web.context();
+  const studio = await web.open(ctx, '/studio.html');
+  await studio.getByRole('button', { name: 'Turn on camera' }).click();
+  const micId = () => studio.evaluate(() => ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream | null)?.getAudioTracks()[0]?.getSettings().deviceId ?? '');
+  await waitFor(async () => (await micId()) !== '', 10000, 'the microphone');
+  const options = await studio.$$eval('#microphone option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(options.length).toBeGreaterThan(1); // Chromium's fake devices: several microphones
+  const current = await micId();
+  const chosen = options.find((o) => o !== current)!;
+  await studio.selectOption('#microphone', chosen);
+  await waitFor(async () => (await micId()) === chosen, 10000, 'the chosen microphone');
+  await studio.close();
+  const again = await web.open(ctx, '/studio.html');
+  await again.getByRole('button', { name: 'Turn on camera' }).click();
+  await waitFor(async () => (await again.evaluate(() => ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream | null)?.getAudioTracks()[0]?.getSettings().deviceId ?? '')) === chosen, 10000, 'the remembered microphone');
+  expect(await again.inputValue('#microphone')).toBe(chosen);
+  await ctx.close();
+});
+
 test('the input meter warns of clipping', async () => {
   const clipping = await WebTest.start(svc, [`--use-file-for-fake-audio-capture=${loud}`]);
   try {

@@ -11,6 +11,8 @@ export interface Devices { cameras: MediaDeviceInfo[]; microphones: MediaDeviceI
 export type Facing = 'user' | 'environment';
 
 const FACING_KEY = 'busking.facing';
+/** The microphone chosen last (a mixer or an instrument interface is chosen once, not every show). */
+const MICROPHONE_KEY = 'busking.microphone';
 const LONG_SIDE = 1280;
 const SHORT_SIDE = 720;
 
@@ -33,8 +35,21 @@ export class Camera {
     this.cameraId = cameraId;
     this.microphoneId = microphoneId;
     const audio = captureConstraints(this.soundMode);
-    if (microphoneId) audio.deviceId = { exact: microphoneId };
-    const next = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints(), audio });
+    const remembered = localStorage.getItem(MICROPHONE_KEY);
+    // The chosen device, else the remembered one. Exactly: as `ideal` it loses to a device that fits
+    // the sound mode's other constraints better (two channels). A remembered device that is gone
+    // (unplugged) falls back to the default.
+    const micId = microphoneId ?? remembered ?? undefined;
+    if (micId) audio.deviceId = { exact: micId };
+    let next: MediaStream;
+    try {
+      next = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints(), audio });
+    } catch (e) {
+      if (microphoneId || !micId) throw e;
+      delete audio.deviceId;
+      next = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints(), audio });
+    }
+    if (microphoneId) localStorage.setItem(MICROPHONE_KEY, microphoneId);
     this.close();
     return this.use(next);
   }
