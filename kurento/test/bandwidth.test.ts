@@ -36,3 +36,21 @@ test('a REMB bitrate goes on the wire as mantissa and exponent, and reads back (
     expect(read).toBeGreaterThanOrEqual(bps * (1 - 2 ** -17));
   }
 });
+
+test('a viewer\'s loss becomes a limit: cut by the loss above 5 %, held to 1 %, grown 5 % below, once a second', () => {
+  const e = new LossEstimate();
+  e.report(0.005, 400_000, 0);
+  expect(e.bps).toBe(0); // no loss, no limit
+  e.report(0.2, 400_000, 1000);
+  expect(e.bps).toBe(320_000);
+  e.report(0.9, 400_000, 1500); // within the second: ignored
+  expect(e.bps).toBe(320_000);
+  e.report(0.9, 400_000, 2000);
+  expect(e.bps).toBe(200_000); // never below half of what was sent
+  e.report(0.03, 200_000, 3000);
+  expect(e.bps).toBe(200_000); // 1–5 %: hold
+  e.report(0, 200_000, 4000);
+  expect(e.bps).toBeCloseTo(210_000);
+  for (let t = 5000; t < 30_000; t += 1000) e.report(0, 200_000, t);
+  expect(e.bps).toBe(0); // no longer binding: dropped
+});

@@ -31,6 +31,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'DEV_TOKENS_ALLOW_PUBLIC', default: 'false', description: 'Lets DEV_TOKENS=true run bound to a non-loopback HOST or with NODE_ENV=production (anyone who reaches the port can mint any role). Logged as a warning at start. Never in production.' },
   { name: 'ANONYMOUS_VIEWING', default: 'true', description: 'Allow STOMP sessions without a token to watch and chat as guests.' },
   { name: 'NODE_PRESENCE_TTL_MS', default: '15000', description: 'With Redis: a node refreshes its presence key every third of this; when it expires, other nodes end that node\'s busks and forget its viewers.' },
+  { name: 'VIDEO_MAX_KBPS', default: '2500', description: 'Video bitrate a busk may use, in kbps: set on every presenter endpoint (maxVideoRecvBandwidth) and viewer endpoint (maxVideoSendBandwidth). The media server then holds a presenter under it and under what its viewers can take, audio first. 0: the media server\'s own defaults (KMS sends each viewer at most 500 kbps).' },
   { name: 'MEDIA_TIMEOUT_MS', default: '10000', description: 'Longest wait for one media server call (create, processOffer, ...) before the client gets `unavailable`.' },
   { name: 'PRESENTER_GRACE_MS', default: '15000', description: 'How long a busk survives its presenter\'s dropped connection, waiting for a reconnect.' },
   { name: 'CHAT_MAX_LENGTH', default: '500', description: 'Longest chat message, in characters.' },
@@ -147,6 +148,8 @@ export interface Config {
   presenterGraceMs: number;
   nodePresenceTtlMs: number;
   mediaTimeoutMs: number;
+  /** VIDEO_MAX_KBPS: presenter endpoints' maxVideoRecvBandwidth and viewer endpoints' maxVideoSendBandwidth (0: the media server's defaults). */
+  videoMaxKbps: number;
   chat: { maxLength: number; rate: { count: number; windowMs: number }; ratePerAddress: { count: number; windowMs: number }; history: number };
   /** Abuse limits of the busk service (issue 17): what one client may make the node and the media server do. */
   limits: { locationRate: { count: number; windowMs: number }; busksPerBusker: number; offerConcurrency: number; iceCandidatesPerLeg: number };
@@ -221,6 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     presenterGraceMs: int(env, 'PRESENTER_GRACE_MS'),
     nodePresenceTtlMs: int(env, 'NODE_PRESENCE_TTL_MS'),
     mediaTimeoutMs: int(env, 'MEDIA_TIMEOUT_MS'),
+    videoMaxKbps: int(env, 'VIDEO_MAX_KBPS'),
     chat: {
       maxLength: int(env, 'CHAT_MAX_LENGTH'), rate: parseRate(raw(env, 'CHAT_RATE'), 'CHAT_RATE'),
       ratePerAddress: parseRate(raw(env, 'CHAT_RATE_PER_ADDRESS'), 'CHAT_RATE_PER_ADDRESS'), history: int(env, 'CHAT_HISTORY'),

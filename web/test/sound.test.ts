@@ -327,6 +327,12 @@ test('audio first: a viewer with a narrow downlink keeps the music whole while t
   const last = seen[seen.length - 1];
   console.log(`narrow downlink (${(RELAY_BYTES_PER_S * 8) / 1000} kbps), every 3 s: ${seen.map((r) => `audio ${r.audioKbps.toFixed(0)} kbps lost ${(r.audioLoss * 100).toFixed(1)} %, video ${r.videoKbps.toFixed(0)} kbps ${r.fps.toFixed(0)} fps (busker may send ${r.presenterKbps?.toFixed(0)} kbps)`).join(' → ')}`);
   expect(last.fps).toBeGreaterThan(0); // the video degraded, it did not stop
+  // And it stays so: over the next 9 s (the limit probes upwards meanwhile), the music is whole.
+  const after = await receiving(narrow, 9000);
+  console.log(`then over 9 s: audio ${after.audioKbps.toFixed(0)} kbps lost ${(after.audioLoss * 100).toFixed(1)} %, video ${after.videoKbps.toFixed(0)} kbps ${after.fps.toFixed(0)} fps`);
+  expect(after.audioLoss).toBeLessThan(0.03);
+  expect(after.audioKbps).toBeGreaterThanOrEqual(100);
+  expect(after.fps).toBeGreaterThan(0);
   await end(studio, narrow);
 });
 

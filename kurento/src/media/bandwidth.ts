@@ -17,29 +17,30 @@
  * and a link that polices (drops) instead of queueing never shows in it: a relay capped under the
  * busk's rate lost 90 % of the audio while the viewer's REMB still said 500 kbps.
  *
- * Thresholds are tighter than GCC's 2 % / 10 %: loss on a music stream is heard at a few percent,
- * and the video is what should give way. Below 1 % the limit grows 5 % per report; between 1 and 5 %
- * it holds; above 5 % it falls to what was sent times (1 − loss / 2), at most once a second. It is
- * dropped once it no longer binds (above twice what is sent).
+ * Tighter than GCC, for music: GCC holds between 2 % and 10 % loss and cuts by half the loss rate;
+ * here it holds only between 1 % and 5 % and cuts by the whole loss rate (to what was sent times
+ * 1 − loss, never below half of it), because a policer drops small audio packets as readily as
+ * video and a few percent are heard. Below 1 % it grows 5 %, above 5 % it falls; each at
+ * most once a second (a viewer sends a report per stream). It is dropped once it no longer binds
+ * (above twice what is sent).
  */
 export class LossEstimate {
   bps = 0;
   at = 0;
-  private lastDecrease = 0;
+  private lastChange = 0;
 
   /** `fraction`: the worst fraction lost of one report (0–1); `sentBps`: what this sink was sent lately. */
   report(fraction: number, sentBps: number, now: number): void {
-    if (sentBps <= 0) return;
+    if (sentBps <= 0 || now - this.lastChange < 1000) return;
     if (fraction > 0.05) {
-      if (now - this.lastDecrease < 1000) return;
-      this.lastDecrease = now;
-      this.bps = sentBps * (1 - fraction / 2);
+      this.bps = sentBps * Math.max(0.5, 1 - fraction);
     } else if (fraction < 0.01 && this.bps > 0) {
       this.bps *= 1.05;
       if (this.bps > 2 * sentBps) { this.bps = 0; return; }
-    } else if (this.bps === 0) {
+    } else {
       return;
     }
+    this.lastChange = now;
     this.at = now;
   }
 }

@@ -60,7 +60,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   private readonly flowIn: FlowMonitor;
   private readonly flowOut: FlowMonitor;
   private readonly keyframes: KeyframeLimiter;
-  private readonly maxVideoRecvBps: number;
+  private maxVideoRecvBps: number;
   private rembTicks = 0;
   /** As a sink: KMS's min/maxVideoSendBandwidth (kbps) and the remote's latest REMB (bandwidth.ts). */
   minVideoSendKbps: number;
@@ -260,6 +260,10 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     const byLoss = this.loss.bps > 0 ? { bps: this.loss.bps, at: this.loss.at } : null;
     if (!this.remb || !byLoss) return this.remb ?? byLoss;
     return this.remb.bps <= byLoss.bps ? this.remb : byLoss;
+  }
+
+  setVideoRecvBandwidth(kbps: number): void {
+    this.maxVideoRecvBps = kbps * 1000;
   }
 
   /** KMS's minVideoSendBandwidth / maxVideoSendBandwidth (kbps; max 0 = none), changed at any time. */

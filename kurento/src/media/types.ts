@@ -70,6 +70,8 @@ export interface MediaPeer extends EventEmitter {
   receivedCodec(kind: MediaKind): string | undefined;
   /** Asks the remote sender for a keyframe (rate-limited). */
   requestKeyframe(): void;
+  /** KMS's maxVideoRecvBandwidth (kbps; 0 = none) changed on the endpoint: the REMB cap to the remote sender. */
+  setVideoRecvBandwidth(kbps: number): void;
   /** KMS's minVideoSendBandwidth / maxVideoSendBandwidth (kbps) changed on the endpoint. */
   setVideoSendBandwidth(minKbps: number, maxKbps: number): void;
   isMediaFlowingIn(kind: MediaKind): boolean;

@@ -45,6 +45,7 @@ export class WebRtcEndpoint extends MediaElement {
   private maxVideoSendBandwidth = 500;
   private maxVideoRecvBandwidth = 0;
   private maxAudioRecvBandwidth = 0;
+  private maxVideoRecvSet = false;
   private mtu = 1200;
   private iceTcp = true;
   private networkInterfaces = '';
@@ -80,6 +81,8 @@ export class WebRtcEndpoint extends MediaElement {
         bindAddress: this.defaults.bindAddress,
         minVideoSendBandwidth: this.minVideoSendBandwidth,
         maxVideoSendBandwidth: this.maxVideoSendBandwidth,
+        // Until set, the peer keeps its own cap (500 kbps); the property reads 0 then, as before.
+        ...(this.maxVideoRecvSet ? { maxVideoRecvBandwidth: this.maxVideoRecvBandwidth } : {}),
       });
       this.peerInstance = peer;
       this.listen(peer);
@@ -265,7 +268,11 @@ export class WebRtcEndpoint extends MediaElement {
       ...int('minVideoRecvBandwidth', () => this.minVideoRecvBandwidth, (v) => { this.minVideoRecvBandwidth = v; }),
       ...int('minVideoSendBandwidth', () => this.minVideoSendBandwidth, (v) => { this.minVideoSendBandwidth = v; this.sendBandwidthChanged(); }),
       ...int('maxVideoSendBandwidth', () => this.maxVideoSendBandwidth, (v) => { this.maxVideoSendBandwidth = v; this.sendBandwidthChanged(); }),
-      ...int('maxVideoRecvBandwidth', () => this.maxVideoRecvBandwidth, (v) => { this.maxVideoRecvBandwidth = v; }),
+      ...int('maxVideoRecvBandwidth', () => this.maxVideoRecvBandwidth, (v) => {
+        this.maxVideoRecvBandwidth = v;
+        this.maxVideoRecvSet = true;
+        this.peerInstance?.setVideoRecvBandwidth(v);
+      }),
       ...int('maxAudioRecvBandwidth', () => this.maxAudioRecvBandwidth, (v) => { this.maxAudioRecvBandwidth = v; }),
       ...int('mtu', () => this.mtu, (v) => { this.mtu = v; }),
       getIceTcp: () => this.iceTcp,

@@ -82,6 +82,7 @@ export class Audience {
     try {
       result = await negotiate(viewer, {
         pipeline: src.pipeline, sdp, peer,
+        video: { direction: 'send', kbps: this.ctx.o.config.videoMaxKbps },
         prepare: (ep) => src.presenter.connect(ep),
         undo: async () => { if (isNew && this.viewers.get(k) === viewer) this.viewers.delete(k); },
       });

@@ -80,6 +80,7 @@ export class Busk {
     };
     const { endpoint, previous } = await negotiate(presenter, {
       pipeline: this.pipeline, sdp, peer: answering,
+      video: { direction: 'recv', kbps: this.ctx.o.config.videoMaxKbps },
       // Flow state restarts with the new endpoint, before it can report anything.
       prepare: async () => { this.flow = {}; },
       onFlow: (kind, flowing) => this.onFlow(kind, flowing),

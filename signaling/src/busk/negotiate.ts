@@ -14,6 +14,8 @@ export interface Negotiation {
   peer: PeerChannel;
   /** Presenter legs report media flowing in; only while the endpoint is the leg's current one. */
   onFlow?: (kind: 'audio' | 'video', flowing: boolean) => void;
+  /** The leg's video bandwidth (VIDEO_MAX_KBPS): what a presenter's endpoint receives, a viewer's sends. */
+  video?: { direction: 'recv' | 'send'; kbps: number };
   /** Runs after the endpoint exists and before the offer is processed (a viewer's source connects here). */
   prepare?: (ep: Endpoint) => Promise<void>;
   /** False when the negotiation no longer matters (the busk ended meanwhile). */
@@ -38,6 +40,7 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     // Only the leg's current endpoint speaks for it: a superseded endpoint's late NOT_FLOWING must
     // not turn a flowing busk into "stalled".
     if (onFlow) endpoint.on('flow-in', ({ kind, flowing }) => { if (leg.endpoint === endpoint) onFlow(kind, flowing); });
+    if (n.video && n.video.kbps > 0) await endpoint.limitVideo(n.video.direction, n.video.kbps);
     if (n.prepare) await n.prepare(endpoint);
     const answer = await endpoint.processOffer(n.sdp);
     // KMS (and the engine, like it) answers an offer it cannot use with every section rejected

@@ -58,6 +58,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return mediaCall<string>((cb) => this.k.processOffer(sdp, cb), this.timeoutMs, 'processOffer', 'the media server could not use this SDP offer');
   }
 
+  /**
+   * The video bitrate this endpoint may receive (a presenter's: the REMB cap) or send (a viewer's:
+   * the most its REMB may ask of the presenter), in kbps, as KMS's bandwidth properties.
+   */
+  limitVideo(direction: 'recv' | 'send', kbps: number): Promise<void> {
+    return withTimeout(kcall<void>((cb) => (direction === 'recv' ? this.k.setMaxVideoRecvBandwidth(kbps, cb) : this.k.setMaxVideoSendBandwidth(kbps, cb))), this.timeoutMs, 'set video bandwidth');
+  }
+
   gatherCandidates(): Promise<void> { return withTimeout(kcall<void>((cb) => this.k.gatherCandidates(cb)), this.timeoutMs, 'gatherCandidates'); }
 
   addIceCandidate(c: IceCandidate): Promise<void> {

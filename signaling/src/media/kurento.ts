@@ -18,6 +18,8 @@ export interface KWebRtc extends KObject {
   gatherCandidates(cb: Cb<void>): unknown;
   addIceCandidate(c: unknown, cb: Cb<void>): unknown;
   connect(sink: KObject, cb: Cb<void>): unknown;
+  setMaxVideoRecvBandwidth(kbps: number, cb: Cb<void>): unknown;
+  setMaxVideoSendBandwidth(kbps: number, cb: Cb<void>): unknown;
 }
 export interface KServerManager extends KObject {
   getPipelines(cb: Cb<KObject[]>): unknown;
