@@ -7,6 +7,10 @@ const KURENTO_NOISE = [
   /^notReconnectIfNumLessThan/, /^reconnect to server/, /^Invalid Session/, /^Server did not respond to ping/,
   /^Trying to send ping/, /^Unknown object id/, /^Unknown message type/, /^Implicit transaction failed/,
   /^Unexpected request:/, /^Could not check /, /^Unknown type '/,
+  // kurento-jsonrpc, when an answer comes for a request it already settled: the media server answered
+  // after the request timed out here (MEDIA_TIMEOUT_MS; the caller already got `unavailable`), or
+  // answered twice. The first within duplicates_timeout of settling, the second after it.
+  /^Response already processed/, /^No callback was defined for this message/,
 ];
 
 /**
