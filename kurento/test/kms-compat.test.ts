@@ -266,3 +266,37 @@ test('the answer keeps the offer\'s Opus parameters (stereo, bitrate, FEC, DTX):
   expect(new RegExp(`^a=fmtp:${pt} (.*)$`, 'm').exec(answer)?.[1].split(';').sort()).toEqual(music.split(';').sort());
   await pipeline.release();
 });
+
+test('getStats: KMS-shaped RTP stream stats with real figures (bytes, packets, loss, jitter, RTT, per-sink bitrate, REMB)', async () => {
+  const pipeline = await bed.kms.create('MediaPipeline');
+  const { presenterEp, witness } = await presenterWithWitness(pipeline);
+  const viewerEp = await pipeline.create('WebRtcEndpoint');
+  const viewer = await bed.host.viewer();
+  bed.stops.push(() => viewer.close());
+  await negotiateThroughKms(viewer, viewerEp);
+  await presenterEp.connect(viewerEp);
+  await viewer.waitFrames(3);
+  await moreFrames(witness, 45); // 3 s of media: rates over a whole second, receiver reports both ways
+  const values = (o: any) => Object.values(o) as any[];
+
+  const inbound = values(await presenterEp.getStats('VIDEO')).filter((s) => s.type === 'inboundrtp');
+  expect(inbound).toHaveLength(1);
+  expect(inbound[0]).toMatchObject({ __type__: 'RTCInboundRTPStreamStats', __module__: 'kurento', ssrc: expect.any(String), packetsLost: 0 });
+  expect(inbound[0].packetsReceived).toBeGreaterThan(30);
+  expect(inbound[0].bytesReceived).toBeGreaterThan(inbound[0].packetsReceived * 100);
+  expect(inbound[0].jitter).toBeGreaterThanOrEqual(0);
+  expect(inbound[0].remb).toBeGreaterThan(0); // the REMB this endpoint sends the presenter
+  expect(inbound[0].timestampMillis).toBeGreaterThan(Date.now() - 60000);
+
+  const all = values(await viewerEp.getStats());
+  expect(all.find((s) => s.type === 'endpoint')).toMatchObject({ __type__: 'EndpointStats', id: viewerEp.id });
+  const outbound = all.filter((s) => s.type === 'outboundrtp');
+  expect(outbound.map((s) => s.__type__).sort()).toEqual(['RTCOutboundRTPStreamStats', 'RTCOutboundRTPStreamStats']);
+  const video = [...outbound].sort((a, b) => b.bytesSent - a.bytesSent)[0]; // video outweighs audio
+  expect(video.packetsSent).toBeGreaterThan(30);
+  expect(video.targetBitrate).toBeGreaterThan(10000); // what this sink is sent now, bps
+  await waitFor(async () => values(await viewerEp.getStats('VIDEO')).some((s) => s.type === 'outboundrtp' && s.roundTripTime > 0), 10000, 'an RTT from the viewer\'s receiver reports');
+  // A media type filter keeps the endpoint's own entry and that kind's streams.
+  expect(values(await viewerEp.getStats('AUDIO')).filter((s) => s.type === 'outboundrtp')).toHaveLength(1);
+  await pipeline.release();
+});

@@ -19,7 +19,7 @@ import { checkSdp, isMdnsCandidate, stripCandidates, withoutMdnsCandidates } fro
 import { addTicking, removeTicking, TICK_MS } from './ticker';
 import { LossEstimate, rembBitrate, videoBudget } from './bandwidth';
 import {
-  SdpError, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
+  SdpError, type RtpStreamStats, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
 } from './types';
 
 const KINDS: readonly MediaKind[] = ['audio', 'video'];
@@ -67,12 +67,12 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   maxVideoSendKbps: number;
   private remb: { bps: number; at: number } | null = null;
   private readonly loss = new LossEstimate();
-  /** As a sink: bytes sent to the remote since the last tick second, and the rate they made (bps). */
-  private sentBytes = 0;
-  private sentBps = 0;
-  /** As a source: audio bytes received since the last REMB, and the rate they made (bps). */
-  private audioBytes = 0;
-  private audioBps = 0;
+  /** RTP bytes sent to / received from the remote since the last tick second, and the rates they made (bps). */
+  private readonly bytes = { sent: { audio: 0, video: 0 }, received: { audio: 0, video: 0 } };
+  private readonly rates = { sent: { audio: 0, video: 0 }, received: { audio: 0, video: 0 } };
+  /** The last REMB sent to the remote sender (bps; 0: none yet). */
+  private rembSentBps = 0;
+  private get sentBps(): number { return this.rates.sent.audio + this.rates.sent.video; }
 
   private connected = false;
   private iceState: IceComponentState | null = null;
@@ -200,7 +200,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.flowIn.packet(kind);
     const pt = rtp.header.payloadType;
     if (kind === 'video') this.lastVideoSsrc = rtp.header.ssrc;
-    else this.audioBytes += rtp.payload.length + 12 + 4 * rtp.header.csrcLength; // RTP header as the sink's estimate sees it
+    this.bytes.received[kind] += rtp.payload.length + 12 + 4 * rtp.header.csrcLength; // with the RTP header, as a sink's estimate sees it
     const cur = this.currentCodec[kind];
     if (!cur || cur.payloadType !== pt) {
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
@@ -245,13 +245,12 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (++this.rembTicks * TICK_MS < 1000) return;
     const seconds = (this.rembTicks * TICK_MS) / 1000;
     this.rembTicks = 0;
-    this.audioBps = (this.audioBytes * 8) / seconds;
-    this.audioBytes = 0;
-    this.sentBps = (this.sentBytes * 8) / seconds;
-    this.sentBytes = 0;
+    for (const dir of ['sent', 'received'] as const) {
+      for (const kind of KINDS) { this.rates[dir][kind] = (this.bytes[dir][kind] * 8) / seconds; this.bytes[dir][kind] = 0; }
+    }
     if (!this.lastVideoSsrc || !this.flowIn.isFlowing('video')) return;
     const sinks = this.outRoutes.video.map((r) => r.sink as WeriftMediaPeer);
-    const budget = videoBudget(this.maxVideoRecvBps, sinks, this.audioBps, Date.now());
+    const budget = videoBudget(this.maxVideoRecvBps, sinks, this.rates.received.audio, Date.now());
     if (budget > 0) this.sendRemb(budget);
   }
 
@@ -273,6 +272,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   }
 
   private sendRemb(bps: number): void {
+    this.rembSentBps = bps;
     const tx = this.recvTx.video;
     if (!tx || tx.receiver.dtlsTransport?.state !== 'connected') return;
     if (!tx.codecs.some((c) => c.rtcpFeedback.some((f) => f.type === 'goog-remb'))) return;
@@ -292,7 +292,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
 
   packetSent(kind: MediaKind, bytes: number): void {
     this.flowOut.packet(kind);
-    this.sentBytes += bytes;
+    this.bytes.sent[kind] += bytes;
   }
 
   codecMismatch(kind: MediaKind, description: string): void {
@@ -464,6 +464,37 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   /** Sinks currently fed by this peer (for the object layer and tests). */
   sinks(kind: MediaKind): MediaPeer[] {
     return this.outRoutes[kind].map((r) => r.sink as WeriftMediaPeer);
+  }
+
+  /**
+   * Every RTP stream of this peer, as KMS's getStats reports them: werift's counters (packets,
+   * bytes, loss, jitter, RTT from the receiver reports) with the rates and REMBs measured here.
+   */
+  async rtpStats(): Promise<RtpStreamStats[]> {
+    const out: RtpStreamStats[] = [];
+    const report = await this.pc.getStats();
+    const all = [...report.values()] as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const byId = new Map(all.map((s) => [s.id as string, s]));
+    for (const s of all) {
+      if (s.type !== 'inbound-rtp' && s.type !== 'outbound-rtp') continue;
+      const kind = s.kind as MediaKind;
+      if (kind !== 'audio' && kind !== 'video') continue;
+      const inbound = s.type === 'inbound-rtp';
+      const remote = s.remoteId ? byId.get(s.remoteId) : undefined;
+      out.push({
+        direction: inbound ? 'inbound' : 'outbound', kind, ssrc: s.ssrc,
+        packets: (inbound ? s.packetsReceived : s.packetsSent) ?? 0,
+        bytes: (inbound ? s.bytesReceived : s.bytesSent) ?? 0,
+        packetsLost: (inbound ? s.packetsLost : remote?.packetsLost) ?? 0,
+        fractionLost: inbound ? 0 : remote?.fractionLost ?? 0,
+        jitter: inbound ? s.jitter ?? 0 : 0,
+        roundTripTime: inbound ? 0 : remote?.roundTripTime ?? 0,
+        nackCount: s.nackCount ?? 0, pliCount: s.pliCount ?? 0, firCount: s.firCount ?? 0,
+        bitrate: Math.round((inbound ? this.rates.received : this.rates.sent)[kind]),
+        remb: kind !== 'video' ? 0 : inbound ? this.rembSentBps : Math.round(this.remoteEstimate?.bps ?? 0),
+      });
+    }
+    return out;
   }
 
   /** Packet counters (received from the remote / handed to the transport towards it), for metrics. */

@@ -29,6 +29,30 @@ export interface PeerOptions {
   maxVideoSendBandwidth?: number;
 }
 
+/** One RTP stream of a peer, as getStats reports it (KMS's RTCInbound/OutboundRTPStreamStats). */
+export interface RtpStreamStats {
+  direction: 'inbound' | 'outbound';
+  kind: MediaKind;
+  ssrc: number;
+  packets: number;
+  bytes: number;
+  /** inbound: lost on the way here; outbound: lost on the way to the remote (its receiver reports). */
+  packetsLost: number;
+  /** outbound: the remote's last reported fraction lost (0–1). */
+  fractionLost: number;
+  /** inbound: interarrival jitter, in seconds. */
+  jitter: number;
+  /** outbound: round-trip time from the remote's receiver reports, in seconds. */
+  roundTripTime: number;
+  nackCount: number;
+  pliCount: number;
+  firCount: number;
+  /** The stream's bitrate over the last second (bps): for an outbound stream, what this sink is sent. */
+  bitrate: number;
+  /** Video: inbound, the REMB this endpoint sends the remote sender; outbound, what the remote can take (REMB and loss). */
+  remb: number;
+}
+
 export interface MediaPeerEvents {
   /** A local candidate, only after gatherCandidates() was called (trickle ICE, as KMS). */
   candidate: [IceCandidateInit];
@@ -70,6 +94,8 @@ export interface MediaPeer extends EventEmitter {
   receivedCodec(kind: MediaKind): string | undefined;
   /** Asks the remote sender for a keyframe (rate-limited). */
   requestKeyframe(): void;
+  /** The peer's RTP streams with their figures (getStats). */
+  rtpStats(): Promise<RtpStreamStats[]>;
   /** KMS's maxVideoRecvBandwidth (kbps; 0 = none) changed on the endpoint: the REMB cap to the remote sender. */
   setVideoRecvBandwidth(kbps: number): void;
   /** KMS's minVideoSendBandwidth / maxVideoSendBandwidth (kbps) changed on the endpoint. */

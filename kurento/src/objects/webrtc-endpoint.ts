@@ -5,6 +5,7 @@ import { KurentoError, type KmsErrorType } from '../protocol/errors';
 import { SdpError, type MediaKind, type MediaPeer, type PeerOptions } from '../media/types';
 import { rejectingAnswer } from '../media/sdp';
 import { complexType } from './complex-types';
+import { endpointStats } from './stats';
 import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
 import type { ObjectHost, ObjectKind, Operation } from './media-object';
 import type { MediaPipeline } from './media-pipeline';
@@ -239,6 +240,12 @@ export class WebRtcEndpoint extends MediaElement {
     });
     return {
       ...super.operations(),
+      getStats: async (p) => {
+        const type = p.optMediaType('mediaType');
+        const kind = type ? mediaKind(type) : null;
+        const streams = type && !kind ? [] : (await this.peerInstance?.rtpStats()) ?? []; // DATA: no RTP streams
+        return endpointStats(this.id, streams, kind, Date.now());
+      },
       processOffer: (p) => this.processOffer(p.string('offer')),
       processAnswer: (p) => this.processAnswer(p.string('answer')),
       generateOffer: () => this.generateOffer(),
