@@ -39,7 +39,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'CHAT_RATE_PER_ADDRESS', default: '30/10s', description: 'Chat messages allowed per window from all guest sessions of one client address together (guests are free to make; a crowd behind one carrier NAT shares this).' },
   { name: 'LOCATION_RATE', default: '10/10s', description: 'Pin moves (/app/busk.{id}.location) allowed per busker per window; each one goes to every map viewer.' },
   { name: 'BUSKS_PER_BUSKER', default: '3', description: 'Live busks one busker (token `sub`) may hold at once, over all sessions and nodes.' },
-  { name: 'OFFER_CONCURRENCY', default: '16', description: 'SDP offers a node negotiates with the media server at once; up to 16 times more wait their turn, beyond that `unavailable`. A session has at most 2 offers in flight. 0: no cap.' },
+  { name: 'OFFER_CONCURRENCY', default: '256', description: 'SDP offers a node negotiates with the media server at once; up to 16 times more wait their turn, beyond that `unavailable`. A session has at most 2 offers in flight. High enough for a join storm (200 viewers at once): each offer\'s cost is already bounded by the SDP limits. 0: no cap.' },
   { name: 'ICE_CANDIDATES_PER_LEG', default: '200', description: 'ICE candidates a client may send for one leg per offer (before and after its endpoint exists); more are `rate-limited`.' },
   { name: 'CHAT_HISTORY', default: '50', description: 'Chat messages replayed to a new subscriber.' },
   { name: 'STUN_URLS', default: '', description: 'Comma-separated stun: URLs handed to browsers by /api/ice-servers and to the embedded engine.' },

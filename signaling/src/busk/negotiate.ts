@@ -40,7 +40,9 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     // Only the leg's current endpoint speaks for it: a superseded endpoint's late NOT_FLOWING must
     // not turn a flowing busk into "stalled".
     if (onFlow) endpoint.on('flow-in', ({ kind, flowing }) => { if (leg.endpoint === endpoint) onFlow(kind, flowing); });
-    if (n.video && n.video.kbps > 0) await endpoint.limitVideo(n.video.direction, n.video.kbps);
+    // Not awaited: one more round trip per join would lengthen every join storm. The call goes out
+    // on the same socket before processOffer, and a bandwidth property applies whenever it is set.
+    if (n.video && n.video.kbps > 0) endpoint.limitVideo(n.video.direction, n.video.kbps).catch(() => undefined);
     if (n.prepare) await n.prepare(endpoint);
     const answer = await endpoint.processOffer(n.sdp);
     // KMS (and the engine, like it) answers an offer it cannot use with every section rejected
