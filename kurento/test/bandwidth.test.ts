@@ -54,3 +54,11 @@ test('a viewer\'s loss becomes a limit: cut by the loss above 5 %, held to 1 %, 
   for (let t = 5000; t < 30_000; t += 1000) e.report(0, 200_000, t);
   expect(e.bps).toBe(0); // no longer binding: dropped
 });
+
+test('a loss limit held in the 1–5 % band stays current while reports come (it does not lapse after the TTL)', () => {
+  const e = new LossEstimate();
+  e.report(0.2, 400_000, 0);
+  for (let t = 1000; t <= 20_000; t += 1000) e.report(0.03, 320_000, t);
+  expect(e.bps).toBe(320_000);
+  expect(videoBudget(0, [{ minVideoSendKbps: 100, maxVideoSendKbps: 0, remoteEstimate: { bps: e.bps, at: e.at } }], 0, 20_000)).toBe(320_000);
+});

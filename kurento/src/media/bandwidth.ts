@@ -27,11 +27,13 @@
 export class LossEstimate {
   bps = 0;
   at = 0;
-  private lastChange = 0;
+  private lastChange = -Infinity;
 
   /** `fraction`: the worst fraction lost of one report (0–1); `sentBps`: what this sink was sent lately. */
   report(fraction: number, sentBps: number, now: number): void {
-    if (sentBps <= 0 || now - this.lastChange < 1000) return;
+    if (sentBps <= 0) return;
+    if (this.bps > 0) this.at = now; // a limit stays current while the viewer keeps reporting (ESTIMATE_TTL_MS)
+    if (now - this.lastChange < 1000) return;
     if (fraction > 0.05) {
       this.bps = sentBps * Math.max(0.5, 1 - fraction);
     } else if (fraction < 0.01 && this.bps > 0) {
