@@ -342,8 +342,11 @@ test('the microphone chosen is remembered for the next visit', async () => {
   await studio.getByRole('button', { name: 'Turn on camera' }).click();
   const micId = () => studio.evaluate(() => ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream | null)?.getAudioTracks()[0]?.getSettings().deviceId ?? '');
   await waitFor(async () => (await micId()) !== '', 10000, 'the microphone');
-  const options = await studio.$$eval('#microphone option', (os) => os.map((o) => (o as HTMLOptionElement).value));
-  expect(options.length).toBeGreaterThan(1); // Chromium's fake devices: several microphones
+  // The list is filled once the browser lists its devices (after the camera opened): Chromium's fake
+  // devices include several microphones.
+  const listed = () => studio.$$eval('#microphone option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+  await waitFor(async () => (await listed()).length > 1, 10000, 'several microphones listed');
+  const options = await listed();
   const current = await micId();
   const chosen = options.find((o) => o !== current)!;
   await studio.selectOption('#microphone', chosen);
