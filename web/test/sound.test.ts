@@ -355,7 +355,7 @@ test('the microphone chosen is remembered for the next visit', async () => {
   const again = await web.open(ctx, '/studio.html');
   await again.getByRole('button', { name: 'Turn on camera' }).click();
   await waitFor(async () => (await again.evaluate(() => ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream | null)?.getAudioTracks()[0]?.getSettings().deviceId ?? '')) === chosen, 10000, 'the remembered microphone');
-  expect(await again.inputValue('#microphone')).toBe(chosen);
+  await waitFor(async () => (await again.inputValue('#microphone')) === chosen, 10000, 'the picker showing the remembered microphone');
   await ctx.close();
 });
 
