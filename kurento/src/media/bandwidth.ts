@@ -47,6 +47,11 @@ export class LossEstimate {
   }
 }
 
+/** An RTP packet's size as a receiver's estimate counts it: fixed header, CSRCs, payload. */
+export function rtpBytes(header: { csrcLength: number }, payload: { length: number }): number {
+  return 12 + 4 * header.csrcLength + payload.length;
+}
+
 /** A sink's bandwidth limits (kbps, as the KMS properties) and its remote's latest REMB. */
 export interface SinkBandwidth {
   readonly minVideoSendKbps: number;

@@ -5,6 +5,7 @@
 // This is the hot path: lookups are cached per route and invalidated when either side renegotiates.
 import { RtpHeader, RtpPacket, type RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
 import { findMatchingCodec, codecName, FORWARDED_EXTENSIONS } from './codecs';
+import { rtpBytes } from './bandwidth';
 import type { MediaKind } from './types';
 
 /** What a route needs from the peers at both ends (implemented by the peer). */
@@ -136,7 +137,7 @@ export class Route {
     // the one matching this packet.
     if (sender.codec !== codec) sender.codec = codec;
     sender.sendRtp(new RtpPacket(header, rtp.payload)).catch(() => undefined);
-    this.sink.packetSent(this.kind, 12 + 4 * h.csrcLength + rtp.payload.length);
+    this.sink.packetSent(this.kind, rtpBytes(h, rtp.payload));
   }
 
   private resolveCodec(pt: number, tx: RTCRtpTransceiver): RTCRtpCodecParameters | null {

@@ -17,7 +17,7 @@ import { KeyframeLimiter } from './keyframe';
 import { GopCache } from './gop-cache';
 import { checkSdp, isMdnsCandidate, stripCandidates, withoutMdnsCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
-import { LossEstimate, rembBitrate, videoBudget } from './bandwidth';
+import { LossEstimate, rembBitrate, rtpBytes, videoBudget } from './bandwidth';
 import {
   SdpError, type RtpStreamStats, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
 } from './types';
@@ -200,7 +200,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.flowIn.packet(kind);
     const pt = rtp.header.payloadType;
     if (kind === 'video') this.lastVideoSsrc = rtp.header.ssrc;
-    this.bytes.received[kind] += rtp.payload.length + 12 + 4 * rtp.header.csrcLength; // with the RTP header, as a sink's estimate sees it
+    this.bytes.received[kind] += rtpBytes(rtp.header, rtp.payload);
     const cur = this.currentCodec[kind];
     if (!cur || cur.payloadType !== pt) {
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);

@@ -29,8 +29,7 @@ export function routeFeedbackByMediaSource(pc: RTCPeerConnection, listener: Rece
       if (feedback.count === ReceiverEstimatedMaxBitrate.count && feedback.bitrate !== undefined) listener.onRemb?.(Number(feedback.bitrate));
       const about = feedback.count !== ReceiverEstimatedMaxBitrate.count && feedback.mediaSsrc ? router.ssrcTable[feedback.mediaSsrc] : undefined;
       if (about) { about.handleRtcpPacket(packet); return; }
-    }
-    else if ((packet.type === RtcpRrPacket.type || packet.type === RtcpSrPacket.type) && listener.onLoss) {
+    } else if ((packet.type === RtcpRrPacket.type || packet.type === RtcpSrPacket.type) && listener.onLoss) {
       const reports = (packet as RtcpRrPacket | RtcpSrPacket).reports;
       if (reports.length) listener.onLoss(Math.max(...reports.map((r) => r.fractionLost)) / 256);
     }

@@ -44,9 +44,9 @@ export class WebRtcEndpoint extends MediaElement {
   private minVideoRecvBandwidth = 0;
   private minVideoSendBandwidth = 100;
   private maxVideoSendBandwidth = 500;
-  private maxVideoRecvBandwidth = 0;
+  /** null until set: the peer keeps its own cap (500 kbps) and the property reads 0, as before. */
+  private maxVideoRecvBandwidth: number | null = null;
   private maxAudioRecvBandwidth = 0;
-  private maxVideoRecvSet = false;
   private mtu = 1200;
   private iceTcp = true;
   private networkInterfaces = '';
@@ -82,8 +82,7 @@ export class WebRtcEndpoint extends MediaElement {
         bindAddress: this.defaults.bindAddress,
         minVideoSendBandwidth: this.minVideoSendBandwidth,
         maxVideoSendBandwidth: this.maxVideoSendBandwidth,
-        // Until set, the peer keeps its own cap (500 kbps); the property reads 0 then, as before.
-        ...(this.maxVideoRecvSet ? { maxVideoRecvBandwidth: this.maxVideoRecvBandwidth } : {}),
+        ...(this.maxVideoRecvBandwidth !== null ? { maxVideoRecvBandwidth: this.maxVideoRecvBandwidth } : {}),
       });
       this.peerInstance = peer;
       this.listen(peer);
@@ -275,9 +274,8 @@ export class WebRtcEndpoint extends MediaElement {
       ...int('minVideoRecvBandwidth', () => this.minVideoRecvBandwidth, (v) => { this.minVideoRecvBandwidth = v; }),
       ...int('minVideoSendBandwidth', () => this.minVideoSendBandwidth, (v) => { this.minVideoSendBandwidth = v; this.sendBandwidthChanged(); }),
       ...int('maxVideoSendBandwidth', () => this.maxVideoSendBandwidth, (v) => { this.maxVideoSendBandwidth = v; this.sendBandwidthChanged(); }),
-      ...int('maxVideoRecvBandwidth', () => this.maxVideoRecvBandwidth, (v) => {
+      ...int('maxVideoRecvBandwidth', () => this.maxVideoRecvBandwidth ?? 0, (v) => {
         this.maxVideoRecvBandwidth = v;
-        this.maxVideoRecvSet = true;
         this.peerInstance?.setVideoRecvBandwidth(v);
       }),
       ...int('maxAudioRecvBandwidth', () => this.maxAudioRecvBandwidth, (v) => { this.maxAudioRecvBandwidth = v; }),

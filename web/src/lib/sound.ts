@@ -5,7 +5,8 @@
 // applies, because that is where browsers read them:
 // - a sender encodes stereo and at `maxaveragebitrate` only when the REMOTE description's Opus fmtp
 //   asks for it (the media server's answer: the engine echoes the offer's parameters, KMS may not);
-// - a receiver decodes stereo only when the remote description's Opus fmtp says `stereo=1`.
+// - a receiver decodes stereo only when both its local and its remote description's Opus fmtp say
+//   `stereo=1` (Chromium 156: with either missing, a stereo stream plays as mono).
 export type SoundMode = 'music-headphones' | 'music-speaker' | 'voice';
 
 export interface SoundSettings { mode: SoundMode; bitrateKbps: number }
@@ -73,29 +74,21 @@ export function withOpusParameters(sdp: string, params: Record<string, string>):
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
   const lines = sdp.split(eol);
   const opus = new Set<string>();
+  const withFmtp = new Set<string>();
   for (const l of lines) {
-    const m = /^a=rtpmap:(\d+) opus\/48000/i.exec(l);
-    if (m) opus.add(m[1]);
-  }
-  if (!opus.size) return sdp;
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const l of lines) {
-    const f = /^a=fmtp:(\d+) (.*)$/.exec(l);
-    if (f && opus.has(f[1])) {
-      seen.add(f[1]);
-      out.push(`a=fmtp:${f[1]} ${mergeFmtp(f[2], params)}`);
-      continue;
-    }
-    out.push(l);
     const r = /^a=rtpmap:(\d+) opus\/48000/i.exec(l);
-    // An rtpmap without its fmtp gets one right after it (checked once every line was seen, below).
-    if (r) out.push(`\u0000fmtp:${r[1]}`);
+    if (r) opus.add(r[1]);
+    const f = /^a=fmtp:(\d+) /.exec(l);
+    if (f) withFmtp.add(f[1]);
   }
-  return out
-    .filter((l) => !(l.startsWith('\u0000fmtp:') && seen.has(l.slice(6))))
-    .map((l) => (l.startsWith('\u0000fmtp:') ? `a=fmtp:${l.slice(6)} ${mergeFmtp('', params)}` : l))
-    .join(eol);
+  return lines.flatMap((l) => {
+    const f = /^a=fmtp:(\d+) (.*)$/.exec(l);
+    if (f && opus.has(f[1])) return [`a=fmtp:${f[1]} ${mergeFmtp(f[2], params)}`];
+    const r = /^a=rtpmap:(\d+) opus\/48000/i.exec(l);
+    // An Opus rtpmap without an fmtp line gets one right after it.
+    if (r && !withFmtp.has(r[1])) return [l, `a=fmtp:${r[1]} ${mergeFmtp('', params)}`];
+    return [l];
+  }).join(eol);
 }
 
 function mergeFmtp(existing: string, params: Record<string, string>): string {
