@@ -38,9 +38,11 @@ export class RecordingError extends Error {
 
 export class Recording extends EventEmitter implements FrameSink {
   private ended: Promise<void> | null = null;
+  private readonly stopReporting: () => void;
 
   private constructor(readonly id: string, readonly file: string, private readonly writer: record.MediaWriter, private readonly o: RecordingOptions) {
     super();
+    this.stopReporting = o.recordings.writtenBy(id, () => writer.duration);
   }
 
   override on<E extends keyof RecordingEvents>(event: E, listener: (...args: RecordingEvents[E]) => void): this;
@@ -90,6 +92,7 @@ export class Recording extends EventEmitter implements FrameSink {
   end(): Promise<void> {
     this.ended ??= (async () => {
       this.o.leg.removeSink(this);
+      this.stopReporting();
       try {
         await this.writer.close();
         if (this.writer.duration > 0) {

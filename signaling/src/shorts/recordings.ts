@@ -38,7 +38,27 @@ export interface NewRecording {
 const SELECT = `SELECT r.*, u.name AS owner_name FROM recordings r JOIN users u ON u.id = r.owner_id`;
 
 export class Recordings {
+  /**
+   * How far the recordings this process is writing have got, from their writers. A running
+   * recording's file has no duration in its header; reading it from the file means reading every
+   * packet (1.8 s for an hour of WebM), which "Clip the last 30 s" would pay on every click.
+   */
+  private readonly writing = new Map<string, () => number>();
+
   constructor(private readonly store: Store, private readonly clipper: Clipper) {}
+
+  /** The writer of recording `id` reports its duration here until the returned function is called. */
+  writtenBy(id: string, seconds: () => number): () => void {
+    this.writing.set(id, seconds);
+    return () => { if (this.writing.get(id) === seconds) this.writing.delete(id); };
+  }
+
+  /** Seconds recorded: the row's duration when finished, the writer's while this process records, else the file's. */
+  async recordedSeconds(r: RecordingRow): Promise<number> {
+    if (r.state === 'ready' && r.duration_s !== null) return Number(r.duration_s);
+    const live = r.state === 'recording' ? this.writing.get(r.id)?.() : undefined;
+    return live !== undefined && live > 0 ? live : this.clipper.duration(this.path(r));
+  }
 
   async create(n: NewRecording): Promise<PublicRecording> {
     const file = path.normalize(n.file);

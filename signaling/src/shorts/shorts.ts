@@ -66,8 +66,10 @@ export class Shorts {
     if (rec.owner_id !== p.id) throw new AppError('forbidden', 'only the recording\'s owner can cut shorts from it');
     if (rec.state === 'failed') throw new AppError('conflict', 'the recording failed; it has no playable file');
     const input = this.recordings.path(rec);
-    // A finished recording knows its length; one still running is as long as what is on disk.
-    const recordedS = rec.state === 'ready' && rec.duration_s !== null ? Number(rec.duration_s) : await this.clipper.duration(input);
+    // A finished recording knows its length; a running one, as far as its writer has got (the
+    // fragment being written is not on disk yet: the cut ends at the file's end, the short says its
+    // real duration).
+    const recordedS = await this.recordings.recordedSeconds(rec);
     if (live) {
       if (recordedS < SHORT_MIN_S) throw new AppError('bad-request', `the recording is only ${recordedS.toFixed(1)} s long so far`);
       endS = recordedS;

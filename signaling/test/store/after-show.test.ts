@@ -92,6 +92,20 @@ describe.each(['pglite', 'postgres'] as const)('on %s', (backend) => {
     expect(await a.shorts.get(s.id)).toEqual(s);
   }, 60000);
 
+  test('a live clip of a running recording ends where its writer has got, or at the file\'s end without one', async () => {
+    fs.copyFileSync(recordingFile, path.join(store.recordingsDir, 'live.mp4'));
+    const live = await a.recordings.create({ buskId: 'b-live', owner: alice, file: 'live.mp4', contentType: 'video/mp4' });
+    // The writer says 11 s: the last 10 s start at 1 s, so at the keyframe at 0 → an 11 s short.
+    const stop = a.recordings.writtenBy(live.id, () => 11);
+    const early = await a.shorts.create(alice, { recordingId: live.id, lastS: 10, title: 'So far' });
+    expect(early.durationS).toBeCloseTo(11, 0);
+    // Gone (the recording ended elsewhere or this process restarted): the file's 30 s → 20..30 s.
+    stop();
+    const late = await a.shorts.create(alice, { recordingId: live.id, lastS: 10, title: 'From the file' });
+    expect(late.durationS).toBeCloseTo(10, 0);
+    for (const s of [early, late]) await a.shorts.delete(alice, s.id);
+  }, 60000);
+
   test('bad clips are refused with a clear code and leave no row and no file', async () => {
     const rows = await count('shorts');
     const files = mediaFiles();
@@ -216,6 +230,6 @@ describe.each(['pglite', 'postgres'] as const)('on %s', (backend) => {
     // Renaming shows on the user's shorts too.
     expect((await a.shorts.feed({ before: null, limit: 1, by: alice.id })).items[0].owner.name).toBe('Alice B');
     expect(await code(a.profiles.get('nobody'))).toBe('not-found');
-    expect((await a.recordings.mine(alice)).map((r) => r.buskId).sort()).toEqual(['b1', 'b2']);
+    expect((await a.recordings.mine(alice)).map((r) => r.buskId).sort()).toEqual(['b-live', 'b1', 'b2']);
   });
 });
