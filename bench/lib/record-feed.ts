@@ -32,7 +32,7 @@ async function seed(svc: Service, log: (s: string) => void): Promise<{ seedS: nu
       FROM generate_series(1, ${SHORTS}) g ORDER BY g;
     INSERT INTO short_tags (tag, seq, short_id) SELECT unnest(hashtags), seq, id FROM shorts;
     INSERT INTO comments (id, short_id, author_id, text)
-      SELECT 'c' || g, CASE WHEN g % 2 = 0 THEN 's' || (1 + g % ${HOT}) ELSE 's' || (1 + (g * 7919) % ${SHORTS}) END,
+      SELECT 'c' || g, CASE WHEN g % 2 = 0 THEN 's' || (1 + (g / 2) % ${HOT}) ELSE 's' || (1 + (g::bigint * 7919) % ${SHORTS}) END,
              'u' || (g % 5000), 'Comment ' || g || ': what a show, again please'
       FROM generate_series(1, ${COMMENTS}) g ORDER BY g;
     UPDATE shorts s SET comments = c.n FROM (SELECT short_id, count(*) AS n FROM comments GROUP BY short_id) c WHERE c.short_id = s.id;

@@ -1,60 +1,138 @@
-// Shorts and profiles in a real browser (Debian's Chromium) against the real service on a DATA_DIR:
-// a 20 s short cut from a recording plays at phone width (duration from the header, frames
-// advance), a comment sent from a second browser appears live for the first, and the busker's
-// profile shows the tip link and the short.
+// After the show, the whole chain in real browsers (Debian's Chromium, fake camera) against the real
+// service on a DATA_DIR: a busker goes live with "Record this show" (the studio then offers H.264,
+// so the recording is fragmented MP4) → ends the show → cuts a 20 s short in "My recordings" → a
+// fan's phone plays it (duration from the file's header: 20 s and at most one keyframe interval
+// more, frames advance, a view counted) → the fan's comments appear live for a third viewer → the
+// short's owner deletes one → the service restarts on the same DATA_DIR → the short, the other
+// comment and the profile are still there.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Service } from '../../signaling/src/service';
 import { waitFor } from '../../test-support/ports';
-import { KEYFRAME_S, makeRecording } from '../../signaling/test/store/fixtures';
-import { devToken, serviceOnDataDir } from './support';
+import { devToken, ensureBuilt, startWebService, WebTest } from './support';
 
-const scene = serviceOnDataDir('web-shorts-');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-shorts-'));
+let svc: Service;
+let web: WebTest;
 
-const sub = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub as string;
+beforeAll(async () => {
+  await ensureBuilt();
+  svc = await startWebService({ DATA_DIR: dataDir });
+  await svc.store.db();
+  web = await WebTest.start(svc);
+}, 120000);
+
+afterAll(async () => {
+  await web?.close();
+  await svc?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
 const signIn = (token: string) => async (page: Page) => { await page.addInitScript((t) => { localStorage.setItem('busking.token', t); localStorage.setItem('busking.token.source', 'dev'); }, token) };
 
-test('a 20 s short plays at phone width; a comment arrives live; the profile shows it', async () => {
-  const { svc, web } = scene;
-  const busker = await devToken(svc, 'Ada', ['busker']);
-  const ada = { id: sub(busker), name: 'Ada', roles: ['busker'], anonymous: false };
-  makeRecording(path.join(svc.store.recordingsDir, 'show.mp4'), 30);
-  const rec = await svc.afterShow.recordings.create({ buskId: 'show', owner: ada, file: 'show.mp4', contentType: 'video/mp4' });
-  await svc.afterShow.recordings.finish(rec.id);
-  const short = await svc.afterShow.shorts.create(ada, { recordingId: rec.id, startS: 6, endS: 26, title: 'Twenty seconds', hashtags: ['cello'] });
-  await svc.afterShow.profiles.update(ada, { bio: 'Cello on the quay', tipUrl: 'https://tips.example/ada' });
+/** The longest gap between two video keyframes of a file (ffprobe): how early a cut may start. */
+function longestKeyframeGap(file: string): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  const at = out.split('\n').map(Number).filter(Number.isFinite);
+  return Math.max(...at.slice(1).map((t, i) => t - at[i]!));
+}
 
-  // An anonymous viewer on a phone: the feed, one short filling the screen, playing.
-  const phone = await web.open(await web.context({ phone: true }), '/shorts.html?tag=cello');
-  const video = phone.locator(`article[data-id="${short.id}"] video`);
+/** The short's video in a shorts page: metadata read, its duration, then frames that advance. */
+async function playsShort(page: Page, id: string): Promise<number> {
+  const video = page.locator(`article[data-id="${id}"] video`);
   await video.waitFor();
-  const box = (await phone.locator(`article[data-id="${short.id}"]`).boundingBox())!;
-  expect(box.width).toBeGreaterThanOrEqual(350);
   await waitFor(() => video.evaluate((v) => (v as HTMLVideoElement).readyState >= 1), 15000, 'metadata');
   const duration = await video.evaluate((v) => (v as HTMLVideoElement).duration);
-  expect(Math.abs(duration - 20)).toBeLessThanOrEqual(KEYFRAME_S + 0.1);
-  await video.evaluate((v) => (v as HTMLVideoElement).play());
-  const t0 = await video.evaluate((v) => (v as HTMLVideoElement).currentTime);
-  await waitFor(() => video.evaluate((v, t) => (v as HTMLVideoElement).currentTime > t + 0.5, t0), 15000, 'playback to advance');
-  // The range request is what the player made: the short counts a view.
-  await waitFor(async () => (await svc.afterShow.shorts.get(short.id))!.views >= 1, 10000, 'a view counted');
+  await video.evaluate((v) => { (v as HTMLVideoElement).muted = true; return (v as HTMLVideoElement).play(); });
+  const frames = () => video.evaluate((v) => (v as HTMLVideoElement).getVideoPlaybackQuality().totalVideoFrames);
+  const f0 = await frames();
+  await waitFor(async () => (await frames()) > f0 + 10, 15000, 'frames to advance');
+  return duration;
+}
 
-  // Comments: the phone opens them; a signed-in viewer in another browser writes one.
-  await phone.locator(`article[data-id="${short.id}"] .comments-toggle`).click();
+test('live with recording → a 20 s short → played on a phone → live comments → owner deletes one → all there after a restart', async () => {
+  // The busker goes live, recorded.
+  const studioCtx = await web.context();
+  const studio = await web.open(studioCtx, '/studio.html');
+  await studio.getByLabel('Your name').fill('Rosa');
+  await studio.getByRole('button', { name: 'Sign in' }).click();
+  await studio.getByText('Signed in as').waitFor();
+  await studio.getByLabel('Title').fill('Cello at dusk');
+  await studio.getByLabel('Hashtags').fill('cello');
+  await studio.getByLabel('Record this show').check();
+  await studio.getByRole('button', { name: 'Go live' }).click();
+  await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
+  const buskId = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+  await waitFor(() => (svc.busks.recording(buskId)?.seconds ?? 0) >= 26, 60000, '26 s recorded');
+  const { id: recordingId, file: recordingFile } = svc.busks.recording(buskId)!;
+  expect(path.extname(recordingFile)).toBe('.mp4'); // H.264 offered first, so no WebM
+  await studio.getByRole('button', { name: 'End show' }).click();
+  await waitFor(async () => (await studio.textContent('#busk-state'))?.startsWith('Show ended'), 10000, 'ended');
+  await waitFor(async () => (await svc.afterShow.recordings.row(recordingId))?.state === 'ready', 20000, 'recording ready');
+  const keyframeGap = longestKeyframeGap(recordingFile);
+  expect(keyframeGap).toBeLessThan(5); // the leg asks for a keyframe when 2 s went by without one
+
+  // "My recordings": 3 s to 23 s becomes a short.
+  await studio.getByRole('button', { name: 'Refresh' }).click();
+  const item = studio.locator('#recordings-list li').first();
+  await item.locator('video.rec-player').waitFor({ timeout: 10000 });
+  await item.getByLabel('Start (s)').fill('3');
+  await item.getByLabel('End (s)').fill('23');
+  await item.getByLabel('Title of the short').fill('Twenty at dusk');
+  await item.getByLabel('Hashtags of the short').fill('cello dusk');
+  await item.getByRole('button', { name: 'Publish short' }).click();
+  await waitFor(async () => (await studio.locator('#clip-status a').count()) > 0, 30000, 'the short published', 250)
+    .catch(async (e) => { throw new Error(`${e.message}; studio says: ${await studio.textContent('#clip-status')}`); });
+  const shortId = new URL(await studio.getAttribute('#clip-status a', 'href') ?? '', svc.url).searchParams.get('id')!;
+  const short = (await svc.afterShow.shorts.get(shortId))!;
+  expect(short).toMatchObject({ title: 'Twenty at dusk', hashtags: ['cello', 'dusk'] });
+  expect(short.videoUrl).toMatch(/\.mp4$/);
+  // The cut starts at the keyframe at or before 3 s: 20 s, and at most one keyframe interval more.
+  expect(short.durationS).toBeGreaterThanOrEqual(19.9);
+  expect(short.durationS).toBeLessThanOrEqual(20 + keyframeGap + 0.1);
+  await svc.afterShow.profiles.update({ ...short.owner, roles: ['busker'], anonymous: false }, { bio: 'Cello on the quay', tipUrl: 'https://tips.example/rosa' });
+
+  // A fan's phone plays it: the header's duration, frames advancing, a view counted.
   const fan = await devToken(svc, 'Fan');
-  const desk = await web.open(await web.context(), `/shorts.html?id=${short.id}`, signIn(fan));
-  await desk.locator('.comments-toggle').click();
-  await desk.locator('input[aria-label="Your comment"]').fill('Bravo!');
-  await desk.locator('button', { hasText: 'Send' }).click();
-  await phone.locator('.comments li', { hasText: 'Bravo!' }).waitFor({ timeout: 15000 });
-  expect(await phone.locator(`article[data-id="${short.id}"] .comments-toggle`).textContent()).toContain('(1)');
+  const phone = await web.open(await web.context({ phone: true }), `/shorts.html?id=${shortId}`, signIn(fan));
+  expect(Math.abs(await playsShort(phone, shortId) - short.durationS)).toBeLessThan(0.2);
+  await waitFor(async () => (await svc.afterShow.shorts.get(shortId))!.views >= 1, 10000, 'a view counted');
 
-  // The profile: name, bio, https tip link, the short.
-  const prof = await web.open(await web.context({ phone: true }), `/u/${encodeURIComponent(ada.id)}`);
-  await prof.locator('#name', { hasText: 'Ada' }).waitFor();
+  // A third viewer has the comments open; the fan writes two.
+  const third = await web.open(await web.context(), `/shorts.html?id=${shortId}`);
+  await third.locator('.comments-toggle').click();
+  await phone.locator('.comments-toggle').click();
+  for (const text of ['Bravo!', 'Play the Bach again']) {
+    await phone.locator('input[aria-label="Your comment"]').fill(text);
+    await phone.locator('button', { hasText: 'Send' }).click();
+    await third.locator('.comments li', { hasText: text }).waitFor({ timeout: 15000 });
+  }
+  expect(await third.locator('.comments-toggle').textContent()).toContain('(2)');
+
+  // The short's owner deletes one of them (her studio's sign-in is in this browser's storage).
+  const owner = await web.open(studioCtx, `/shorts.html?id=${shortId}`);
+  await owner.locator('.comments-toggle').click();
+  await owner.locator('.comments li', { hasText: 'Play the Bach again' }).getByRole('button', { name: 'Delete comment by Fan' }).click();
+  await third.locator('.comments li', { hasText: 'Play the Bach again' }).waitFor({ state: 'detached', timeout: 15000 });
+  expect(await third.locator('.comments-toggle').textContent()).toContain('(1)');
+  for (const p of [studio, phone, third, owner]) expect(web.pageErrors(p)).toEqual([]);
+
+  // The service restarts on the same DATA_DIR: the short plays, one comment, the profile.
+  await svc.close();
+  svc = await startWebService({ DATA_DIR: dataDir });
+  const later = await web.open(await web.context({ phone: true }, svc), `/shorts.html?id=${shortId}`);
+  expect(Math.abs(await playsShort(later, shortId) - short.durationS)).toBeLessThan(0.2);
+  await later.locator('.comments-toggle').click();
+  await later.locator('.comments li', { hasText: 'Bravo!' }).waitFor({ timeout: 15000 });
+  expect(await later.locator('.comments li').count()).toBe(1);
+  const prof = await web.open(await web.context({ phone: true }, svc), `/u/${encodeURIComponent(short.owner.id)}`);
+  await prof.locator('#name', { hasText: 'Rosa' }).waitFor();
   expect(await prof.locator('#bio').textContent()).toBe('Cello on the quay');
-  expect(await prof.locator('#tip').getAttribute('href')).toBe('https://tips.example/ada');
-  await prof.locator('#shorts li', { hasText: 'Twenty seconds' }).waitFor();
+  expect(await prof.locator('#tip').getAttribute('href')).toBe('https://tips.example/rosa');
+  await prof.locator('#shorts li', { hasText: 'Twenty at dusk' }).waitFor();
   expect(await prof.locator('#live').isHidden()).toBe(true);
-  for (const p of [phone, desk, prof]) expect(web.pageErrors(p)).toEqual([]);
-}, 120000);
+  for (const p of [later, prof]) expect(web.pageErrors(p)).toEqual([]);
+}, 240000);

@@ -121,7 +121,7 @@ async function inboundAudio(page: Page): Promise<{ mimeType: string; channels: n
       let inbound: { bytesReceived: number; codecId: string; timestamp: number } | undefined;
       stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') inbound = s; });
       if (!inbound) throw new Error('no inbound audio');
-      return { inbound, codec: stats.get(inbound.codecId) as { mimeType: string; channels: number; sdpFmtpLine: string } };
+      return { inbound, codec: (stats as unknown as Map<string, unknown>).get(inbound.codecId) as { mimeType: string; channels: number; sdpFmtpLine: string } };
     };
     const a = await read();
     await new Promise((res) => setTimeout(res, 2000));

@@ -96,7 +96,7 @@ export class WebTest {
   }
 
   /** A new page at `url`, recording uncaught script errors for pageErrors(); `before` runs before it loads. */
-  async open(ctx: BrowserContext, url: string, before?: (page: Page) => void | Promise<void>): Promise<Page> {
+  async open(ctx: BrowserContext, url: string, before?: (page: Page) => unknown): Promise<Page> {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

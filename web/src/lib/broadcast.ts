@@ -70,7 +70,7 @@ export class Broadcast {
       onState: (s) => this.on.peer(s),
       onError: (e) => this.on.state('recovering', e.message),
       onOffer: (kind) => this.on.offer?.(kind),
-    }, stream, this.sound);
+    }, stream, this.sound, { h264: !!details.record });
     this.watch = new FlowWatch(() => this.presenter?.pc ?? null, 'out', (s) => {
       this.localFlow = s.flow;
       this.on.media(this.serviceMedia, s.flow);

@@ -156,19 +156,52 @@ abstract class PeerLink {
 /** Send limits for a busker on mobile data ("save data"): the short side and the bitrate. */
 export const SAVE_DATA = { shortSide: 480, maxBitrate: 800_000 };
 
+export interface VideoPreference {
+  /**
+   * Offer H.264 first (a recorded show: its recording and shorts are then MP4, which every
+   * browser and phone plays; VP8 records to WebM). Only when this browser can encode H.264.
+   */
+  h264?: boolean;
+}
+
+/**
+ * H.264 first in the transceiver's codec list: constrained baseline with packetization-mode 1 (what
+ * every WebRTC decoder takes), then the other H.264 profiles, then the browser's own order. The
+ * media server answers with the first codec of the offer it can forward to viewers.
+ */
+export function preferH264(t: RTCRtpTransceiver): boolean {
+  const canSend = RTCRtpSender.getCapabilities?.('video')?.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264');
+  const codecs = RTCRtpReceiver.getCapabilities?.('video')?.codecs;
+  if (!canSend || !codecs || typeof t.setCodecPreferences !== 'function') return false;
+  const rank = (c: RTCRtpCodecCapability) => {
+    if (c.mimeType.toLowerCase() !== 'video/h264') return 2;
+    const f = c.sdpFmtpLine ?? '';
+    return /packetization-mode=1/.test(f) && /profile-level-id=42e0/i.test(f) ? 0 : 1;
+  };
+  try {
+    t.setCodecPreferences(codecs.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i).map((x) => x.c));
+    return true;
+  } catch {
+    return false; // the browser's order stays (VP8): the recording is then WebM
+  }
+}
+
 /** The busker's side: sends the camera and microphone. */
 export class Presenter extends PeerLink {
   private saveData = false;
   /** Opus parameters of the sound mode (sound.ts); null: the browser's defaults (voice). */
   private readonly opus: Record<string, string> | null;
 
-  constructor(opts: PeerLinkOptions, private stream: MediaStream, sound?: SoundSettings) {
+  constructor(opts: PeerLinkOptions, private stream: MediaStream, sound?: SoundSettings, private readonly video: VideoPreference = {}) {
     super(opts);
     this.opus = sound ? opusParameters(sound) : null;
   }
 
   protected addMedia(pc: RTCPeerConnection): void {
-    for (const track of this.stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    for (const track of this.stream.getTracks()) {
+      const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+      if (track.kind === 'video' && this.video.h264) preferH264(t);
+    }
     this.applyLimits().catch(() => undefined); // Broadcast applies them again once live
   }
 
