@@ -44,6 +44,7 @@ export async function ensureUser(q: Queryable, p: Principal): Promise<void> {
   await q.query('INSERT INTO users (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING', [p.id, p.name.slice(0, 64) || p.id]);
 }
 
+/** A timestamp column as ISO 8601. A Date may come from another realm (a worker thread's clone), so no instanceof. */
 export function iso(v: unknown): string {
-  return (v instanceof Date ? v : new Date(String(v))).toISOString();
+  return Object.prototype.toString.call(v) === '[object Date]' ? (v as Date).toISOString() : new Date(String(v)).toISOString();
 }

@@ -3,6 +3,7 @@
 // directory) so `npm start` keeps its data without installing a database.
 import fs from 'node:fs';
 import path from 'node:path';
+import { PgliteThread } from './pglite-thread';
 
 export interface Queryable {
   /** One statement with $1.. parameters; the rows. */
@@ -66,21 +67,20 @@ export class PostgresDb implements Db {
   }
 }
 
-type PGliteT = import('@electric-sql/pglite').PGlite;
-
 /** Open PGlite databases of this process by directory: services started in one process share one. */
-const openPglites = new Map<string, { db: Promise<PGliteT>; refs: number }>();
+const openPglites = new Map<string, { db: Promise<PgliteThread>; refs: number }>();
 
 /**
- * Embedded PGlite in a directory. PGlite is one Postgres backend inside this process and takes no
- * lock on its directory: services in one process (tests, several nodes in one process) share one
- * instance, and a lock file keeps another process off it (two writers would corrupt it).
+ * Embedded PGlite in a directory, run in a worker thread (pglite-thread.ts). PGlite is one Postgres
+ * backend inside this process and takes no lock on its directory: services in one process (tests,
+ * several nodes in one process) share one instance, and a lock file keeps another process off it
+ * (two writers would corrupt it).
  */
 export class PgliteDb implements Db {
   readonly kind = 'pglite';
   private closed = false;
 
-  private constructor(private readonly pg: PGliteT, private readonly dir: string) {}
+  private constructor(private readonly pg: PgliteThread, private readonly dir: string) {}
 
   static async open(dir: string): Promise<PgliteDb> {
     let entry = openPglites.get(dir);
@@ -90,8 +90,7 @@ export class PgliteDb implements Db {
         fs.mkdirSync(dir, { recursive: true });
         takeLock(lockFile);
         try {
-          const { PGlite } = await import('@electric-sql/pglite');
-          return await PGlite.create(dir);
+          return await PgliteThread.open(dir);
         } catch (e) {
           fs.rmSync(lockFile, { force: true });
           throw e;
@@ -110,19 +109,16 @@ export class PgliteDb implements Db {
     }
   }
 
-  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pg.query<T>(sql, params)).rows;
+  query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.pg.query<T>(sql, params);
   }
 
-  async exec(sql: string): Promise<void> {
-    await this.pg.exec(sql);
+  exec(sql: string): Promise<void> {
+    return this.pg.exec(sql);
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.pg.transaction((t) => fn({
-      query: async <R>(sql: string, params: unknown[] = []) => (await t.query<R>(sql, params)).rows,
-      exec: async (sql: string) => { await t.exec(sql); },
-    }));
+    return this.pg.transaction(fn);
   }
 
   async close(): Promise<void> {
