@@ -14,6 +14,8 @@ import { BuskService } from './busk';
 import { createHttpApp, defaultWebDir } from './http/app';
 import { Store } from './store';
 import { AfterShow, afterShowRouter } from './shorts';
+import { WhipService } from './whip';
+import { whipRouter } from './whip/http';
 import { Gauge, Metrics } from './http/metrics';
 import { log } from './log';
 import { startMediaServer } from '../../kurento/src';
@@ -86,6 +88,8 @@ export interface Service {
   state: State;
   media: MediaPool;
   busks: BuskService;
+  /** WHIP ingest and WHEP playback sessions. */
+  whip: WhipService;
   metrics: Metrics;
   ops: OpsMonitor;
   /** Durable data: database and media files (opens in the background; `await store.db()`). */
@@ -227,9 +231,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       },
     });
     busks.start();
+    // The HTTP server's cleanup goes here (it runs after the bus, broker and busks have closed).
+    const serverCleanupAt = cleanups.length;
     cleanups.push(() => theBus.close());
     cleanups.push(() => broker.close());
     cleanups.push(() => busks.close());
+    // WHIP/WHEP sessions: HTTP presenters and viewers of this node's busk service (ended before it).
+    const whip = new WhipService({ busks, state, anonymousViewing: config.anonymousViewing, silenceMs: Math.max(config.presenterGraceMs, 15000) });
+    cleanups.push(() => whip.close());
 
     // Gauges read at scrape time.
     const label = { node: config.nodeId };
@@ -257,7 +266,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     // 7. HTTP + WebSocket + TCP.
     const app = createHttpApp({
-      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier, opts.webDir ?? defaultWebDir())],
+      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier, opts.webDir ?? defaultWebDir()), whipRouter(whip, verifier, config)],
       ready: async () => {
         const mediaUp = media.anyUp;
         const stateOk = await state.ping();
@@ -276,7 +285,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       server.once('error', reject);
       server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
     });
-    cleanups.splice(cleanups.length - 3, 0, () => new Promise<void>((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
+    cleanups.splice(serverCleanupAt, 0, () => new Promise<void>((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
     // Started once listening, so that its cleanup comes after the listener's (and runs first).
     ops.start();
     cleanups.push(() => ops.close());
@@ -287,7 +296,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     let closing: Promise<void> | null = null;
     return {
       config, nodeId: config.nodeId, url: `http://${urlHost}:${httpPort}`, stompUrl: `ws://${urlHost}:${httpPort}/stomp`,
-      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, metrics, ops, store, afterShow,
+      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, whip, metrics, ops, store, afterShow,
       close: () => (closing ??= closeAll()),
     };
   } catch (e) {

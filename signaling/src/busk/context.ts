@@ -52,6 +52,11 @@ export interface PeerChannel {
    * may be created for it any more. Checked after every wait that precedes creating something.
    */
   isOpen(): boolean;
+  /**
+   * For peers that cannot take trickled candidates (WHIP and WHEP answer once, over HTTP): called
+   * when the endpoint has found all its candidates, which then go into that one answer.
+   */
+  gathered?(): void;
 }
 
 /** Viewer counts change in bursts (200 joins at once): one message per busk per this many ms. */

@@ -35,8 +35,10 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     if (superseded()) throw new AppError('conflict', 'superseded by a newer offer');
     const endpoint = ep;
     const onFlow = n.onFlow;
-    endpoint.listen({ candidates: true, flow: !!onFlow });
-    endpoint.on('candidate', (candidate) => n.peer.send({ type: 'ice', candidate }));
+    const peer = n.peer;
+    endpoint.listen({ candidates: true, flow: !!onFlow, gathering: !!peer.gathered });
+    endpoint.on('candidate', (candidate) => peer.send({ type: 'ice', candidate }));
+    if (peer.gathered) endpoint.on('gathered', () => peer.gathered?.());
     // Only the leg's current endpoint speaks for it: a superseded endpoint's late NOT_FLOWING must
     // not turn a flowing busk into "stalled".
     if (onFlow) endpoint.on('flow-in', ({ kind, flowing }) => { if (leg.endpoint === endpoint) onFlow(kind, flowing); });

@@ -142,6 +142,11 @@ export class BuskService {
     await busk.present(peer, sdp);
   }
 
+  /** An offer's work within the node's offer budget (OFFER_CONCURRENCY, two per session in flight). */
+  runOffer<T>(sessionId: string, job: () => Promise<T>): Promise<T> {
+    return this.ctx.offers.run(sessionId, job);
+  }
+
   /** Anyone else's offer: `peer` watches the busk (a new leg, or a renegotiation of its leg). */
   watch(rec: BuskRecord, peer: PeerChannel, sdp: string): Promise<void> {
     return this.audience.watch(rec, peer, sdp);

@@ -11,6 +11,8 @@ export interface EndpointEvents {
   candidate: [IceCandidate];
   /** KMS MediaFlowInStateChanged: media from the remote peer into this endpoint, per kind. */
   'flow-in': [{ kind: 'audio' | 'video'; flowing: boolean }];
+  /** KMS IceGatheringDone: every local candidate has been found. */
+  gathered: [];
   /** Released, or gone with its pipeline or media server session: its pipeline forgets it. */
   close: [];
 }
@@ -39,13 +41,15 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   get id(): string { return this.k.id; }
 
   /** Subscribes to the endpoint's events; must run before gatherCandidates (same socket, in order). */
-  listen(opts: { candidates: boolean; flow: boolean }): void {
+  listen(opts: { candidates: boolean; flow: boolean; gathering?: boolean }): void {
     if (opts.candidates) {
       this.k.on('IceCandidateFound', (ev: { candidate: IceCandidate }) => {
         const c = ev.candidate;
         this.emit('candidate', { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
       });
     }
+    // Only for peers that take the candidates in one answer (WHIP, WHEP): one more subscription.
+    if (opts.gathering) this.k.on('IceGatheringDone', () => this.emit('gathered'));
     if (opts.flow) {
       this.k.on('MediaFlowInStateChanged', (ev: { state: string; mediaType: string }) => {
         const kind = String(ev.mediaType).toLowerCase() === 'audio' ? 'audio' : 'video';

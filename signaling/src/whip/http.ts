@@ -1,0 +1,92 @@
+// The WHIP and WHEP routes (RFC 9725; docs/PROTOCOL.md "OBS and other WebRTC tools"). Bodies are
+// SDP, not JSON; errors keep the service's {code, message} with the RFC's statuses. CORS is open
+// (browser WHIP/WHEP clients on other origins): the Bearer token, not a cookie, is the credential.
+import express from 'express';
+import type { Request, Response } from 'express';
+import { iceServers } from '../../../turn/src/credentials';
+import type { TokenVerifier } from '../auth';
+import type { Config } from '../config';
+import { bearerPrincipal, HttpError, wrap } from '../http/app';
+import { LIMITS } from '../busk/validate';
+import type { Principal } from '../stomp';
+import { WhipError, type SessionKind, type WhipService, type WhipSession } from './index';
+
+const SDP = 'application/sdp';
+const SDPFRAG = 'application/trickle-ice-sdpfrag';
+
+function cors(res: Response): void {
+  res.set({
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Methods': 'POST, PATCH, DELETE, OPTIONS',
+    'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match',
+    'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Post, Accept-Patch',
+    'Access-Control-Max-Age': '600',
+  });
+}
+
+/** RFC 9725 §4.6: one Link per ICE server (TURN with its short-lived credential). */
+function iceLinks(config: Config, who: string): string[] {
+  const servers = iceServers({ stunUrls: config.stunUrls, turnUrls: config.turn.urls, secret: config.turn.secret, ttlSeconds: config.turn.ttlSeconds }, who.replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 64) || 'guest');
+  const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+  return servers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((url) =>
+    `<${url}>; rel="ice-server"${s.username ? `; username=${q(s.username)}; credential=${q(String(s.credential))}; credential-type="password"` : ''}`));
+}
+
+function needType(req: Request, type: string): void {
+  if (!req.is(type)) throw new HttpError(415, 'unsupported-media-type', `the body must be ${type}`);
+}
+
+export function whipRouter(whip: WhipService, verifier: TokenVerifier, config: Config): express.Router {
+  const r = express.Router();
+  const body = express.text({ type: () => true, limit: LIMITS.sdp + 4096 });
+  const who = (req: Request): Principal | null => bearerPrincipal(verifier, req);
+  const created = (req: Request, res: Response, kind: SessionKind, s: WhipSession, answer: string, p: Principal | null) => {
+    res.status(201).set({ Location: `/${kind}/${s.id}`, ETag: s.etag, 'Content-Type': SDP, 'Accept-Patch': SDPFRAG, 'Cache-Control': 'no-store' });
+    res.append('Link', iceLinks(config, p?.id ?? 'guest'));
+    res.send(answer);
+  };
+  const patch = (kind: SessionKind) => wrap(async (req, res) => {
+    cors(res);
+    needType(req, SDPFRAG);
+    try {
+      await whip.trickle(kind, String(req.params.id), String(req.body ?? ''), req.get('if-match'));
+    } catch (e) {
+      if (e instanceof WhipError) throw new HttpError(e.status, e.code, e.message);
+      throw e;
+    }
+    res.status(204).end();
+  });
+  const del = (kind: SessionKind) => wrap(async (req, res) => {
+    cors(res);
+    await whip.end(whip.get(kind, String(req.params.id)));
+    res.status(200).end();
+  });
+
+  r.options(['/whip', '/whip/:id', '/whep/:id'], (req, res) => {
+    cors(res);
+    if (req.path === '/whip' || req.path.startsWith('/whep/')) res.set('Accept-Post', SDP);
+    res.status(204).end();
+  });
+
+  r.post('/whip', body, wrap(async (req, res) => {
+    cors(res);
+    const p = who(req);
+    if (!p) res.set('WWW-Authenticate', 'Bearer realm="whip"');
+    needType(req, SDP);
+    const { session, answer } = await whip.publish(p, String(req.body ?? ''), req.query as Record<string, unknown>);
+    created(req, res, 'whip', session, answer, p);
+  }));
+  r.patch('/whip/:id', body, patch('whip'));
+  r.delete('/whip/:id', del('whip'));
+
+  r.post('/whep/:buskId', body, wrap(async (req, res) => {
+    cors(res);
+    needType(req, SDP);
+    const p = who(req);
+    const { session, answer } = await whip.play(p, String(req.params.buskId), String(req.body ?? ''));
+    created(req, res, 'whep', session, answer, p);
+  }));
+  r.patch('/whep/:id', body, patch('whep'));
+  r.delete('/whep/:id', del('whep'));
+  return r;
+}
