@@ -16,6 +16,7 @@ import { Store } from './store';
 import { AfterShow, afterShowRouter } from './shorts';
 import { WhipService } from './whip';
 import { whipRouter } from './whip/http';
+import { StreamKeys } from './whip/stream-keys';
 import { Gauge, Metrics } from './http/metrics';
 import { log } from './log';
 import { startMediaServer } from '../../kurento/src';
@@ -266,7 +267,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     // 7. HTTP + WebSocket + TCP.
     const app = createHttpApp({
-      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier, opts.webDir ?? defaultWebDir()), whipRouter(whip, verifier, config)],
+      config, state, verifier, devTokens, metrics, turn: monitor, ops, webDir: opts.webDir, routers: [afterShowRouter(afterShow, verifier, opts.webDir ?? defaultWebDir()), whipRouter(whip, new StreamKeys(store), verifier, config)],
       ready: async () => {
         const mediaUp = media.anyUp;
         const stateOk = await state.ping();

@@ -2,6 +2,9 @@
 // WebRTC peers (@roamhq/wrtc): a WHIP client publishes a busk (candidates trickled by PATCH), a
 // WHEP client and a STOMP viewer decode it, DELETE ends each leg; bad requests get the RFC's
 // statuses and leave nothing behind.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startTestService, devToken, connect, serverPipelines } from './support/service';
 import { PeerHost, watchBusk } from './support/peers';
 import type { Peer, Candidate } from './support/peers';
@@ -13,8 +16,12 @@ jest.setTimeout(120000);
 let svc: Service;
 let host: PeerHost;
 // A TURN server that is only handed out (never reached): the Link headers carry it.
-beforeAll(async () => { svc = await startTestService({ TURN_URLS: 'turn:turn.example.org:3478?transport=udp', TURN_SECRET: 'whip-test-secret' }); host = await PeerHost.start(); });
-afterAll(async () => { host.stop(); await svc.close(); });
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whip-'));
+beforeAll(async () => {
+  svc = await startTestService({ DATA_DIR: dataDir, TURN_URLS: 'turn:turn.example.org:3478?transport=udp', TURN_SECRET: 'whip-test-secret' });
+  host = await PeerHost.start();
+});
+afterAll(async () => { host.stop(); await svc.close(); fs.rmSync(dataDir, { recursive: true, force: true }); });
 
 const sdpHeaders = (token?: string) => ({ 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) });
 
@@ -138,4 +145,46 @@ test('bad requests get the RFC\'s statuses and leave nothing behind', async () =
   expect(svc.busks.stats()).toMatchObject({ busks: 0, viewers: 0 });
   expect(svc.whip.size).toBe(0);
   peer.close(); other.close();
+});
+
+test('a stream key (shown once, stored hashed) publishes over WHIP; rotating it retires the old one', async () => {
+  const busker = await devToken(svc, 'Keyed', ['busker']);
+  const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+  expect((await fetch(`${svc.url}/api/me/stream-key`, { method: 'POST' })).status).toBe(401);
+  expect((await fetch(`${svc.url}/api/me/stream-key`, { method: 'POST', headers: auth(await devToken(svc, 'Fan')) })).status).toBe(403);
+  expect(await (await fetch(`${svc.url}/api/me/stream-key`, { headers: auth(busker) })).json()).toEqual({ exists: false, createdAt: null });
+  const made = await fetch(`${svc.url}/api/me/stream-key`, { method: 'POST', headers: auth(busker) });
+  expect(made.status).toBe(201);
+  const { key: first } = await made.json() as { key: string };
+  expect(first).toMatch(/^bsk_[\w-]{43}$/);
+  expect(await (await fetch(`${svc.url}/api/me/stream-key`, { headers: auth(busker) })).json()).toMatchObject({ exists: true });
+  const rows = await (await svc.store.db()).query<{ key_hash: string }>('SELECT key_hash FROM stream_keys');
+  expect(rows).toHaveLength(1);
+  expect(rows[0]!.key_hash).not.toContain(first.slice(4));
+
+  const publish = async (key: string) => {
+    const peer = await host.presenter();
+    const res = await fetch(`${svc.url}/whip?title=Keyed`, { method: 'POST', headers: sdpHeaders(key), body: await peer.offer() });
+    peer.close();
+    return res;
+  };
+  const one = await publish(first);
+  expect(one.status).toBe(201);
+  const [live] = await (await fetch(`${svc.url}/api/busks`)).json() as { id: string; owner: { name: string } }[];
+  expect(live!.owner.name).toBe('Keyed');
+  expect((await fetch(svc.url + one.headers.get('location'), { method: 'DELETE' })).status).toBe(200);
+
+  const { key: second } = await (await fetch(`${svc.url}/api/me/stream-key`, { method: 'POST', headers: auth(busker) })).json() as { key: string };
+  expect(second).not.toBe(first);
+  const old = await publish(first);
+  expect(old.status).toBe(401);
+  expect(old.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  expect((await old.json() as { message: string }).message).toMatch(/rotated/);
+  const two = await publish(second);
+  expect(two.status).toBe(201);
+  expect((await fetch(svc.url + two.headers.get('location'), { method: 'DELETE' })).status).toBe(200);
+  expect((await fetch(`${svc.url}/api/me/stream-key`, { method: 'DELETE', headers: auth(busker) })).status).toBe(204);
+  expect((await publish(second)).status).toBe(401);
+  await waitFor(async () => (await serverPipelines(svc)).length === 0, 10000, 'no pipelines');
+  expect(svc.busks.stats()).toMatchObject({ busks: 0, viewers: 0 });
 });

@@ -10,6 +10,7 @@ import { bearerPrincipal, HttpError, wrap } from '../http/app';
 import { LIMITS } from '../busk/validate';
 import type { Principal } from '../stomp';
 import { WhipError, type SessionKind, type WhipService, type WhipSession } from './index';
+import { StreamKeys } from './stream-keys';
 
 const SDP = 'application/sdp';
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
@@ -36,10 +37,20 @@ function needType(req: Request, type: string): void {
   if (!req.is(type)) throw new HttpError(415, 'unsupported-media-type', `the body must be ${type}`);
 }
 
-export function whipRouter(whip: WhipService, verifier: TokenVerifier, config: Config): express.Router {
+export function whipRouter(whip: WhipService, keys: StreamKeys, verifier: TokenVerifier, config: Config): express.Router {
   const r = express.Router();
   const body = express.text({ type: () => true, limit: LIMITS.sdp + 4096 });
   const who = (req: Request): Principal | null => bearerPrincipal(verifier, req);
+  /** WHIP's Bearer: a stream key (OBS keeps it) or a busker's JWT. */
+  const publisher = async (req: Request): Promise<Principal | null> => {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+    if (m && StreamKeys.looksLikeKey(m[1]!)) {
+      const p = await keys.principal(m[1]!);
+      if (!p) throw new HttpError(401, 'unauthorized', 'unknown stream key (it may have been rotated): copy the current one from the studio');
+      return p;
+    }
+    return who(req);
+  };
   const created = (req: Request, res: Response, kind: SessionKind, s: WhipSession, answer: string, p: Principal | null) => {
     res.status(201).set({ Location: `/${kind}/${s.id}`, ETag: s.etag, 'Content-Type': SDP, 'Accept-Patch': SDPFRAG, 'Cache-Control': 'no-store' });
     res.append('Link', iceLinks(config, p?.id ?? 'guest'));
@@ -70,11 +81,16 @@ export function whipRouter(whip: WhipService, verifier: TokenVerifier, config: C
 
   r.post('/whip', body, wrap(async (req, res) => {
     cors(res);
-    const p = who(req);
-    if (!p) res.set('WWW-Authenticate', 'Bearer realm="whip"');
-    needType(req, SDP);
-    const { session, answer } = await whip.publish(p, String(req.body ?? ''), req.query as Record<string, unknown>);
-    created(req, res, 'whip', session, answer, p);
+    try {
+      const p = await publisher(req);
+      needType(req, SDP);
+      const { session, answer } = await whip.publish(p, String(req.body ?? ''), req.query as Record<string, unknown>);
+      created(req, res, 'whip', session, answer, p);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer realm="whip"');
+      throw e;
+    }
   }));
   r.patch('/whip/:id', body, patch('whip'));
   r.delete('/whip/:id', del('whip'));
@@ -88,5 +104,10 @@ export function whipRouter(whip: WhipService, verifier: TokenVerifier, config: C
   }));
   r.patch('/whep/:id', body, patch('whep'));
   r.delete('/whep/:id', del('whep'));
+
+  // The signed-in busker's stream key: whether there is one, a new one (shown once), none.
+  r.get('/api/me/stream-key', wrap(async (req, res) => { res.set('Cache-Control', 'no-store').json(await keys.status(who(req))); }));
+  r.post('/api/me/stream-key', wrap(async (req, res) => { res.status(201).set('Cache-Control', 'no-store').json(await keys.rotate(who(req))); }));
+  r.delete('/api/me/stream-key', wrap(async (req, res) => { await keys.revoke(who(req)); res.status(204).end(); }));
   return r;
 }
