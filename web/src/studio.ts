@@ -21,6 +21,7 @@ import type { LatLng, MediaState } from './lib/types';
 import { $, announce, el, errorText, hashtagsOf, show, viewersText } from './lib/ui';
 import { ScreenWake, type WakeState } from './lib/wake-lock';
 import { clipLive, LIVE_CLIP_S, showRecordings } from './lib/my-recordings';
+import { mountStreamKey } from './lib/stream-key';
 import { LevelMeter } from './lib/level-meter';
 import { SelfMonitor } from './lib/self-monitor';
 import { loadSound, saveSound, type SoundMode } from './lib/sound';
@@ -68,6 +69,7 @@ const keeper = new TokenKeeper({
 });
 
 // ---- sign in ----------------------------------------------------------------------------------
+const obs = mountStreamKey($('obs'), () => (hasRole(identity, 'busker') ? identity?.token ?? null : null));
 const signInOptions = {
   role: 'busker',
   devTokens: config.devTokens,
@@ -77,6 +79,7 @@ const signInOptions = {
     updateControls();
     if (id) signaling.reconnect();
     void refreshRecordings();
+    void obs.refresh();
   },
 };
 identity = mountSignIn($('signin'), signInOptions);
@@ -440,3 +443,4 @@ $('clip-live').addEventListener('click', async () => {
   }
 });
 void refreshRecordings();
+void obs.refresh();

@@ -173,7 +173,7 @@ export function preferH264(t: RTCRtpTransceiver): boolean {
   const canSend = RTCRtpSender.getCapabilities?.('video')?.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264');
   const codecs = RTCRtpReceiver.getCapabilities?.('video')?.codecs;
   if (!canSend || !codecs || typeof t.setCodecPreferences !== 'function') return false;
-  const rank = (c: RTCRtpCodecCapability) => {
+  const rank = (c: { mimeType: string; sdpFmtpLine?: string }) => {
     if (c.mimeType.toLowerCase() !== 'video/h264') return 2;
     const f = c.sdpFmtpLine ?? '';
     return /packetization-mode=1/.test(f) && /profile-level-id=42e0/i.test(f) ? 0 : 1;
