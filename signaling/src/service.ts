@@ -238,7 +238,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     cleanups.push(() => broker.close());
     cleanups.push(() => busks.close());
     // WHIP/WHEP sessions: HTTP presenters and viewers of this node's busk service (ended before it).
-    const whip = new WhipService({ busks, state, anonymousViewing: config.anonymousViewing, silenceMs: Math.max(config.presenterGraceMs, 15000) });
+    // Its limits follow PRESENTER_GRACE_MS: how long a dropped connection may take to come back.
+    const whip = new WhipService({
+      busks, state, anonymousViewing: config.anonymousViewing,
+      silenceMs: Math.max(config.presenterGraceMs, 15000), viewerTimeoutMs: Math.max(config.presenterGraceMs, 3000),
+      sweepMs: Math.min(5000, Math.max(250, config.presenterGraceMs / 2)),
+    });
     cleanups.push(() => whip.close());
 
     // Gauges read at scrape time.

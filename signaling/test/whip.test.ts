@@ -188,3 +188,28 @@ test('a stream key (shown once, stored hashed) publishes over WHIP; rotating it 
   await waitFor(async () => (await serverPipelines(svc)).length === 0, 10000, 'no pipelines');
   expect(svc.busks.stats()).toMatchObject({ busks: 0, viewers: 0 });
 });
+
+// ICE consent (RFC 7675) expires 30 s after the last answered check: then the leg's transport is down,
+// and after the viewer timeout (PRESENTER_GRACE_MS, at least 3 s) the session is ended.
+test('a WHEP player that vanishes without DELETE is ended once ICE consent expires', async () => {
+  const token = await devToken(svc, 'Gone', ['busker']);
+  const presenter = await host.presenter();
+  const res = await fetch(`${svc.url}/whip?title=Vanishing`, { method: 'POST', headers: sdpHeaders(token), body: await presenter.offer() });
+  expect(res.status).toBe(201);
+  await presenter.answer(await res.text()); // the engine's candidates are in the answer: no PATCH needed
+  const [b] = await (await fetch(`${svc.url}/api/busks`)).json() as { id: string }[];
+  const player = await host.viewer();
+  const w = await fetch(`${svc.url}/whep/${b!.id}`, { method: 'POST', headers: sdpHeaders(), body: await player.offer() });
+  expect(w.status).toBe(201);
+  await player.answer(await w.text());
+  await player.waitFrames(5);
+  await waitFor(async () => (await busk(b!.id)).body.viewers === 1, 10000, 'one viewer');
+  expect(svc.whip.size).toBe(2);
+  player.close(); // no DELETE: the engine sees the transport go down
+  await waitFor(async () => (await busk(b!.id)).body.viewers === 0, 60000, 'the vanished viewer uncounted', 500);
+  expect(svc.whip.size).toBe(1);
+  expect((await fetch(svc.url + w.headers.get('location'), { method: 'DELETE' })).status).toBe(404);
+  expect((await fetch(svc.url + res.headers.get('location'), { method: 'DELETE' })).status).toBe(200);
+  presenter.close();
+  await waitFor(async () => (await serverPipelines(svc)).length === 0, 10000, 'no pipelines');
+});

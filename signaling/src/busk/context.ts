@@ -57,6 +57,8 @@ export interface PeerChannel {
    * when the endpoint has found all its candidates, which then go into that one answer.
    */
   gathered?(): void;
+  /** For peers with no session of their own to lose (WHEP): the leg's transport went up or down. */
+  mediaState?(connected: boolean): void;
 }
 
 /** Viewer counts change in bursts (200 joins at once): one message per busk per this many ms. */

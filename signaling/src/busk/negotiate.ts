@@ -36,9 +36,10 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     const endpoint = ep;
     const onFlow = n.onFlow;
     const peer = n.peer;
-    endpoint.listen({ candidates: true, flow: !!onFlow, gathering: !!peer.gathered });
+    endpoint.listen({ candidates: true, flow: !!onFlow, gathering: !!peer.gathered, mediaState: !!peer.mediaState });
     endpoint.on('candidate', (candidate) => peer.send({ type: 'ice', candidate }));
     if (peer.gathered) endpoint.on('gathered', () => peer.gathered?.());
+    if (peer.mediaState) endpoint.on('media-state', (up) => { if (leg.endpoint === endpoint) peer.mediaState?.(up); });
     // Only the leg's current endpoint speaks for it: a superseded endpoint's late NOT_FLOWING must
     // not turn a flowing busk into "stalled".
     if (onFlow) endpoint.on('flow-in', ({ kind, flowing }) => { if (leg.endpoint === endpoint) onFlow(kind, flowing); });

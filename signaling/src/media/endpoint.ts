@@ -13,6 +13,8 @@ export interface EndpointEvents {
   'flow-in': [{ kind: 'audio' | 'video'; flowing: boolean }];
   /** KMS IceGatheringDone: every local candidate has been found. */
   gathered: [];
+  /** KMS MediaStateChanged: the peer's transport (RTCP) up or down. */
+  'media-state': [connected: boolean];
   /** Released, or gone with its pipeline or media server session: its pipeline forgets it. */
   close: [];
 }
@@ -41,7 +43,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   get id(): string { return this.k.id; }
 
   /** Subscribes to the endpoint's events; must run before gatherCandidates (same socket, in order). */
-  listen(opts: { candidates: boolean; flow: boolean; gathering?: boolean }): void {
+  listen(opts: { candidates: boolean; flow: boolean; gathering?: boolean; mediaState?: boolean }): void {
     if (opts.candidates) {
       this.k.on('IceCandidateFound', (ev: { candidate: IceCandidate }) => {
         const c = ev.candidate;
@@ -50,6 +52,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     // Only for peers that take the candidates in one answer (WHIP, WHEP): one more subscription.
     if (opts.gathering) this.k.on('IceGatheringDone', () => this.emit('gathered'));
+    if (opts.mediaState) this.k.on('MediaStateChanged', (ev: { newState: string }) => this.emit('media-state', ev.newState === 'CONNECTED'));
     if (opts.flow) {
       this.k.on('MediaFlowInStateChanged', (ev: { state: string; mediaType: string }) => {
         const kind = String(ev.mediaType).toLowerCase() === 'audio' ? 'audio' : 'video';

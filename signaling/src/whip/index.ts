@@ -2,7 +2,8 @@
 // viewers, through the same busk service as the STOMP clients (create, present, watch,
 // addCandidate, leave) and the same offer budget. This node owns its sessions; a session ends on
 // DELETE, when its busk ends, when the media server loses its leg (`reoffer` cannot reach an HTTP
-// client), and for WHIP when no media has flowed in for the silence limit (OBS gone without DELETE).
+// client), for WHIP when no media has flowed in for the silence limit (OBS gone without DELETE), and
+// for WHEP when the leg's transport never came up or stayed down for the viewer timeout.
 import type { BuskService } from '../busk';
 import { parseOffer, parseStart } from '../busk/validate';
 import { hasRole } from '../auth';
@@ -27,6 +28,8 @@ export interface WhipOptions {
   anonymousViewing: boolean;
   /** A WHIP presenter with no media flowing in for this long is ended (ms). */
   silenceMs: number;
+  /** A WHEP leg whose transport never came up, or has been down, this long is ended (ms). */
+  viewerTimeoutMs: number;
   /** How often sessions are checked against their busks (ms). */
   sweepMs?: number;
 }
@@ -137,7 +140,11 @@ export class WhipService {
       if (!s.buskId) continue;
       const rec = await this.o.state.getBusk(s.buskId);
       if (!rec) { await this.end(s, 'busk-ended'); continue; }
-      if (s.kind !== 'whip') continue;
+      if (s.kind === 'whep') {
+        const lostFor = s.downSince !== null ? now - s.downSince : s.connectedOnce ? 0 : now - s.createdAt;
+        if (lostFor > this.o.viewerTimeoutMs) await this.end(s, 'ice-timeout');
+        continue;
+      }
       if (rec.media === 'flowing') s.lastFlowingAt = now;
       else if (now - s.lastFlowingAt > this.o.silenceMs) await this.end(s, 'no-media');
     }

@@ -39,6 +39,9 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> implements Peer
   buskId = '';
   /** Last time the busk was seen with media flowing (WHIP): a presenter gone silent is ended. */
   lastFlowingAt = Date.now();
+  /** WHEP: whether the leg's transport has ever come up, and since when it is down. */
+  connectedOnce = false;
+  downSince: number | null = null;
   private closed = false;
   private answer: string | null = null;
   private readonly candidates: IceCandidate[] = [];
@@ -62,6 +65,10 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> implements Peer
   }
 
   gathered(): void { this.gatheredNow?.(); }
+
+  mediaState(connected: boolean): void {
+    if (connected) { this.connectedOnce = true; this.downSince = null; } else this.downSince ??= Date.now();
+  }
 
   isOpen(): boolean { return !this.closed; }
 
