@@ -46,7 +46,7 @@ async function busk(id: string): Promise<{ status: number; body: any }> {
 
 test('WHIP publishes a busk that a WHEP client and a STOMP viewer decode; DELETE ends each leg and leaves nothing', async () => {
   const token = await devToken(svc, 'Obs', ['busker']);
-  const presenter = await host.presenter();
+  const presenter = await host.presenter({ audio: true }); // Opus too: the WHEP answer's stereo
   const offer = await presenter.offer();
   const res = await fetch(`${svc.url}/whip?title=${encodeURIComponent('OBS at the bridge')}&tags=violin,night&lat=51.5&lng=-0.12`, { method: 'POST', headers: sdpHeaders(token), body: offer });
   expect(res.status).toBe(201);
@@ -70,14 +70,17 @@ test('WHIP publishes a busk that a WHEP client and a STOMP viewer decode; DELETE
   expect(new Set(await Promise.all(patches))).toEqual(new Set([204]));
 
   // A WHEP player (no token: anonymous viewing is on) decodes it and counts as a viewer.
-  const player = await host.viewer();
+  const player = await host.viewer({ audio: true });
   const wOffer = await player.offer();
   const w = await fetch(`${svc.url}/whep/${buskId}`, { method: 'POST', headers: sdpHeaders(), body: wOffer });
   expect(w.status).toBe(201);
   const wLocation = w.headers.get('location')!;
   expect(wLocation).toMatch(/^\/whep\/[\w-]+$/);
   const wPatches = trickle(player, wLocation, w.headers.get('etag')!, wOffer);
-  await player.answer(await w.text());
+  const wAnswer = await w.text();
+  const opusPt = /a=rtpmap:(\d+) opus\/48000/i.exec(wAnswer)![1];
+  expect(wAnswer).toMatch(new RegExp(`a=fmtp:${opusPt} [^\r\n]*stereo=1`)); // players decode stereo
+  await player.answer(wAnswer);
   await player.waitFrames(10);
   // And a STOMP viewer next to it.
   const fan = await connect(svc);
@@ -119,7 +122,7 @@ test('bad requests get the RFC\'s statuses and leave nothing behind', async () =
   expect((await post('/whip', sdpHeaders(busker), offer.replace(/\r?\nm=[\s\S]*/, '\r\n'))).status).toBe(400); // no media
   expect((await post('/whip?lat=91&lng=0', sdpHeaders(busker), offer)).status).toBe(400);
   expect((await post('/whep/nobusk', sdpHeaders(), offer)).status).toBe(404);
-  expect((await fetch(`${svc.url}/whip/nosuch`, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=end-of-candidates\r\n' })).status).toBe(404);
+  expect((await fetch(`${svc.url}/whip/nosuch`, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag', 'if-match': '"x"' }, body: 'a=end-of-candidates\r\n' })).status).toBe(404);
   expect((await fetch(`${svc.url}/whip/nosuch`, { method: 'DELETE' })).status).toBe(404);
   expect(svc.busks.stats()).toMatchObject({ busks: 0, viewers: 0 });
   expect(svc.whip.size).toBe(0);
@@ -134,10 +137,12 @@ test('bad requests get the RFC\'s statuses and leave nothing behind', async () =
   expect((await patch({ 'if-match': '"stale"' }, 'a=end-of-candidates\r\n')).status).toBe(412);
   expect((await patch({ 'if-match': '*' }, 'a=ice-ufrag:new1\r\na=ice-pwd:newpasswordnewpasswordnew\r\n')).status).toBe(422); // ICE restart
   expect((await fetch(svc.url + location, { method: 'PATCH', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
-  expect((await patch({}, 'a=end-of-candidates\r\n')).status).toBe(204);
+  expect((await patch({}, 'a=end-of-candidates\r\n')).status).toBe(428); // no If-Match
+  expect((await patch({ 'if-match': ok.headers.get('etag')! }, 'a=end-of-candidates\r\n')).status).toBe(204);
   // CORS preflight for a browser WHIP client.
   const pre = await fetch(`${svc.url}/whip`, { method: 'OPTIONS', headers: { origin: 'https://studio.example', 'access-control-request-method': 'POST' } });
-  expect(pre.status).toBe(204);
+  expect(pre.status).toBe(200);
+  expect(pre.headers.get('link')).toBeNull(); // no ICE servers on a preflight
   expect(pre.headers.get('access-control-allow-origin')).toBe('*');
   expect(pre.headers.get('accept-post')).toBe('application/sdp');
   expect((await fetch(svc.url + location, { method: 'DELETE' })).status).toBe(200);

@@ -75,8 +75,9 @@ export function whipRouter(whip: WhipService, keys: StreamKeys, verifier: TokenV
 
   r.options(['/whip', '/whip/:id', '/whep/:id'], (req, res) => {
     cors(res);
+    // RFC 9725 §4.1: 200, with Accept-Post; no ICE servers on a preflight (§4.6).
     if (req.path === '/whip' || req.path.startsWith('/whep/')) res.set('Accept-Post', SDP);
-    res.status(204).end();
+    res.status(200).end();
   });
 
   r.post('/whip', body, wrap(async (req, res) => {

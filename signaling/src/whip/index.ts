@@ -11,6 +11,7 @@ import { log } from '../log';
 import type { State } from '../state';
 import { AppError } from '../stomp';
 import type { Principal } from '../stomp';
+import { withOpusParameters } from '../protocol/opus';
 import { parseSdpFrag } from './sdp';
 import { WhipSession, type SessionKind } from './session';
 
@@ -35,6 +36,7 @@ export interface WhipOptions {
 }
 
 const SWEEP_MS = 5000;
+const STEREO = { stereo: '1', 'sprop-stereo': '1' };
 
 export class WhipService {
   private readonly sessions = new Map<string, WhipSession>();
@@ -93,17 +95,21 @@ export class WhipService {
     this.add(s, p);
     try {
       await this.o.busks.runOffer(s.sessionId, () => this.o.busks.watch(rec, s, offer));
-      return { session: s, answer: await s.completeAnswer() };
+      // A player decodes stereo only when the description it applies says so (a busker in a music
+      // mode sends stereo Opus); harmless for a mono stream.
+      return { session: s, answer: withOpusParameters(await s.completeAnswer(), STEREO) };
     } catch (e) {
       await this.end(s);
       throw e;
     }
   }
 
-  /** PATCH: trickled client candidates. An ICE restart is refused (422): the leg keeps its ICE session. */
+  /** PATCH: trickled client candidates. An ICE restart is refused (422, RFC 9725 §4.3): the leg keeps its ICE session. */
   async trickle(kind: SessionKind, id: string, body: string, ifMatch: string | undefined): Promise<void> {
     const s = this.get(kind, id);
-    if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== s.etag) throw new WhipError(412, 'precondition-failed', `If-Match ${ifMatch} is not this ICE session (${s.etag})`);
+    // RFC 9725 §4.3.1: the client names the ICE session it trickles into.
+    if (ifMatch === undefined) throw new WhipError(428, 'precondition-required', `PATCH needs If-Match: ${s.etag}`);
+    if (ifMatch !== '*' && ifMatch !== s.etag) throw new WhipError(412, 'precondition-failed', `If-Match ${ifMatch} is not this ICE session (${s.etag})`);
     const frag = parseSdpFrag(body, s.offerMids);
     if (ifMatch === '*' || (frag.ufrag !== null && frag.ufrag !== s.clientUfrag)) {
       throw new WhipError(422, 'unprocessable', 'ICE restarts are not supported: DELETE the session and start a new one');
