@@ -2,40 +2,19 @@
 // once); a WHIP client on a real WebRTC stack (@roamhq/wrtc, as OBS would with its own) publishes
 // with it, trickling its candidates by PATCH; a viewer's watch page in Chromium decodes the busk
 // over WebRTC; DELETE on the WHIP session ends it and the watch page says so.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { Service } from '../../signaling/src/service';
 import { PeerHost } from '../../signaling/test/support/peers';
 import { waitFor } from '../../test-support/ports';
-import { ensureBuilt, expectVideoFlowing, startWebService, WebTest } from './support';
+import { expectVideoFlowing, serviceOnDataDir, signInStudio } from './support';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-obs-'));
-let svc: Service;
-let web: WebTest;
+const scene = serviceOnDataDir('web-obs-');
 let host: PeerHost;
-
-beforeAll(async () => {
-  await ensureBuilt();
-  svc = await startWebService({ DATA_DIR: dataDir });
-  await svc.store.db();
-  web = await WebTest.start(svc);
-  host = new PeerHost();
-  await host.ready;
-}, 120000);
-
-afterAll(async () => {
-  host?.stop();
-  await web?.close();
-  await svc?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+beforeAll(async () => { host = await PeerHost.start(); });
+afterAll(() => host?.stop());
 
 test('a stream key from the studio publishes over WHIP; a browser viewer decodes it; DELETE ends it for the viewer', async () => {
+  const { svc, web } = scene;
   const studio = await web.open(await web.context(), '/studio.html');
-  await studio.getByLabel('Your name').fill('Obsidian');
-  await studio.getByRole('button', { name: 'Sign in' }).click();
-  await studio.getByText('Signed in as').waitFor();
+  await signInStudio(studio, 'Obsidian');
   await studio.getByRole('heading', { name: 'Go live from OBS' }).waitFor();
   expect(await studio.getByLabel('WHIP server address').inputValue()).toBe(`${svc.url}/whip`);
   await studio.getByRole('button', { name: 'Make a stream key' }).click();

@@ -4,23 +4,16 @@
 // "My recordings" lists the finished recording with its thumbnail timeline and a player that plays.
 import type { Service } from '../../signaling/src/service';
 import { waitFor } from '../../test-support/ports';
-import { serviceOnDataDir } from './support';
+import { goLive, serviceOnDataDir, signInStudio } from './support';
 
 const scene = serviceOnDataDir('web-record-');
 
 test('record at go-live: badge for viewers, a live clip, then the recording in "My recordings"', async () => {
   const { svc, web } = scene;
   const studio = await web.open(await web.context(), '/studio.html');
-  await studio.getByLabel('Your name').fill('Rosa');
-  await studio.getByRole('button', { name: 'Sign in' }).click();
-  await studio.getByText('Signed in as').waitFor();
+  await signInStudio(studio, 'Rosa');
   expect(await studio.getByLabel('Record this show').isChecked()).toBe(false); // off by default
-  await studio.getByLabel('Title').fill('Recorded in the square');
-  await studio.getByLabel('Hashtags').fill('accordion');
-  await studio.getByLabel('Record this show').check();
-  await studio.getByRole('button', { name: 'Go live' }).click();
-  await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
-  const buskId = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+  const buskId = await goLive(studio, { title: 'Recorded in the square', hashtags: 'accordion', record: true });
   expect(await studio.getByLabel('Record this show').isDisabled()).toBe(true);
 
   const viewer = await web.open(await web.context(), `/watch.html?busk=${buskId}`);

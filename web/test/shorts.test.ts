@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Service } from '../../signaling/src/service';
 import { waitFor } from '../../test-support/ports';
-import { devToken, ensureBuilt, startWebService, WebTest } from './support';
+import { devToken, ensureBuilt, goLive, signInStudio, startWebService, WebTest } from './support';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-shorts-'));
 let svc: Service;
@@ -57,15 +57,8 @@ test('live with recording → a 20 s short → played on a phone → live commen
   // The busker goes live, recorded.
   const studioCtx = await web.context();
   const studio = await web.open(studioCtx, '/studio.html');
-  await studio.getByLabel('Your name').fill('Rosa');
-  await studio.getByRole('button', { name: 'Sign in' }).click();
-  await studio.getByText('Signed in as').waitFor();
-  await studio.getByLabel('Title').fill('Cello at dusk');
-  await studio.getByLabel('Hashtags').fill('cello');
-  await studio.getByLabel('Record this show').check();
-  await studio.getByRole('button', { name: 'Go live' }).click();
-  await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
-  const buskId = new URL(await studio.getAttribute('#watch-link', 'href') ?? '', svc.url).searchParams.get('busk') ?? '';
+  await signInStudio(studio, 'Rosa');
+  const buskId = await goLive(studio, { title: 'Cello at dusk', hashtags: 'cello', record: true });
   await waitFor(() => (svc.busks.recording(buskId)?.seconds ?? 0) >= 26, 60000, '26 s recorded');
   const { id: recordingId, file: recordingFile } = svc.busks.recording(buskId)!;
   expect(path.extname(recordingFile)).toBe('.mp4'); // H.264 offered first, so no WebM

@@ -121,6 +121,25 @@ export class WebTest {
   }
 }
 
+// ---- the studio ------------------------------------------------------------------------------
+
+/** The studio page signed in through the development sign-in as `name`. */
+export async function signInStudio(studio: Page, name: string): Promise<void> {
+  await studio.getByLabel('Your name').fill(name);
+  await studio.getByRole('button', { name: 'Sign in' }).click();
+  await studio.getByText('Signed in as').waitFor();
+}
+
+/** Fills the go-live form, goes live and waits for "You are live"; the busk's id. */
+export async function goLive(studio: Page, show: { title: string; hashtags: string; record?: boolean }): Promise<string> {
+  await studio.getByLabel('Title').fill(show.title);
+  await studio.getByLabel('Hashtags').fill(show.hashtags);
+  if (show.record) await studio.getByLabel('Record this show').check();
+  await studio.getByRole('button', { name: 'Go live' }).click();
+  await waitFor(async () => (await studio.textContent('#busk-state')) === 'You are live', 30000, 'live');
+  return new URL(await studio.getAttribute('#watch-link', 'href') ?? '', studio.url()).searchParams.get('busk') ?? '';
+}
+
 // ---- a watch page's video ----------------------------------------------------------------------
 
 /** Frames decoded by the page's own peer connection (getStats), read by the app into the DOM. */
