@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestService, devToken, connect, serverPipelines } from './support/service';
-import { PeerHost, watchBusk } from './support/peers';
+import { PeerHost, negotiate, startBusk, watchBusk } from './support/peers';
+import { startMediaServer } from '../../kurento/src';
 import type { Peer, Candidate } from './support/peers';
 import type { Service } from '../src/service';
 import { waitFor } from '../../test-support/ports';
@@ -217,4 +218,52 @@ test('a WHEP player that vanishes without DELETE is ended once ICE consent expir
   expect((await fetch(svc.url + res.headers.get('location'), { method: 'DELETE' })).status).toBe(200);
   presenter.close();
   await waitFor(async () => (await serverPipelines(svc)).length === 0, 10000, 'no pipelines');
+});
+
+describe('a media server restart', () => {
+  let engine: Awaited<ReturnType<typeof startMediaServer>>;
+  let svc2: Service;
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'whip-restart-'));
+  beforeAll(async () => {
+    engine = await startMediaServer({ port: 0, bindAddress: '127.0.0.1' });
+    svc2 = await startTestService({ KMS_URLS: engine.url, DATA_DIR: dir2 });
+  });
+  afterAll(async () => { await svc2?.close(); await engine?.close(); fs.rmSync(dir2, { recursive: true, force: true }); });
+
+  // A `reoffer` cannot reach an HTTP client: it reaches the WHIP/WHEP session, which ends (OBS and
+  // WHEP players start a new session on their own), instead of waiting for an offer that never comes.
+  test('ends the WHIP busk and the WHEP legs (they cannot reoffer); STOMP legs reoffer as before', async () => {
+    const token = await devToken(svc2, 'Restart', ['busker']);
+    const whipPeer = await host.presenter();
+    const res = await fetch(`${svc2.url}/whip?title=OBS`, { method: 'POST', headers: sdpHeaders(token), body: await whipPeer.offer() });
+    expect(res.status).toBe(201);
+    await whipPeer.answer(await res.text());
+    const [whipBusk] = await (await fetch(`${svc2.url}/api/busks`)).json() as { id: string }[];
+    // A STOMP-presented busk with a WHEP player.
+    const busker = await connect(svc2, await devToken(svc2, 'Stomp', ['busker']));
+    const { buskId, inbox } = await startBusk(host, busker, { title: 'Browser' });
+    const player = await host.viewer();
+    const w = await fetch(`${svc2.url}/whep/${buskId}`, { method: 'POST', headers: sdpHeaders(), body: await player.offer() });
+    expect(w.status).toBe(201);
+    await player.answer(await w.text());
+    await player.waitFrames(5);
+    expect(svc2.whip.size).toBe(2);
+
+    const port = engine.port;
+    await engine.close();
+    engine = await startMediaServer({ port, bindAddress: '127.0.0.1' });
+    // The WHIP busk ends at once (not after the silence limit); the STOMP presenter is asked to reoffer.
+    // (within 10 s: the silence limit, which would also end it, is 15 s)
+    await waitFor(async () => (await fetch(`${svc2.url}/api/busks/${whipBusk!.id}`)).status === 404, 10000, 'the WHIP busk ended');
+    await inbox.type('reoffer', 30000);
+    const presenter2 = await host.presenter();
+    await negotiate(busker, buskId, presenter2);
+    // Its viewers are asked next: the WHEP session ends instead of holding a dead leg.
+    await waitFor(() => svc2.whip.size === 0, 30000, 'the WHEP session ended');
+    await waitFor(async () => ((await (await fetch(`${svc2.url}/api/busks/${buskId}`)).json()) as { viewers: number }).viewers === 0, 10000, 'no viewer counted');
+    expect(await busker.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
+    await waitFor(() => engine.stats.pipelines === 0, 10000, 'nothing left on the media server');
+    await busker.close();
+    for (const p of [whipPeer, player, presenter2]) p.close();
+  });
 });

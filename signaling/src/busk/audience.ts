@@ -145,7 +145,10 @@ export class Audience {
 
   private reoffer(v: Viewer): void {
     this.ctx.o.metrics.reoffers.inc({ who: 'viewer' });
-    this.ctx.toSession(v.sessionId, `/queue/busk.${v.buskId}`, { type: 'reoffer', reason: 'media-server-restarted' });
+    const msg = { type: 'reoffer', reason: 'media-server-restarted' } as const;
+    // Through the leg's own channel: a WHEP session has no STOMP queue (it ends itself on reoffer).
+    if (v.channel) v.channel.send(msg);
+    else this.ctx.toSession(v.sessionId, `/queue/busk.${v.buskId}`, msg);
   }
 
   /**

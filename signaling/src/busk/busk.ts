@@ -77,6 +77,8 @@ export class Busk {
     const answering: PeerChannel = {
       sessionId: peer.sessionId, userId: peer.userId, isOpen: () => peer.isOpen(),
       send: (m) => { if (m.type === 'answer') answer = m.sdpAnswer; peer.send(m); },
+      ...(peer.gathered ? { gathered: () => peer.gathered?.() } : {}),
+      ...(peer.mediaState ? { mediaState: (up: boolean) => peer.mediaState?.(up) } : {}),
     };
     const { endpoint, previous } = await negotiate(presenter, {
       pipeline: this.pipeline, sdp, peer: answering,

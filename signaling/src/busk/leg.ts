@@ -5,6 +5,7 @@
 // Every candidate costs the media server a connectivity check pair and memory (5,000 of them took
 // 46 MB, issue 17): a leg takes at most ICE_CANDIDATES_PER_LEG per offer, held or applied.
 import type { Endpoint, IceCandidate } from '../media';
+import type { PeerChannel } from './context';
 import { AppError } from '../stomp';
 
 function tooMany(max: number): AppError {
@@ -49,6 +50,11 @@ export class EarlyCandidates {
 
 export abstract class Leg {
   endpoint: Endpoint | null = null;
+  /**
+   * How the leg's peer is reached (its last negotiation's channel): a STOMP session's queue, or a
+   * WHIP/WHEP session, which has no STOMP session for `reoffer` to go to.
+   */
+  channel: PeerChannel | null = null;
   closed = false;
   /** Bumped by every offer: a slower, older negotiation must not win over a newer one. */
   generation = 0;

@@ -54,6 +54,7 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     if (superseded()) throw new AppError('conflict', 'superseded by a newer offer');
     n.peer.send({ type: 'answer', sdpAnswer: answer });
     leg.attach(endpoint);
+    leg.channel = n.peer;
     endpoint.gatherCandidates().catch(() => {});
     return { endpoint, previous };
   } catch (e) {

@@ -23,7 +23,11 @@ export class Recovery {
       const sid = busk.rec.presenterSession;
       if (sid) {
         this.ctx.o.metrics.reoffers.inc({ who: 'presenter' });
-        this.ctx.toSession(sid, `/queue/busk.${busk.id}`, { type: 'reoffer', reason: 'media-server-restarted' });
+        const msg = { type: 'reoffer', reason: 'media-server-restarted' } as const;
+        // Through the presenter leg's own channel (a WHIP session has no STOMP queue).
+        const channel = busk.presenter?.sessionId === sid ? busk.presenter.channel : null;
+        if (channel) channel.send(msg);
+        else this.ctx.toSession(sid, `/queue/busk.${busk.id}`, msg);
       }
     }
     await this.audience.mediaLost(srv);
