@@ -72,16 +72,8 @@ export class Busk {
       this.pipeline = await this.ctx.o.media.createPipeline();
       await this.update({ kmsUrl: this.pipeline.server.url, pipelineId: this.pipeline.id });
     }
-    // The answer tells which codecs the presenter sends: the recorder leg asks for exactly those.
-    let answer = '';
-    const answering: PeerChannel = {
-      sessionId: peer.sessionId, userId: peer.userId, isOpen: () => peer.isOpen(),
-      send: (m) => { if (m.type === 'answer') answer = m.sdpAnswer; peer.send(m); },
-      ...(peer.gathered ? { gathered: () => peer.gathered?.() } : {}),
-      ...(peer.mediaState ? { mediaState: (up: boolean) => peer.mediaState?.(up) } : {}),
-    };
-    const { endpoint, previous } = await negotiate(presenter, {
-      pipeline: this.pipeline, sdp, peer: answering,
+    const { endpoint, previous, answer } = await negotiate(presenter, {
+      pipeline: this.pipeline, sdp, peer,
       video: { direction: 'recv', kbps: this.ctx.o.config.videoMaxKbps },
       // Flow state restarts with the new endpoint, before it can report anything.
       prepare: async () => { this.flow = {}; },
@@ -99,6 +91,7 @@ export class Busk {
     await this.connectViewers(endpoint);
     if (previous) await previous.release();
     await this.update({ presenterEndpointId: endpoint.id });
+    // The answer tells which codecs the presenter sends: the recorder leg asks for exactly those.
     if (this.rec.recording) this.recordFrom(endpoint, answer);
     if (this.needsViewerReoffer) {
       this.needsViewerReoffer = false;

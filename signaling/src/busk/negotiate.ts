@@ -24,8 +24,8 @@ export interface Negotiation {
   undo?: () => Promise<void>;
 }
 
-/** The new endpoint, attached to the leg, and the one it replaced (the caller releases it). */
-export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: Endpoint; previous: Endpoint | null }> {
+/** The new endpoint, attached to the leg, the one it replaced (the caller releases it) and the answer sent. */
+export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: Endpoint; previous: Endpoint | null; answer: string }> {
   const gen = ++leg.generation;
   const previous = leg.detachEndpoint();
   const superseded = () => leg.closed || gen !== leg.generation || (n.stillWanted ? !n.stillWanted() : false);
@@ -56,7 +56,7 @@ export async function negotiate(leg: Leg, n: Negotiation): Promise<{ endpoint: E
     leg.attach(endpoint);
     leg.channel = n.peer;
     endpoint.gatherCandidates().catch(() => {});
-    return { endpoint, previous };
+    return { endpoint, previous, answer };
   } catch (e) {
     if (ep) await ep.release();
     if (previous && !leg.closed && gen === leg.generation) leg.attach(previous); // keep the working endpoint

@@ -153,6 +153,15 @@ export function bearerPrincipal(verifier: TokenVerifier, req: Request): Principa
   }
 }
 
+/**
+ * The STUN/TURN servers handed to a client (TURN with short-lived credentials): `who` goes into the
+ * TURN username, which coturn logs; anonymous callers share a label.
+ */
+export function iceServersFor(config: Config, who: string | null) {
+  const label = (who ?? 'guest').replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 64) || 'guest';
+  return iceServers({ stunUrls: config.stunUrls, turnUrls: config.turn.urls, secret: config.turn.secret, ttlSeconds: config.turn.ttlSeconds }, label);
+}
+
 /** An async route whose rejection goes to the error handler. */
 export const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
   Promise.resolve().then(() => fn(req, res)).catch(next);
@@ -203,11 +212,10 @@ export function createHttpApp(d: HttpDeps): express.Express {
   }));
 
   app.get('/api/ice-servers', wrap((req, res) => {
-    // The TURN username carries who asked (coturn logs it); anonymous callers share a label.
-    let label = 'guest';
-    try { label = bearer(req)?.id ?? 'guest'; } catch { /* an invalid token still gets STUN/TURN as a guest */ }
+    let who: string | null = null;
+    try { who = bearer(req)?.id ?? null; } catch { /* an invalid token still gets STUN/TURN as a guest */ }
     res.set('Cache-Control', 'no-store');
-    res.json(iceServers({ stunUrls: d.config.stunUrls, turnUrls: d.config.turn.urls, secret: d.config.turn.secret, ttlSeconds: d.config.turn.ttlSeconds }, label.replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 64)));
+    res.json(iceServersFor(d.config, who));
   }));
 
   app.post('/api/dev/token', express.json({ limit: '8kb' }), wrap((req, res) => {

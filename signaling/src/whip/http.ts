@@ -3,13 +3,12 @@
 // (browser WHIP/WHEP clients on other origins): the Bearer token, not a cookie, is the credential.
 import express from 'express';
 import type { Request, Response } from 'express';
-import { iceServers } from '../../../turn/src/credentials';
 import type { TokenVerifier } from '../auth';
 import type { Config } from '../config';
-import { bearerPrincipal, HttpError, wrap } from '../http/app';
+import { bearerPrincipal, HttpError, iceServersFor, wrap } from '../http/app';
 import { LIMITS } from '../busk/validate';
 import type { Principal } from '../stomp';
-import { WhipError, type SessionKind, type WhipService, type WhipSession } from './index';
+import type { SessionKind, WhipService, WhipSession } from './index';
 import { StreamKeys } from './stream-keys';
 
 const SDP = 'application/sdp';
@@ -25,9 +24,9 @@ function cors(res: Response): void {
   });
 }
 
-/** RFC 9725 §4.6: one Link per ICE server (TURN with its short-lived credential). */
-function iceLinks(config: Config, who: string): string[] {
-  const servers = iceServers({ stunUrls: config.stunUrls, turnUrls: config.turn.urls, secret: config.turn.secret, ttlSeconds: config.turn.ttlSeconds }, who.replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 64) || 'guest');
+/** RFC 9725 §4.6: one Link per ICE server (TURN with its short-lived credential, as /api/ice-servers gives). */
+function iceLinks(config: Config, who: string | null): string[] {
+  const servers = iceServersFor(config, who);
   const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
   return servers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((url) =>
     `<${url}>; rel="ice-server"${s.username ? `; username=${q(s.username)}; credential=${q(String(s.credential))}; credential-type="password"` : ''}`));
@@ -51,20 +50,15 @@ export function whipRouter(whip: WhipService, keys: StreamKeys, verifier: TokenV
     }
     return who(req);
   };
-  const created = (req: Request, res: Response, kind: SessionKind, s: WhipSession, answer: string, p: Principal | null) => {
+  const created = (res: Response, kind: SessionKind, s: WhipSession, answer: string, p: Principal | null) => {
     res.status(201).set({ Location: `/${kind}/${s.id}`, ETag: s.etag, 'Content-Type': SDP, 'Accept-Patch': SDPFRAG, 'Cache-Control': 'no-store' });
-    res.append('Link', iceLinks(config, p?.id ?? 'guest'));
+    res.append('Link', iceLinks(config, p?.id ?? null));
     res.send(answer);
   };
   const patch = (kind: SessionKind) => wrap(async (req, res) => {
     cors(res);
     needType(req, SDPFRAG);
-    try {
-      await whip.trickle(kind, String(req.params.id), String(req.body ?? ''), req.get('if-match'));
-    } catch (e) {
-      if (e instanceof WhipError) throw new HttpError(e.status, e.code, e.message);
-      throw e;
-    }
+    await whip.trickle(kind, String(req.params.id), String(req.body ?? ''), req.get('if-match'));
     res.status(204).end();
   });
   const del = (kind: SessionKind) => wrap(async (req, res) => {
@@ -86,7 +80,7 @@ export function whipRouter(whip: WhipService, keys: StreamKeys, verifier: TokenV
       const p = await publisher(req);
       needType(req, SDP);
       const { session, answer } = await whip.publish(p, String(req.body ?? ''), req.query as Record<string, unknown>);
-      created(req, res, 'whip', session, answer, p);
+      created(res, 'whip', session, answer, p);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer realm="whip"');
@@ -101,7 +95,7 @@ export function whipRouter(whip: WhipService, keys: StreamKeys, verifier: TokenV
     needType(req, SDP);
     const p = who(req);
     const { session, answer } = await whip.play(p, String(req.params.buskId), String(req.body ?? ''));
-    created(req, res, 'whep', session, answer, p);
+    created(res, 'whep', session, answer, p);
   }));
   r.patch('/whep/:id', body, patch('whep'));
   r.delete('/whep/:id', del('whep'));

@@ -7,6 +7,7 @@
 import type { BuskService } from '../busk';
 import { parseOffer, parseStart } from '../busk/validate';
 import { hasRole } from '../auth';
+import { HttpError } from '../http/app';
 import { log } from '../log';
 import type { State } from '../state';
 import { AppError } from '../stomp';
@@ -17,11 +18,6 @@ import { WhipSession, type SessionKind } from './session';
 
 export { WhipSession } from './session';
 export type { SessionKind } from './session';
-
-/** A PATCH the session cannot carry out, with its RFC status (412, 422). */
-export class WhipError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
-}
 
 export interface WhipOptions {
   busks: BuskService;
@@ -108,11 +104,11 @@ export class WhipService {
   async trickle(kind: SessionKind, id: string, body: string, ifMatch: string | undefined): Promise<void> {
     const s = this.get(kind, id);
     // RFC 9725 §4.3.1: the client names the ICE session it trickles into.
-    if (ifMatch === undefined) throw new WhipError(428, 'precondition-required', `PATCH needs If-Match: ${s.etag}`);
-    if (ifMatch !== '*' && ifMatch !== s.etag) throw new WhipError(412, 'precondition-failed', `If-Match ${ifMatch} is not this ICE session (${s.etag})`);
+    if (ifMatch === undefined) throw new HttpError(428, 'precondition-required', `PATCH needs If-Match: ${s.etag}`);
+    if (ifMatch !== '*' && ifMatch !== s.etag) throw new HttpError(412, 'precondition-failed', `If-Match ${ifMatch} is not this ICE session (${s.etag})`);
     const frag = parseSdpFrag(body, s.offerMids);
     if (ifMatch === '*' || (frag.ufrag !== null && frag.ufrag !== s.clientUfrag)) {
-      throw new WhipError(422, 'unprocessable', 'ICE restarts are not supported: DELETE the session and start a new one');
+      throw new HttpError(422, 'unprocessable', 'ICE restarts are not supported: DELETE the session and start a new one');
     }
     for (const c of frag.candidates) await this.o.busks.addCandidate(s.buskId, s.sessionId, c);
   }

@@ -45,26 +45,36 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> implements Peer
   private closed = false;
   private answer: string | null = null;
   private readonly candidates: IceCandidate[] = [];
-  private gatheredNow: (() => void) | null = null;
-  private readonly gatheredDone: Promise<void>;
-  private lastCandidateAt = 0;
+  /** Gathering is done, or the candidates went quiet: the answer can go. */
+  private settled = false;
+  private onSettled: (() => void) | null = null;
+  private quietTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly kind: SessionKind, readonly userId: string, readonly offer: string) {
     super();
     this.sessionId = `${kind}:${this.id}`;
     this.offerMids = mids(offer);
-    this.gatheredDone = new Promise((r) => { this.gatheredNow = r; });
   }
 
   get clientUfrag(): string | null { return iceUfrag(this.offer); }
 
   send(msg: PeerMessage): void {
     if (msg.type === 'answer') this.answer = msg.sdpAnswer;
-    else if (msg.type === 'ice') { this.candidates.push(msg.candidate); this.lastCandidateAt = Date.now(); }
+    else if (msg.type === 'ice') {
+      this.candidates.push(msg.candidate);
+      clearTimeout(this.quietTimer);
+      this.quietTimer = setTimeout(() => this.settle(), CANDIDATE_QUIET_MS);
+    }
     else if (msg.type === 'reoffer') this.emit('lost', msg.reason);
   }
 
-  gathered(): void { this.gatheredNow?.(); }
+  gathered(): void { this.settle(); }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.quietTimer);
+    this.onSettled?.();
+  }
 
   mediaState(connected: boolean): void {
     if (connected) { this.connectedOnce = true; this.downSince = null; } else this.downSince ??= Date.now();
@@ -75,21 +85,19 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> implements Peer
   /** The answer with the candidates found once gathering is done, or quiet, or after GATHER_WAIT_MS. */
   async completeAnswer(waitMs = GATHER_WAIT_MS): Promise<string> {
     if (this.answer === null) throw new AppError('unavailable', 'the media server gave no answer');
-    const until = Date.now() + waitMs;
-    const quiet = () => this.candidates.length > 0 && Date.now() - this.lastCandidateAt >= CANDIDATE_QUIET_MS;
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const check = () => { if (done || quiet() || Date.now() >= until) { clearInterval(timer); resolve(); } };
-      const timer = setInterval(check, 25);
-      void this.gatheredDone.then(() => { done = true; check(); });
-      check();
-    });
+    if (!this.settled) {
+      let cap: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => { this.onSettled = resolve; cap = setTimeout(resolve, waitMs); });
+      clearTimeout(cap);
+      this.onSettled = null;
+    }
     return withCandidates(this.answer, this.candidates);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.quietTimer);
     this.emit('close');
     this.removeAllListeners();
   }
