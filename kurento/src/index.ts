@@ -142,5 +142,6 @@ export type { ObjectLimits } from './protocol/processor';
 export * as record from './media/record';
 export { iceConfig } from './media/ice-config';
 export { installDtlsRetransmitFix } from './media/dtls-retransmit';
+export { installNativeEcdh } from './media/dtls-ecdh';
 export { installIceAddressFilter } from './media/ice-addresses';
 export { serverCodecs } from './media/codecs';

@@ -1,6 +1,6 @@
 // The REMB a presenter gets from the engine (bandwidth.ts): KMS's rules, with the audio the viewers
 // receive taken off their estimates so that video gives way first.
-import { ESTIMATE_TTL_MS, LossEstimate, rembBitrate, videoBudget, type SinkBandwidth } from '../src/media/bandwidth';
+import { ESTIMATE_TTL_MS, HOLD_AFTER_LOSS_MS, LossEstimate, rembBitrate, videoBudget, type SinkBandwidth } from '../src/media/bandwidth';
 
 const NOW = 1_000_000;
 const sink = (bps: number | null, min = 100, max = 500, at = NOW): SinkBandwidth => ({
@@ -37,7 +37,7 @@ test('a REMB bitrate goes on the wire as mantissa and exponent, and reads back (
   }
 });
 
-test('a viewer\'s loss becomes a limit: cut by the loss above 5 %, held to 1 %, grown 5 % below, once a second', () => {
+test('a viewer\'s loss becomes a limit: cut by the loss above 5 %, held after loss, then probed 2 % a second, once a second', () => {
   const e = new LossEstimate();
   e.report(0.005, 400_000, 0);
   expect(e.bps).toBe(0); // no loss, no limit
@@ -49,10 +49,38 @@ test('a viewer\'s loss becomes a limit: cut by the loss above 5 %, held to 1 %, 
   expect(e.bps).toBe(200_000); // never below half of what was sent
   e.report(0.03, 200_000, 3000);
   expect(e.bps).toBe(200_000); // 1–5 %: hold
-  e.report(0, 200_000, 4000);
-  expect(e.bps).toBeCloseTo(210_000);
-  for (let t = 5000; t < 30_000; t += 1000) e.report(0, 200_000, t);
-  expect(e.bps).toBe(0); // no longer binding: dropped
+  // No loss since 3 s: the limit stays put for the hold…
+  for (let t = 4000; t < 3000 + HOLD_AFTER_LOSS_MS; t += 1000) e.report(0, 200_000, t);
+  expect(e.bps).toBe(200_000);
+  // …then probes upwards, 2 % a second.
+  e.report(0, 200_000, 3000 + HOLD_AFTER_LOSS_MS);
+  expect(e.bps).toBeCloseTo(204_000);
+  e.report(0, 200_000, 4000 + HOLD_AFTER_LOSS_MS);
+  expect(e.bps).toBeCloseTo(208_080);
+  for (let t = 5000 + HOLD_AFTER_LOSS_MS; t < 60_000 + HOLD_AFTER_LOSS_MS; t += 1000) e.report(0, 100_000, t);
+  expect(e.bps).toBe(0); // no longer binding (above twice what is sent): dropped
+});
+
+test('a probing step that brings loss back is undone at once, and the hold starts again', () => {
+  const e = new LossEstimate();
+  e.report(0.1, 300_000, 0);
+  expect(e.bps).toBe(270_000);
+  let t = HOLD_AFTER_LOSS_MS;
+  e.report(0, 270_000, t);
+  expect(e.bps).toBeCloseTo(275_400);
+  e.report(0.02, 275_000, (t += 1000)); // the edge
+  expect(e.bps).toBe(270_000);
+  e.report(0, 270_000, (t += 1000));
+  e.report(0, 270_000, (t += HOLD_AFTER_LOSS_MS - 2000));
+  expect(e.bps).toBe(270_000); // held again from the loss
+  e.report(0, 270_000, (t += 2000));
+  expect(e.bps).toBeCloseTo(275_400);
+  // Loss within the same second as a change still counts for the hold.
+  e.report(0.5, 275_000, t + 500);
+  e.report(0, 275_000, t + 1000);
+  expect(e.bps).toBeCloseTo(275_400);
+  e.report(0, 275_000, t + HOLD_AFTER_LOSS_MS);
+  expect(e.bps).toBeCloseTo(275_400);
 });
 
 test('a loss limit held in the 1–5 % band stays current while reports come (it does not lapse after the TTL)', () => {

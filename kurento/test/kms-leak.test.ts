@@ -2,15 +2,13 @@
 // (getPipelines() empty), no UDP sockets or file descriptors, no subscriptions, flat heap.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import fs from 'node:fs';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { startMediaServer, type MediaServer } from '../src';
 import { connectKms, closeKms, quietConsole, type Kms } from './kms-client-support';
+import { collector } from '../../test-support/memory';
 
 jest.setTimeout(180000);
 
-v8.setFlagsFromString('--expose_gc');
-const gc: () => void = vm.runInNewContext('gc');
+const gc = collector();
 
 function udpHandles(): number {
   return (process as any)._getActiveHandles().filter((h: any) => h?.constructor?.name === 'Socket' && typeof h.type === 'string' && h.type.startsWith('udp')).length;

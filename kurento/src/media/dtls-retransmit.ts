@@ -12,7 +12,7 @@
 // 4, 5 and 6 treat a duplicate as a retransmission; this makes flight 3 do the same: a
 // HelloVerifyRequest that arrives once flight 3 (or later) is under way is ignored (flight 3 keeps
 // retransmitting on its own timer until the server's flight 4 arrives).
-import path from 'node:path';
+import { weriftModule } from './werift-internal';
 
 let installed = false;
 
@@ -21,17 +21,9 @@ interface Flight3Like { dtls: { flight?: number }; exec(verifyReq: unknown): Pro
 export function installDtlsRetransmitFix(): void {
   if (installed) return;
   installed = true;
-  let mod: { Flight3?: { prototype: Flight3Like } };
-  try {
-    // Not exported by werift's package.json: reach the module file next to its main entry
-    // (lib/webrtc/src/index.js → lib/dtls/src/flight/client/flight3.js), the one its DtlsClient uses.
-    const main = require.resolve('werift');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    mod = require(path.join(path.dirname(main), '../../dtls/src/flight/client/flight3.js'));
-  } catch {
-    return; // werift's layout changed: nothing to patch
-  }
-  const proto = mod.Flight3?.prototype;
+  // The module its DtlsClient uses.
+  const mod = weriftModule<{ Flight3?: { prototype: Flight3Like } }>('dtls/src/flight/client/flight3.js');
+  const proto = mod?.Flight3?.prototype;
   const original = proto?.exec;
   if (!proto || typeof original !== 'function') return;
   proto.exec = function (this: Flight3Like, verifyReq: unknown): Promise<void> {

@@ -11,6 +11,7 @@ import { Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
 import { takeDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
+import { installNativeEcdh } from './dtls-ecdh';
 import { routeFeedbackByMediaSource } from './rtcp-routing';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
@@ -81,6 +82,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     super();
     installIceAddressFilter();
     installDtlsRetransmitFix();
+    installNativeEcdh();
     this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: takeDtlsKeys() } });
     routeFeedbackByMediaSource(this.pc, {
       onRemb: (bps) => { this.remb = { bps, at: Date.now() }; },
@@ -534,10 +536,10 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     removeTicking(this);
     this.keyframes.close();
     this.pendingCandidates.length = 0;
-    try {
-      await this.localApplied;
-      await this.pc.close();
-    } catch { /* already torn down */ }
+    // The local description (and its gathering) may have failed: the peer connection is closed
+    // anyway, or its ICE sockets stay open and hold the whole peer (found by the chaos fuzzer).
+    await this.localApplied.catch(() => undefined);
+    await this.pc.close().catch(() => undefined);
     this.removeAllListeners();
   }
 

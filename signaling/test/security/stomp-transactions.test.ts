@@ -3,13 +3,8 @@
 // a session's open transactions together are capped in bytes, and the bytes are let go at COMMIT,
 // ABORT and close (BrokerStats.transactionBytes shows what is held).
 import { startBroker, Running, connectedTcp, frame, waitFor, barrier, RawClient } from '../stomp/helpers';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { DEFAULT_LIMITS } from '../../src/stomp';
-
-// A full GC on demand, to measure what stays referenced (not what is merely not collected yet).
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
+import { retainedArrayBuffers } from '../../../test-support/memory';
 
 let r: Running;
 beforeAll(async () => {
@@ -98,12 +93,10 @@ test('a held frame keeps only its own bytes, not the socket read it came in', as
   const one = Buffer.concat([txSend('small', 10), Buffer.alloc(64 * 1024, 10)]);
   const writes = Buffer.alloc(one.length * 200);
   for (let i = 0; i < 200; i++) one.copy(writes, i * one.length);
-  gc();
-  const before = process.memoryUsage().arrayBuffers;
+  const before = await retainedArrayBuffers();
   for (let i = 0; i < 200; i++) c.send(writes.subarray(i * one.length, (i + 1) * one.length));
   await barrier(c);
-  gc();
-  const held = process.memoryUsage().arrayBuffers - before;
+  const held = (await retainedArrayBuffers()) - before;
   expect(writes.length).toBe(200 * one.length);
   // 200 × 64 KiB = 13 MB if each held body kept its socket read alive; a few hundred bytes each if not.
   expect(held).toBeLessThan(4 * MB);

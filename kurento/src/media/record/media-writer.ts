@@ -17,7 +17,8 @@ import { RecordError, type EncodedFrame, type FrameCodec } from './types';
 export type Container = 'webm' | 'mp4';
 
 export interface MediaWriterOptions {
-  path: string;
+  /** The file; omitted, nothing is written but the `fragments` (a live packager's writer). */
+  path?: string;
   container: Container;
   /** The video track's codec; omit for an audio-only file. */
   video?: 'vp8' | 'h264';
@@ -69,7 +70,7 @@ export class MediaWriter extends EventEmitter {
   private readonly output: Output;
   private readonly videoSource: EncodedVideoPacketSource | null = null;
   private readonly audioSource: EncodedAudioPacketSource | null = null;
-  private readonly fd: number;
+  private readonly fd: number | null;
   private chain: Promise<void>;
   /** Each track's last frame waits for the next one, which gives it its duration. */
   private readonly held: Partial<Record<'audio' | 'video', Pending>> = {};
@@ -86,11 +87,11 @@ export class MediaWriter extends EventEmitter {
       if (c && !MediaWriter.holds(options.container, c)) throw new RecordError(`${options.container.toUpperCase()} cannot hold ${c} without re-encoding`, 'UNSUPPORTED_CODEC');
     }
     if (!options.video && !options.audio) throw new RecordError('A recording needs at least one track', 'UNSUPPORTED_CODEC');
-    this.fd = fs.openSync(options.path, 'w');
+    this.fd = options.path === undefined ? null : fs.openSync(options.path, 'w');
     const fd = this.fd;
     const target = new StreamTarget(new WritableStream<StreamTargetChunk>({
       // Synchronous positional writes: when mediabunny hands over a fragment it is in the file.
-      write: (chunk) => { fs.writeSync(fd, chunk.data, 0, chunk.data.length, chunk.position); },
+      write: (chunk) => { if (fd !== null) fs.writeSync(fd, chunk.data, 0, chunk.data.length, chunk.position); },
     }));
     const fragment = options.fragmentSeconds ?? 1;
     const format = options.container === 'mp4'
@@ -173,7 +174,7 @@ export class MediaWriter extends EventEmitter {
 
   private fail(e: unknown): void {
     if (this.failed) return;
-    this.failed = e instanceof RecordError ? e : new RecordError(`Cannot write ${this.options.path}: ${e instanceof Error ? e.message : String(e)}`, 'WRITE_FAILED');
+    this.failed = e instanceof RecordError ? e : new RecordError(`Cannot write ${this.options.path ?? 'the stream'}: ${e instanceof Error ? e.message : String(e)}`, 'WRITE_FAILED');
     if (this.listenerCount('error')) this.emit('error', this.failed);
   }
 
@@ -198,7 +199,7 @@ export class MediaWriter extends EventEmitter {
     } catch (e) {
       this.fail(e);
     } finally {
-      fs.closeSync(this.fd);
+      if (this.fd !== null) fs.closeSync(this.fd);
     }
     if (this.failed) throw this.failed;
   }
