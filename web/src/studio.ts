@@ -370,6 +370,7 @@ form.addEventListener('submit', async (e) => {
       hashtags: hashtagsOf($<HTMLInputElement>('hashtags').value),
       location: whereChoice() === 'none' ? null : pin,
       record: $<HTMLInputElement>('record').checked,
+      crowdTier: !!config.hls,
     }, camera.stream);
     liveShow = { id, title, hashtags: hashtagsOf($<HTMLInputElement>('hashtags').value) };
     show($('clip-live'), $<HTMLInputElement>('record').checked);

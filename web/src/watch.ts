@@ -1,8 +1,11 @@
 // Watching one busk: the video, what it is, how far away it is and how to get there, and its chat.
-// The page always says which state it is in: connecting, live, stalled or ended.
+// The page always says which state it is in: connecting, live, stalled or ended, and which tier it
+// plays: WebRTC (real time) while the busk has room and this network lets it connect, else the HLS
+// crowd tier (a few seconds behind) when the service makes one.
 import { getBusk, getConfig, getIceServers } from './lib/api';
 import { currentIdentity, signOut } from './lib/auth';
 import { Chat } from './lib/chat';
+import { CrowdPlayer } from './lib/crowd';
 import { askPosition, directionsUrl, distanceMeters, formatDistance, geoUri, rememberedPosition } from './lib/geo';
 import { showLinkState } from './lib/link-status';
 import { FlowWatch, type Flow } from './lib/media-health';
@@ -12,6 +15,14 @@ import { $, announce, errorText, show, sinceText, tagList, viewersText } from '.
 import { Viewer } from './lib/webrtc';
 
 type WatchState = 'connecting' | 'live' | 'stalled' | 'ended';
+type Tier = 'webrtc' | 'hls';
+
+const TIER_TEXT: Record<Tier, string> = {
+  webrtc: 'Real time (WebRTC)',
+  hls: 'Crowd tier (HLS): a few seconds behind',
+};
+/** WebRTC that has not connected by then (no UDP, no TURN, a blocking proxy) gives way to HLS. */
+const WEBRTC_CONNECT_MS = 8000;
 /** What the page says; `away` is a stall the service confirms: the busker's media stopped. */
 type StateText = WatchState | 'away';
 
@@ -32,6 +43,9 @@ let localFlow: Flow = 'waiting';
 let viewer: Viewer | null = null;
 let watch: FlowWatch | null = null;
 let chat: Chat | null = null;
+let tier: Tier = 'webrtc';
+let crowd: CrowdPlayer | null = null;
+let webrtcConnected = false;
 
 function setState(next: WatchState, detail?: string): void {
   if (state === 'ended') return; // final
@@ -46,10 +60,12 @@ function setState(next: WatchState, detail?: string): void {
   if (next === 'live') announce($('watch-detail'), '');
   if (next === 'ended') {
     viewer?.close();
+    crowd?.close();
     watch?.stop();
     chat?.close();
     video.srcObject = null;
     show(video, false);
+    show($('tier'), false);
     show($('unmute'), false);
     $('viewer-count').textContent = '';
     show($('ended-actions'), true);
@@ -87,8 +103,8 @@ function showPlace(pin: LatLng | null, here: LatLng | null): void {
 }
 
 // ---- video: autoplay with sound when the browser allows it, muted with a button when not -------
-async function play(stream: MediaStream): Promise<void> {
-  if (video.srcObject !== stream) video.srcObject = stream;
+async function play(stream?: MediaStream): Promise<void> {
+  if (stream && video.srcObject !== stream) video.srcObject = stream;
   if (!$('unmute').hidden) return; // already playing muted: the button stays until tapped
   video.muted = false;
   try {
@@ -132,6 +148,56 @@ function rescueIfStuck(): void {
   viewer.negotiate().catch((e) => announce($('watch-detail'), `Could not reconnect the video: ${errorText(e)}`));
 }
 
+// ---- the tiers ------------------------------------------------------------------------------------
+function showTier(t: Tier): void {
+  tier = t;
+  video.dataset.tier = t;
+  const box = $('tier');
+  box.dataset.tier = t;
+  box.textContent = TIER_TEXT[t];
+  show(box, true);
+}
+
+/**
+ * Leaves the WebRTC leg for the busk's HLS playlist. False when there is none to go to: the service
+ * runs no crowd tier, the busker's codec cannot be packaged (VP8), or this browser plays no HLS.
+ */
+async function moveToCrowd(why: string): Promise<boolean> {
+  if (tier === 'hls') return true;
+  if (state === 'ended') return false;
+  // Asked afresh: the tier is withdrawn when the presenter's codec turns out unsuitable.
+  const busk = await getBusk(buskId).catch(() => undefined);
+  if (!busk?.hls || !CrowdPlayer.supported(video) || tier !== 'webrtc' || state === 'ended') return false;
+  showTier('hls');
+  viewer?.close();
+  viewer = null;
+  // Whatever the WebRTC leg got to on the service goes now, not when its session ends.
+  if (signaling.state === 'online') signaling.send(`/app/busk.${buskId}.leave`, {});
+  video.srcObject = null;
+  watch?.reset();
+  announce($('watch-detail'), why);
+  crowd = new CrowdPlayer(video, busk.hls, {
+    ended: () => setState('ended'),
+    error: (m) => announce($('watch-detail'), m),
+  });
+  try {
+    await crowd.start();
+  } catch (e) {
+    announce($('watch-detail'), `Could not start the HLS player: ${errorText(e)}`);
+    return true;
+  }
+  void play();
+  return true;
+}
+
+/** WebRTC could not get through: HLS when there is one, else the reason stays on the page. */
+async function webrtcFailed(reason: string): Promise<void> {
+  if (webrtcConnected || tier !== 'webrtc' || state === 'ended') return;
+  if (!(await moveToCrowd(`${reason}: watching the crowd tier (HLS) instead, a few seconds behind.`))) {
+    announce($('watch-detail'), `${reason}.`);
+  }
+}
+
 // ---- start ------------------------------------------------------------------------------------
 const signaling = new Signaling({
   token: () => currentIdentity()?.token ?? null,
@@ -164,10 +230,14 @@ async function main(): Promise<void> {
   });
   viewer = new Viewer({
     signaling, buskId, iceServers,
-    onState: (s) => { video.dataset.peer = s; },
+    onState: (s) => {
+      video.dataset.peer = s;
+      if (s === 'connected') webrtcConnected = true;
+      else if (s === 'failed') void webrtcFailed('Real-time video could not connect on this network');
+    },
     onError: (e) => announce($('watch-detail'), `Media: ${e.message}`),
   }, (stream) => void play(stream));
-  watch = new FlowWatch(() => viewer?.pc ?? null, 'in', (s) => {
+  watch = new FlowWatch(() => (tier === 'hls' ? video : viewer?.pc ?? null), 'in', (s) => {
     localFlow = s.flow;
     video.dataset.framesDecoded = String(s.counter);
     video.dataset.sampledAt = String(Date.now());
@@ -182,20 +252,28 @@ async function main(): Promise<void> {
   // First connect and every reconnect: (re)offer. After a drop the service has released this
   // session's endpoint, so a new negotiation is needed either way.
   signaling.onConnect(async (again) => {
-    if (state === 'ended') return;
+    if (state === 'ended' || tier === 'hls') return; // the HLS tier needs no media session
     if (again) { setState(state === 'live' ? 'stalled' : 'connecting'); watch?.reset(); }
     try {
       await viewer!.negotiate();
     } catch (e) {
       if (e instanceof RequestError && e.code === 'not-found') setState('ended');
+      else if (e instanceof RequestError && e.code === 'full') {
+        if (!(await moveToCrowd('Real-time video is full for this show: watching the crowd tier (HLS), a few seconds behind.'))) {
+          announce($('watch-detail'), 'This show is full: try again in a little while.');
+        }
+      } else if (!webrtcConnected && !(e instanceof RequestError)) void webrtcFailed(`Real-time video is not available here (${errorText(e)})`);
       else announce($('watch-detail'), `Could not connect: ${errorText(e)}`);
     }
   });
+  showTier('webrtc');
+  // Counted from here, not from the first offer: a network that blocks WebSockets never offers.
+  setTimeout(() => void webrtcFailed('Real-time video did not connect'), WEBRTC_CONNECT_MS);
   signaling.start();
 }
 
 window.addEventListener('pagehide', () => {
-  if (state !== 'ended' && buskId) signaling.send(`/app/busk.${buskId}.leave`, {});
+  if (state !== 'ended' && tier === 'webrtc' && buskId) signaling.send(`/app/busk.${buskId}.leave`, {});
 });
 
 void main();

@@ -183,12 +183,12 @@ export async function expectVideoFlowing(page: Page, within = 10000): Promise<vo
  * The durable-data scene of one test file: the service on a fresh DATA_DIR (its store open) and a
  * browser, started before all tests and stopped (and the directory removed) after them.
  */
-export function serviceOnDataDir(prefix: string): { svc: Service; web: WebTest } {
+export function serviceOnDataDir(prefix: string, env: Env = {}): { svc: Service; web: WebTest } {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const scene = {} as { svc: Service; web: WebTest };
   beforeAll(async () => {
     await ensureBuilt();
-    scene.svc = await startWebService({ DATA_DIR: dataDir });
+    scene.svc = await startWebService({ DATA_DIR: dataDir, ...env });
     await scene.svc.store.db();
     scene.web = await WebTest.start(scene.svc);
   }, 120000);

@@ -25,6 +25,11 @@ export interface PublicBusk {
   media: MediaState;
   /** The busker chose to record this show (`record: true` at busk.start): viewers see a badge. */
   recording?: boolean;
+  /**
+   * The crowd tier's playlist (HLS, a few seconds behind WebRTC) when it is on for this busk; gone
+   * (null) when the presenter's codecs cannot be served as HLS without re-encoding (VP8).
+   */
+  hls?: string | null;
 }
 
 export interface IceCandidate {
@@ -95,7 +100,7 @@ export interface ChatMessage {
 
 export type ErrorCode =
   | 'unauthorized' | 'forbidden' | 'not-found' | 'bad-request' | 'conflict' | 'rate-limited'
-  | 'media-error' | 'unavailable';
+  | 'media-error' | 'unavailable' | 'full';
 
 /** /user/queue/errors */
 export interface ErrorMessage { code: ErrorCode | (string & {}); message: string; destination?: string; receipt?: string }
@@ -129,6 +134,8 @@ export interface WebConfig {
   stompPath?: string;
   chat?: { maxLength: number };
   nodeId?: string;
+  /** HLS_ENABLED: new busks have a crowd tier; the studio sends H.264 when it can. */
+  hls?: boolean;
 }
 
 /** POST /api/dev/token */

@@ -7,7 +7,11 @@ import type { BuskEvent, LatLng, MediaState } from './types';
 import type { SoundSettings } from './sound';
 import { Presenter } from './webrtc';
 
-export interface ShowDetails { title: string; description: string; hashtags: string[]; location: LatLng | null; record?: boolean }
+export interface ShowDetails {
+  title: string; description: string; hashtags: string[]; location: LatLng | null; record?: boolean;
+  /** The service runs the HLS crowd tier: it is made without re-encoding, and HLS players want H.264. */
+  crowdTier?: boolean;
+}
 
 export type OnAirState = 'starting' | 'live' | 'recovering' | 'ended';
 
@@ -70,7 +74,7 @@ export class Broadcast {
       onState: (s) => this.on.peer(s),
       onError: (e) => this.on.state('recovering', e.message),
       onOffer: (kind) => this.on.offer?.(kind),
-    }, stream, this.sound, { h264: !!details.record });
+    }, stream, this.sound, { h264: !!details.record || !!details.crowdTier });
     this.watch = new FlowWatch(() => this.presenter?.pc ?? null, 'out', (s) => {
       this.localFlow = s.flow;
       this.on.media(this.serviceMedia, s.flow);

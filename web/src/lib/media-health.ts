@@ -25,7 +25,8 @@ export class FlowWatch {
   private timer: ReturnType<typeof setInterval>;
 
   constructor(
-    private readonly pc: () => RTCPeerConnection | null,
+    /** Where frames are counted: a peer connection's getStats, or a video element played by MSE or natively (the HLS tier). */
+    private readonly source: () => RTCPeerConnection | HTMLVideoElement | null,
     private readonly direction: 'in' | 'out',
     private readonly onSample: (s: FlowSample) => void,
     intervalMs = 1000,
@@ -42,11 +43,13 @@ export class FlowWatch {
   reset(): void { this.last = -1; this.lastChange = Date.now(); this.lastPoll = Date.now(); this.flow = 'waiting'; }
 
   private async poll(): Promise<void> {
-    const pc = this.pc();
-    if (!pc) return;
+    const src = this.source();
+    if (!src) return;
     let counter = 0;
     let sentLines: number | undefined;
-    const report = await pc.getStats().catch(() => null);
+    let report: RTCStatsReport | null = null;
+    if (src instanceof HTMLVideoElement) counter = src.getVideoPlaybackQuality().totalVideoFrames;
+    else report = await src.getStats().catch(() => null);
     report?.forEach((s: Record<string, unknown>) => {
       if (this.direction === 'in' && s.type === 'inbound-rtp' && s.kind === 'video') counter += Number(s.framesDecoded ?? 0);
       if (this.direction === 'out' && s.type === 'outbound-rtp') {
