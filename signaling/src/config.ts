@@ -21,6 +21,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'RTP_MIN_PORT', default: '0', description: 'Lowest UDP port the embedded engine uses for media (0 with RTP_MAX_PORT 0: any free port).' },
   { name: 'RTP_MAX_PORT', default: '0', description: 'Highest UDP port the embedded engine uses for media.' },
   { name: 'REDIS_URL', default: '', description: 'redis://host:6379. Empty: in-memory state (one node). Set: shared state, GEO index and cross-node messaging.' },
+  { name: 'REDIS_TIMEOUT_MS', default: '2000', description: 'Longest wait for one Redis operation before the request that needs it gets `unavailable` (a connection that hangs, e.g. through a proxy that lost its backend, would otherwise hold requests and presence refreshes indefinitely).' },
   { name: 'JWT_SECRET', default: '', description: 'HS256 secret for verifying tokens. Mutually exclusive with JWT_PUBLIC_KEY.' },
   { name: 'JWT_PUBLIC_KEY', default: '', description: 'PEM public key (or a path to one) for RS256/ES256 tokens.' },
   { name: 'JWT_ALGORITHM', default: '', description: 'Pinned algorithm: HS256 with JWT_SECRET (default), RS256 or ES256 with JWT_PUBLIC_KEY.' },
@@ -70,6 +71,10 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'S3_SECRET_ACCESS_KEY', default: '', description: 'S3 secret access key (MinIO: its root password). Secret: keep it in .env.' },
   { name: 'S3_PUBLIC_URL', default: '', description: 'Base URL browsers fetch media objects from (a CDN or the public bucket, e.g. https://media.example.org/busking). Empty: this service proxies /media/* from the bucket, with range requests.' },
   { name: 'FFMPEG_PATH', default: 'ffmpeg', description: 'ffmpeg used to cut shorts (stream copy, no re-encoding) and make posters; ffprobe is looked up next to it.' },
+  { name: 'HLS_ENABLED', default: 'false', description: 'The crowd tier: new busks are also served as HLS (/hls/{buskId}/index.m3u8, fragmented MP4 from the presenter\'s H.264 + Opus, not re-encoded), and the studio prefers H.264. The watch page moves a viewer to it when WebRTC is full (WEBRTC_VIEWERS_PER_BUSK) or cannot connect. Needs ANONYMOUS_VIEWING (HLS URLs are public, made to be cached by a CDN).' },
+  { name: 'HLS_SEGMENT_MS', default: '1000', description: 'Shortest HLS segment, in ms: a keyframe is asked of the presenter this often. Latency is about four of them.' },
+  { name: 'HLS_WINDOW_SEGMENTS', default: '6', description: 'Segments listed in a live HLS playlist.' },
+  { name: 'WEBRTC_VIEWERS_PER_BUSK', default: '0', description: 'WebRTC viewers one busk takes (its media server\'s share); the next get `full`, and the watch page moves them to the crowd tier when HLS_ENABLED. 0: no limit.' },
   { name: 'COMMENT_MAX_LENGTH', default: '1000', description: 'Longest comment on a short, in characters.' },
   { name: 'COMMENT_RATE', default: '5/60s', description: 'Comments allowed per user per window.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
@@ -139,6 +144,8 @@ export interface Config {
   kmsAccessToken: string;
   rtpPortRange: { min: number; max: number } | null;
   redisUrl: string;
+  /** REDIS_TIMEOUT_MS: the longest wait for one State operation. */
+  redisTimeoutMs: number;
   /** devSecret: the development tokens' own HS256 key ('' when they are off; see auth/jwt.ts). */
   jwt: { secret: string; publicKey: string; algorithm: 'HS256' | 'RS256' | 'ES256'; issuer: string; audience: string; devSecret?: string; /** JWT_MAX_TTL_S */ maxTtlSeconds?: number };
   devTokens: boolean;
@@ -168,6 +175,10 @@ export interface Config {
     s3: { bucket: string; endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; publicUrl: string };
     comments: { maxLength: number; rate: { count: number; windowMs: number } };
   };
+  /** The crowd tier (signaling/src/hls); enabled only with anonymous viewing. */
+  hls: { enabled: boolean; segmentMs: number; windowSegments: number };
+  /** WEBRTC_VIEWERS_PER_BUSK (0: no limit). */
+  webrtcViewersPerBusk: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -209,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
     kmsAccessToken: raw(env, 'KMS_ACCESS_TOKEN'),
     rtpPortRange: rtpMin > 0 && rtpMax >= rtpMin ? { min: rtpMin, max: rtpMax } : null,
     redisUrl: raw(env, 'REDIS_URL'),
+    redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS'),
     jwt: {
       secret,
       publicKey,
@@ -256,6 +268,14 @@ export function loadConfig(env: Env = process.env): Config {
       },
       comments: { maxLength: int(env, 'COMMENT_MAX_LENGTH'), rate: parseRate(raw(env, 'COMMENT_RATE'), 'COMMENT_RATE') },
     },
+    hls: { enabled: bool(env, 'HLS_ENABLED') && bool(env, 'ANONYMOUS_VIEWING'), segmentMs: positive(env, 'HLS_SEGMENT_MS'), windowSegments: positive(env, 'HLS_WINDOW_SEGMENTS') },
+    webrtcViewersPerBusk: int(env, 'WEBRTC_VIEWERS_PER_BUSK'),
     logLevel: level,
   };
+}
+
+function positive(env: Env, name: string): number {
+  const n = int(env, name);
+  if (n < 1) throw new Error(`${name} must be at least 1, got ${n}`);
+  return n;
 }

@@ -17,6 +17,8 @@ import { AfterShow, afterShowRouter } from './shorts';
 import { WhipService } from './whip';
 import { whipRouter } from './whip/http';
 import { StreamKeys } from './whip/stream-keys';
+import { HlsService } from './hls';
+import { hlsHandler } from './hls/http';
 import { Gauge, Metrics } from './http/metrics';
 import { log } from './log';
 import { startMediaServer } from '../../kurento/src';
@@ -91,6 +93,8 @@ export interface Service {
   busks: BuskService;
   /** WHIP ingest and WHEP playback sessions. */
   whip: WhipService;
+  /** The crowd tier (HLS_ENABLED). */
+  hls?: HlsService;
   metrics: Metrics;
   ops: OpsMonitor;
   /** Durable data: database and media files (opens in the background; `await store.db()`). */
@@ -140,7 +144,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     // 2. State.
     let state: State;
     if (config.redisUrl) {
-      state = await RedisState.connect(config.redisUrl, opts.redisPrefix);
+      state = await RedisState.connect(config.redisUrl, opts.redisPrefix, config.redisTimeoutMs);
     } else {
       state = new MemoryState();
     }
@@ -223,20 +227,29 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     // 6. Busk service (it records busks started with `record: true` through afterShow.recordings).
     const loopback = config.host === '127.0.0.1' || config.host === 'localhost';
+    // The crowd tier: HLS streams of this node's busks, fed by their recorder legs.
+    let hlsCountChanged = (_buskId: string): void => undefined;
+    const hls = config.hls.enabled ? new HlsService({
+      state, nodeId: config.nodeId, segmentSeconds: config.hls.segmentMs / 1000, windowSegments: config.hls.windowSegments,
+      lingerMs: 30000, viewerIdleMs: Math.max(8000, 6 * config.hls.segmentMs),
+      countChanged: (id) => hlsCountChanged(id),
+    }) : undefined;
     const busks = new BuskService({
-      config, nodeId: config.nodeId, broker, bus, state, media, verifier, metrics, presenceTtlMs: config.nodePresenceTtlMs,
+      config, nodeId: config.nodeId, broker, bus, state, media, verifier, metrics, presenceTtlMs: config.nodePresenceTtlMs, hls,
       recorder: {
         recordings: afterShow.recordings, dir: store.recordingsDir, ready: recovered,
         bindAddress: loopback ? '127.0.0.1' : undefined, portRange: config.rtpPortRange,
         iceServers: config.stunUrls.map((urls) => ({ urls })),
       },
     });
+    hlsCountChanged = (id) => busks.countChanged(id);
     busks.start();
     // The HTTP server's cleanup goes here (it runs after the bus, broker and busks have closed).
     const serverCleanupAt = cleanups.length;
     cleanups.push(() => theBus.close());
     cleanups.push(() => broker.close());
     cleanups.push(() => busks.close());
+    if (hls) cleanups.push(() => hls.close());
     // WHIP/WHEP sessions: HTTP presenters and viewers of this node's busk service (ended before it).
     // Its limits follow PRESENTER_GRACE_MS: how long a dropped connection may take to come back.
     const whip = new WhipService({
@@ -285,7 +298,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         };
       },
     });
-    const server = http.createServer(app);
+    // The crowd tier's requests go straight to their handler, ahead of Express (hls/http.ts says why).
+    const serveHls = hls ? hlsHandler(hls) : null;
+    const server = http.createServer((req, res) => { if (!serveHls?.(req, res)) app(req, res); });
     broker.attachTo(server, '/stomp');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -302,7 +317,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     let closing: Promise<void> | null = null;
     return {
       config, nodeId: config.nodeId, url: `http://${urlHost}:${httpPort}`, stompUrl: `ws://${urlHost}:${httpPort}/stomp`,
-      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, whip, metrics, ops, store, afterShow,
+      httpPort, stompTcpPort, kmsUrls, engine, broker, state, media, busks, whip, hls, metrics, ops, store, afterShow,
       close: () => (closing ??= closeAll()),
     };
   } catch (e) {

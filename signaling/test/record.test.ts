@@ -4,7 +4,7 @@
 // that drops and comes back within the grace period continues the same recording, the row is 'ready'
 // after the end and ffprobe/ffmpeg read and decode the file; then the whole service (a child process)
 // is SIGKILLed mid-show and, after a restart, the recording is 'ready' and plays up to the last seconds.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { Clipper } from '../src/shorts/clip';
 import { PeerHost } from '../../test-support/wrtc-peers';
 import { requireProgram } from '../../test-support/processes';
 import { waitFor } from '../../test-support/ports';
+import { spawnService, type ChildService } from '../../test-support/service-process';
 import { TEST_SECRET, connect, devToken, startTestService } from './support/service';
 import { StompTestClient } from './support/stomp-client';
 import { negotiate, startBusk } from './support/peers';
@@ -20,7 +21,6 @@ import { startMediaServer } from '../../kurento/src';
 
 jest.setTimeout(120000);
 
-const repo = path.resolve(__dirname, '..', '..');
 const clipper = new Clipper();
 let host: PeerHost;
 const dirs: string[] = [];
@@ -157,29 +157,15 @@ describe('a media server restart mid-show', () => {
 describe('the service killed with SIGKILL mid-show', () => {
   const dataDir = tmpDir();
   const env = {
-    ...process.env, HOST: '127.0.0.1', PORT: '0', STOMP_TCP_PORT: '-1', DATA_DIR: dataDir, NODE_ID: 'rec-node',
-    JWT_SECRET: TEST_SECRET, DEV_TOKENS: 'true', STOMP_HEARTBEAT_MS: '0', LOG_LEVEL: 'info',
+    DATA_DIR: dataDir, NODE_ID: 'rec-node', JWT_SECRET: TEST_SECRET, DEV_TOKENS: 'true', STOMP_HEARTBEAT_MS: '0',
   };
-  let child: ChildProcess | null = null;
-  /** The child's output, shown when a step times out. */
-  let output = '';
-  afterAll(() => { if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-
-  /** The service from the sources in a child process; resolves with its URL. */
-  async function spawnService(): Promise<string> {
-    const proc = spawn(process.execPath, [path.join(repo, 'test-support', 'run-ts.js'), path.join(repo, 'signaling', 'src', 'main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-6000); };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    return waitFor(() => {
-      if (proc.exitCode !== null) throw new Error(`service exited ${proc.exitCode}: ${output}`);
-      return /Open (http:\/\/\S+?)\/?\n/.exec(output)?.[1] ?? null;
-    }, 60000, 'the service started');
-  }
+  let child: ChildService | null = null;
+  afterAll(() => child?.kill());
 
   test('leaves a playable recording that the restarted service finishes with its real duration', async () => {
-    const url = await spawnService();
+    const killed = await spawnService(env);
+    child = killed;
+    const url = killed.url;
     const res = await fetch(`${url}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Kim', roles: ['busker'] }) });
     const token = ((await res.json()) as { token: string }).token;
     const busker = await StompTestClient.connect(`${url.replace(/^http/, 'ws')}/stomp`, { token });
@@ -191,10 +177,9 @@ describe('the service killed with SIGKILL mid-show', () => {
     }, 60000, 'the recording file');
     // At least 4 s in the file (complete fragments), as ffprobe reads it while it is being written.
     await waitFor(async () => (await clipper.duration(file).catch(() => 0)) >= 4, 60000, '4 s in the file', 250)
-      .catch((e: Error) => { throw new Error(`${e.message}\n--- service output ---\n${output}`); });
+      .catch((e: Error) => { throw new Error(`${e.message}\n--- service output ---\n${child!.output()}`); });
     const atKill = await clipper.duration(file);
-    child!.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await child.kill();
     await presenter.close();
     busker.drop();
 

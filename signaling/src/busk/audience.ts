@@ -10,6 +10,7 @@ import type { Busk } from './busk';
 import type { BuskContext, PeerChannel } from './context';
 import { Leg, type EarlyCandidates } from './leg';
 import { negotiate } from './negotiate';
+import { HLS_VIEWER_PREFIX } from '../hls';
 
 /** The peer left while its offer was being processed: nothing of it stays. */
 function gone(): AppError {
@@ -73,6 +74,7 @@ export class Audience {
     if (!peer.isOpen()) throw gone();
     let v = this.viewers.get(k);
     const isNew = !v;
+    if (isNew) await this.checkCapacity(rec, peer.sessionId);
     if (!v) {
       v = new Viewer(peer.sessionId, rec.id, peer.userId, this.ctx.early);
       this.viewers.set(k, v);
@@ -100,6 +102,23 @@ export class Audience {
       throw gone();
     }
     if (isNew) this.ctx.countChanged(rec.id);
+  }
+
+  /**
+   * WEBRTC_VIEWERS_PER_BUSK: a busk's media server share is full; `full` sends the watch page to the
+   * crowd tier (when the busk has one). HLS viewers (State keys `hls:…`) do not count against it. A
+   * soft cap: joins racing on several nodes may pass it by a few.
+   */
+  private async checkCapacity(rec: BuskRecord, sessionId: string): Promise<void> {
+    const cap = this.ctx.o.config.webrtcViewersPerBusk;
+    if (cap <= 0) return;
+    const entries = await this.ctx.o.state.viewers(rec.id);
+    const webrtc = Object.keys(entries).filter((k) => !k.startsWith(HLS_VIEWER_PREFIX) && k !== sessionId).length;
+    if (webrtc >= cap) {
+      throw new AppError('full', rec.hls
+        ? `this show's ${cap} WebRTC places are taken: watch it on its crowd tier (${rec.hls})`
+        : `this show's ${cap} viewer places are taken; try again later`);
+    }
   }
 
   /** The viewer leaves (or its session closed): its endpoint released, State and the count updated. */
@@ -143,9 +162,20 @@ export class Audience {
     for (const v of this.viewers.values()) if (v.buskId === buskId && v.stale) this.reoffer(v);
   }
 
-  private reoffer(v: Viewer): void {
+  /** This node was written off (cluster.ts): the others released our legs' endpoints. */
+  staleAll(): void {
+    for (const v of this.viewers.values()) this.markStale(v);
+    this.remote.clear();
+  }
+
+  /** State is back after `staleAll`: every stale leg offers again. */
+  reofferAllStale(reason: string): void {
+    for (const v of this.viewers.values()) if (v.stale) this.reoffer(v, reason);
+  }
+
+  private reoffer(v: Viewer, reason = 'media-server-restarted'): void {
     this.ctx.o.metrics.reoffers.inc({ who: 'viewer' });
-    const msg = { type: 'reoffer', reason: 'media-server-restarted' } as const;
+    const msg = { type: 'reoffer', reason } as const;
     // Through the leg's own channel: a WHEP session has no STOMP queue (it ends itself on reoffer).
     if (v.channel) v.channel.send(msg);
     else this.ctx.toSession(v.sessionId, `/queue/busk.${v.buskId}`, msg);

@@ -1,14 +1,15 @@
 // The runtime of one busk on the node that holds its presenter: the record, the pipeline, the
 // presenter's leg, the grace timer and the media health derived from the presenter endpoint's flow
 // events. Everything other nodes need (ids, media state, viewers) is mirrored in State. A busk
-// started with `record: true` also owns its recorder leg and the Recording it feeds.
+// started with `record: true` or with the crowd tier on also owns its recorder leg and what it feeds:
+// the Recording, the HLS stream.
 import type { Endpoint, Pipeline } from '../media';
 import type { BuskRecord, MediaState } from '../state';
 import { log } from '../log';
 import type { BuskContext, PeerChannel } from './context';
 import { Leg } from './leg';
 import { negotiate } from './negotiate';
-import { negotiatedCodecs, RecorderLeg, Recording, sameCodecs } from '../record';
+import { negotiatedCodecs, RecorderLeg, Recording, sameCodecs, type RecordedCodecs } from '../record';
 
 export class Presenter extends Leg {}
 
@@ -92,7 +93,7 @@ export class Busk {
     if (previous) await previous.release();
     await this.update({ presenterEndpointId: endpoint.id });
     // The answer tells which codecs the presenter sends: the recorder leg asks for exactly those.
-    if (this.rec.recording) this.recordFrom(endpoint, answer);
+    if (this.rec.recording || this.rec.hls) this.feedFrom(endpoint, answer);
     if (this.needsViewerReoffer) {
       this.needsViewerReoffer = false;
       this.ctx.o.bus.control({ type: 'reoffer-viewers', buskId: this.id });
@@ -112,49 +113,81 @@ export class Busk {
   }
 
   /**
-   * Records from the presenter's (new) endpoint: the first time, a recorder leg and its Recording;
-   * after a reconnect or a rebuilt pipeline, the same leg joins again and the same file goes on. A
-   * presenter back with other codecs starts a new file (a container holds one codec per track).
+   * Feeds the recorder leg from the presenter's (new) endpoint: the first time, the leg and its
+   * sinks (the Recording when the show is recorded, the HLS stream when the crowd tier is on);
+   * after a reconnect or a rebuilt pipeline, the same leg joins again and the same file and playlist
+   * go on. A presenter back with other codecs starts a new leg: a new file (a container holds one
+   * codec per track) and a new init segment in the same playlist.
    */
-  private recordFrom(source: Endpoint, answer: string): void {
+  private feedFrom(source: Endpoint, answer: string): void {
     const cfg = this.ctx.o.recorder;
     if (!cfg) return;
     this.recorderChain = this.recorderChain.then(async () => {
       const pipeline = this.pipeline;
       if (this.ended || !pipeline || source.isReleased) return;
       const codecs = negotiatedCodecs(answer);
-      if (this.recorder && !sameCodecs(this.recorder.codecs, codecs)) await this.stopRecording();
+      if (this.recorder && !sameCodecs(this.recorder.codecs, codecs)) await this.stopRecorder();
       if (!this.recorder) {
         const leg = new RecorderLeg(this.id, codecs, this.ctx.early, { bindAddress: cfg.bindAddress, portRange: cfg.portRange, iceServers: cfg.iceServers });
         this.recorder = leg;
-        await cfg.ready;
-        const r = await Recording.start({ recordings: cfg.recordings, dir: cfg.dir, nodeId: this.ctx.nodeId, busk: this.rec, codecs, leg });
-        this.recording = r;
-        r.on('close', () => { if (this.recording === r) this.recording = null; });
+        if (this.rec.recording) await this.startRecording(leg, codecs);
+        if (this.rec.hls) await this.startHls(leg, codecs);
+        if (!this.recording && !this.rec.hls) { await this.stopRecorder(); return; }
       }
       await this.recorder.join(pipeline, source);
-    }).catch(async (e) => {
+    }).catch((e) => log.warn('record', `recorder leg of ${this.id}: ${(e as Error).message}`));
+  }
+
+  private async startRecording(leg: RecorderLeg, codecs: RecordedCodecs): Promise<void> {
+    const cfg = this.ctx.o.recorder!;
+    try {
+      await cfg.ready;
+      const r = await Recording.start({ recordings: cfg.recordings, dir: cfg.dir, nodeId: this.ctx.nodeId, busk: this.rec, codecs, leg });
+      this.recording = r;
+      r.on('close', () => { if (this.recording === r) this.recording = null; });
+    } catch (e) {
       log.warn('record', `recording ${this.id}: ${(e as Error).message}`);
       // Without a file there is nothing to record into: the badge goes, viewers are told.
-      if (!this.recording && !this.ended) {
-        await this.stopRecording();
-        await this.update({ recording: false }).catch(() => undefined);
-        await this.ctx.publishUpdated(this.rec).catch(() => undefined);
-      }
-    });
+      if (!this.ended) await this.withdraw({ recording: false });
+    }
+  }
+
+  /** The crowd tier from this leg; a presenter whose codecs HLS cannot carry as they are has none. */
+  private async startHls(leg: RecorderLeg, codecs: RecordedCodecs): Promise<void> {
+    const hls = this.ctx.o.hls;
+    const stream = hls?.open(this.id);
+    if (stream && await stream.use(leg, codecs)) {
+      leg.addSink(stream);
+      return;
+    }
+    log.info('hls', `busk ${this.id} has no crowd tier: its video is ${codecs.video?.frame ?? 'absent'}, HLS needs H.264 (or audio only)`);
+    if (!this.ended) await this.withdraw({ hls: null });
+    if (hls) await hls.end(this.id);
+  }
+
+  /** Takes a promise back from the busk's record (recording, crowd tier) and tells everyone. */
+  private async withdraw(patch: Partial<BuskRecord>): Promise<void> {
+    await this.update(patch).catch(() => undefined);
+    await this.ctx.publishUpdated(this.rec).catch(() => undefined);
   }
 
   /** Waits for the recorder's pending steps (tests, and the end of the busk). */
   recorderSettled(): Promise<void> { return this.recorderChain; }
 
-  /** Stops the recorder leg and completes the file and its row. */
-  private async stopRecording(): Promise<void> {
+  /** Stops the recorder leg and completes the file and its row (the HLS stream waits for a new leg). */
+  private async stopRecorder(): Promise<void> {
     const leg = this.recorder;
     const r = this.recording;
     this.recorder = null;
     this.recording = null;
     await leg?.close();
     await r?.end();
+  }
+
+  /** The leg, the file and the playlist (ENDLIST) all end. */
+  private async stopFeeds(): Promise<void> {
+    await this.stopRecorder();
+    await this.ctx.o.hls?.end(this.id);
   }
 
   /** The presenter's connection dropped: keep the busk (and its viewers) for `graceMs`, then `expire`. */
@@ -187,7 +220,7 @@ export class Busk {
     this.pipeline = null;
     await Promise.all([
       pipeline?.release(),
-      this.recorderChain.then(() => this.stopRecording()),
+      this.recorderChain.then(() => this.stopFeeds()),
     ]);
   }
 
@@ -198,8 +231,10 @@ export class Busk {
     this.presenter?.forget();
     this.pipeline?.handOver();
     this.pipeline = null;
-    // The file so far is complete here; the node that adopted the busk records on in a new one.
-    void this.recorderChain.then(() => this.stopRecording());
+    // The file so far is complete here; the node that adopted the busk records on in a new one,
+    // and serves the playlist from there.
+    void this.recorderChain.then(() => this.stopRecorder());
+    this.ctx.o.hls?.drop(this.id);
   }
 
   /** The media server lost the pipeline (INVALID_SESSION): rebuild on the presenter's next offer. */
@@ -217,5 +252,6 @@ export class Busk {
   halt(): void {
     this.clearGrace();
     this.recorder?.halt();
+    this.ctx.o.hls?.drop(this.id);
   }
 }

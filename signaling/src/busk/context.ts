@@ -13,6 +13,7 @@ import type { SubscriptionDelivery } from './replay';
 import { EarlyCandidates } from './leg';
 import { OfferBudget } from './budget';
 import type { RecorderConfig } from '../record';
+import type { HlsService } from '../hls';
 
 /** The broker calls this service uses (signaling/src/stomp Broker). */
 export interface BrokerLike extends BusTarget, SubscriptionDelivery {
@@ -35,6 +36,8 @@ export interface BuskServiceOptions {
   presenceTtlMs: number;
   /** Where busks started with `record: true` are recorded (signaling/src/record). */
   recorder?: RecorderConfig;
+  /** The crowd tier (signaling/src/hls): new busks are also served as HLS (needs `recorder`'s leg options). */
+  hls?: HlsService;
 }
 
 /**

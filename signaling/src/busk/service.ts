@@ -48,6 +48,8 @@ export class BuskService {
     this.handlers = new AppHandlers(this.ctx, this);
     this.cluster = new Cluster(this.ctx, {
       get: (id) => this.busks.get(id),
+      all: () => [...this.busks.values()],
+      lose: (b, reason) => this.endBusk(b, reason),
       add: (b) => { this.busks.set(b.id, b); },
       remove: (b) => { if (this.busks.get(b.id) === b) this.busks.delete(b.id); },
     }, this.audience);
@@ -74,6 +76,9 @@ export class BuskService {
     return { busks: this.busks.size, viewers: this.audience.size, pipelines: this.ctx.o.media.localPipelineCount(), endpoints, offers: this.ctx.offers.stats, heldCandidates: this.ctx.early.size };
   }
 
+  /** The busk's viewer count changed outside this service (HLS viewers): publish it, coalesced. */
+  countChanged(buskId: string): void { this.ctx.countChanged(buskId); }
+
   /** The recording of a busk presented here, once its file is open (tests, ops). */
   recording(buskId: string): { id: string; file: string; seconds: number } | null {
     const r = this.busks.get(buskId)?.recording;
@@ -95,12 +100,14 @@ export class BuskService {
     for (const b of this.busks.values()) {
       if (b.rec.presenterSession === presenterSession && !b.ended) throw new AppError('conflict', `this session already presents busk ${b.id}`);
     }
+    const id = crypto.randomBytes(6).toString('base64url');
     const rec: BuskRecord = {
-      id: crypto.randomBytes(6).toString('base64url'),
+      id,
       owner: { id: owner.id, name: owner.name },
       title: start.title, description: start.description, hashtags: start.hashtags, location: start.location,
       startedAt: new Date().toISOString(), media: 'connecting',
       ...(start.record && o.recorder ? { recording: true } : {}),
+      ...(o.hls && o.recorder ? { hls: `/hls/${id}/index.m3u8` } : {}),
       node: o.nodeId, presenterSession, kmsUrl: null, pipelineId: null, presenterEndpointId: null,
     };
     const max = o.config.limits.busksPerBusker;
@@ -203,7 +210,9 @@ export class BuskService {
     const ending = busk.end();
     this.audience.dropBusk(busk.id);
     await ending;
-    await this.ctx.o.state.deleteBusk(busk.id);
+    // State may be unreachable (cluster.ts ends busks then): the others delete the record, or this
+    // node does once it is back; everyone connected here is told now.
+    await this.ctx.o.state.deleteBusk(busk.id).catch((e) => log.warn('busk', `${busk.id} ended but not removed from State`, e));
     this.ctx.o.metrics.busksEnded.inc({ reason });
     this.ctx.announceEnded(busk.id, reason);
     log.info('busk', `ended ${busk.id}: ${reason}`);

@@ -1,4 +1,5 @@
 // The HTTP side: REST of PROTOCOL.md, health, readiness, metrics and the web app's static files.
+import { log } from '../log';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +35,7 @@ export interface HttpDeps {
 /** REST status of each error code (docs/PROTOCOL.md). */
 const STATUS: Record<string, number> = {
   'bad-request': 400, unauthorized: 401, forbidden: 403, 'not-found': 404, conflict: 409, 'too-large': 413,
-  'rate-limited': 429, 'media-error': 502, unavailable: 503,
+  'rate-limited': 429, 'media-error': 502, unavailable: 503, full: 503,
 };
 
 export class HttpError extends Error {
@@ -194,7 +195,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
   app.get('/api/config', (_req, res) => {
     res.json({
       tileUrl: d.config.tileUrl, anonymousViewing: d.config.anonymousViewing, devTokens: !!d.devTokens,
-      stompPath: '/stomp', chat: { maxLength: d.config.chat.maxLength }, nodeId: d.config.nodeId,
+      stompPath: '/stomp', chat: { maxLength: d.config.chat.maxLength }, nodeId: d.config.nodeId, hls: d.config.hls.enabled,
     });
   });
 
@@ -260,7 +261,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
   });
 
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof HttpError) {
       res.status(err.status).json({ code: err.code, message: err.message });
       return;
@@ -279,6 +280,8 @@ export function createHttpApp(d: HttpDeps): express.Express {
       res.status(e.status ?? 400).json({ code: tooLarge ? 'too-large' : 'bad-request', message: tooLarge ? 'body too large' : 'malformed JSON' });
       return;
     }
+    // A bug: logged with the request (the client only learns that it failed).
+    log.error('http', `${req.method} ${req.path.slice(0, 200)} failed`, err);
     res.status(500).json({ code: 'unavailable', message: 'internal error' });
   });
   return app;

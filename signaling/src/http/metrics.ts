@@ -70,6 +70,7 @@ export class Metrics {
   readonly busksEnded = this.add(new Counter('busking_busks_ended_total', 'Busks ended by this node, by reason.'));
   readonly chatMessages = this.add(new Counter('busking_chat_messages_total', 'Chat messages accepted.'));
   readonly reoffers = this.add(new Counter('busking_reoffers_total', 'reoffer messages sent after a lost media path.'));
+  readonly stateLeaseLost = this.add(new Counter('busking_state_lease_lost_total', 'Times this node could not refresh its presence in Redis for a whole NODE_PRESENCE_TTL_MS and ended its busks.'));
 
   add<T extends { render(): string }>(m: T): T {
     this.items.push(m);

@@ -50,7 +50,14 @@ export class MemoryState implements State {
     if (l.length > cap) l.splice(0, l.length - cap);
   }
   async chatHistory(buskId: string, n: number) { return (this.chats.get(buskId) ?? []).slice(-n); }
-  async nodeAlive(nodeId: string, ttlMs: number) { this.nodes.set(nodeId, Date.now() + ttlMs); }
+  async nodeAlive(nodeId: string, ttlMs: number) {
+    const was = (this.nodes.get(nodeId) ?? 0) > Date.now();
+    this.nodes.set(nodeId, Date.now() + ttlMs);
+    return was;
+  }
+  // One node: nobody ends a busk for it.
+  async markEnded() {}
+  async wasEnded() { return false; }
   async nodeGone(nodeId: string) { this.nodes.delete(nodeId); }
   async isNodeAlive(nodeId: string) { return (this.nodes.get(nodeId) ?? 0) > Date.now(); }
   async claim(key: string, ttlMs: number) {

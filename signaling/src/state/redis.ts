@@ -4,13 +4,18 @@
 //   geo             GEO index of pinned busks     tag:{tag}    SET of ids
 //   viewers:{id}    HASH session → ViewerEntry    chat:{id}    LIST, capped (LTRIM)
 //   node:{node}     presence, PX ttl              claim:{key}  SET NX PX lock
+//   ended:{id}      a busk another node ended for its (presumed dead) owner, PX ttl
 // A busk record has one writer (the node that owns its presenter), so read-modify-write is safe
 // enough for it; viewers and chat are per-field/list operations that never race.
-import { createClient } from 'redis';
+import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, DisconnectsClientError, SocketClosedUnexpectedlyError, createClient } from 'redis';
+import { AppError } from '../stomp/errors';
 import { BuskQuery, BuskRecord, ChatMessage, State, ViewerEntry, distanceM, matches } from './types';
 
+// Commands fail at once while the connection is down (no offline queue): a request gets a clear
+// error during an outage, and nothing queued during a partition is written after it heals, when
+// other nodes may have ended this node's busks in the meantime (busk/cluster.ts).
 function makeClient(url: string) {
-  return createClient({ url, socket: { reconnectStrategy: (n) => Math.min(50 * 2 ** n, 2000) } });
+  return createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * 2 ** n, 1000) } });
 }
 export type RedisClient = ReturnType<typeof makeClient>;
 
@@ -25,10 +30,10 @@ export async function connectRedis(url: string): Promise<RedisClient> {
 export class RedisState implements State {
   readonly kind = 'redis' as const;
 
-  constructor(readonly client: RedisClient, private readonly prefix = 'busking:') {}
+  constructor(readonly client: RedisClient, private readonly prefix = 'busking:', readonly timeoutMs = 2000) {}
 
-  static async connect(url: string, prefix?: string): Promise<RedisState> {
-    return new RedisState(await connectRedis(url), prefix);
+  static async connect(url: string, prefix?: string, timeoutMs?: number): Promise<RedisState> {
+    return new RedisState(await connectRedis(url), prefix, timeoutMs);
   }
 
   private k(s: string) { return this.prefix + s; }
@@ -143,7 +148,14 @@ export class RedisState implements State {
     return l.map((s) => JSON.parse(s) as ChatMessage);
   }
 
-  async nodeAlive(nodeId: string, ttlMs: number) { await this.client.set(this.k(`node:${nodeId}`), String(Date.now()), { PX: ttlMs }); }
+  async nodeAlive(nodeId: string, ttlMs: number) {
+    return (await this.client.set(this.k(`node:${nodeId}`), String(Date.now()), { PX: ttlMs, GET: true })) !== null;
+  }
+  onReconnect(listener: () => void): void {
+    this.client.on('ready', listener); // connected before this object existed: every 'ready' is a reconnection
+  }
+  async markEnded(buskId: string, ttlMs: number) { await this.client.set(this.k(`ended:${buskId}`), '1', { PX: ttlMs }); }
+  async wasEnded(buskId: string) { return (await this.client.exists(this.k(`ended:${buskId}`))) === 1; }
   async nodeGone(nodeId: string) { await this.client.del(this.k(`node:${nodeId}`)); }
   async isNodeAlive(nodeId: string) { return (await this.client.exists(this.k(`node:${nodeId}`))) === 1; }
 
@@ -162,4 +174,42 @@ export class RedisState implements State {
   async close() {
     if (this.client.isOpen) await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+const OUTAGE = [ClientOfflineError, ClientClosedError, SocketClosedUnexpectedlyError, ConnectionTimeoutError, DisconnectsClientError];
+const UNREACHABLE = 'the shared state (Redis) is unreachable from this node; retry shortly';
+
+/** node-redis's connection errors (and a reset socket) as the protocol's `unavailable`: a request during an outage gets a clear answer. */
+function asUnavailable(e: unknown): unknown {
+  const reset = e instanceof Error && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/.test(String((e as { code?: unknown }).code));
+  return reset || OUTAGE.some((E) => e instanceof E) ? new AppError('unavailable', UNREACHABLE) : e;
+}
+
+/**
+ * `op`, failed with `unavailable` when it has not settled within `ms`. node-redis has no command
+ * timeout, and a command written to a connection that is open but never answers (a TCP proxy that
+ * accepted it and lost its backend) waits forever, even through `disableOfflineQueue`: measured, a
+ * MULTI issued after such a reconnect never settled. What it does later is ignored.
+ */
+function withDeadline<T>(op: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new AppError('unavailable', UNREACHABLE)), ms); });
+  op.catch(() => {}); // a late failure after the deadline is not unhandled
+  return Promise.race([op, deadline]).finally(() => clearTimeout(timer));
+}
+
+// Every async method of RedisState (each is a State operation) gets the deadline and the error
+// translation, in one place rather than in each; the sync helpers (k, indexDiff) are left alone.
+for (const name of Object.getOwnPropertyNames(RedisState.prototype)) {
+  const f = (RedisState.prototype as unknown as Record<string, unknown>)[name];
+  if (typeof f !== 'function' || f.constructor.name !== 'AsyncFunction') continue;
+  Object.defineProperty(RedisState.prototype, name, {
+    value: async function (this: RedisState, ...args: unknown[]) {
+      try {
+        return await withDeadline((f as (...a: unknown[]) => Promise<unknown>).apply(this, args), this.timeoutMs);
+      } catch (e) {
+        throw asUnavailable(e);
+      }
+    },
+  });
 }

@@ -45,10 +45,20 @@ export interface State {
   appendChat(buskId: string, msg: ChatMessage, cap: number): Promise<void>;
   /** Oldest first. */
   chatHistory(buskId: string, n: number): Promise<ChatMessage[]>;
-  /** Presence of a node; expires unless refreshed. */
-  nodeAlive(nodeId: string, ttlMs: number): Promise<void>;
+  /**
+   * Presence of a node; expires unless refreshed. Resolves whether the presence was still there:
+   * false on the first call, and after the node's presence expired (a partition from State) or State
+   * lost its data (a Redis restart without persistence).
+   */
+  nodeAlive(nodeId: string, ttlMs: number): Promise<boolean>;
   nodeGone(nodeId: string): Promise<void>;
   isNodeAlive(nodeId: string): Promise<boolean>;
+  /** Calls `listener` each time the connection to State is made again after it was lost (Redis). */
+  onReconnect?(listener: () => void): void;
+  /** Another node ended this busk for its owner, which was presumed dead: kept for `ttlMs`. */
+  markEnded(buskId: string, ttlMs: number): Promise<void>;
+  /** Whether `markEnded` was said of the busk (and has not expired). */
+  wasEnded(buskId: string): Promise<boolean>;
   /** A short lock: true for exactly one caller until it expires. */
   claim(key: string, ttlMs: number): Promise<boolean>;
   ping(): Promise<boolean>;
@@ -60,6 +70,7 @@ export function toPublic(rec: BuskRecord, viewers: number): PublicBusk {
     id: rec.id, owner: rec.owner, title: rec.title, description: rec.description, hashtags: rec.hashtags,
     location: rec.location, startedAt: rec.startedAt, viewers, media: rec.media,
     ...(rec.recording ? { recording: true } : {}),
+    ...(rec.hls ? { hls: rec.hls } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PgliteThread } from './pglite-thread';
+import { checkParams } from './params';
 
 export interface Queryable {
   /** One statement with $1.. parameters; the rows. */
@@ -36,7 +37,7 @@ export class PostgresDb implements Db {
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pool.query(sql, params)).rows as T[];
+    return (await this.pool.query(sql, checkParams(params) as unknown[])).rows as T[];
   }
 
   async exec(sql: string): Promise<void> {
@@ -46,7 +47,7 @@ export class PostgresDb implements Db {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const tx: Queryable = {
-      query: async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[],
+      query: async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, checkParams(params) as unknown[])).rows as R[],
       exec: async (sql: string) => { await client.query(sql); },
     };
     try {

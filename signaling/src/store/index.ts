@@ -1,6 +1,7 @@
 // The durable store: the database (migrated at start) and the media store, opened together.
 // It opens in the background: a fresh PGlite takes seconds to initialise, and the live product
 // (broker, busks) must not wait for it; requests that need the store wait for ready().
+import { AppError } from '../stomp/errors';
 import path from 'node:path';
 import { openDb } from './db';
 import type { Db } from './db';
@@ -47,9 +48,12 @@ export class Store {
     this.opening.catch((e: Error) => { this.error = e; });
   }
 
-  /** The migrated database; rejects when it could not be opened. */
+  /**
+   * The migrated database; rejects with `unavailable` (HTTP 503, not a 500 "internal error": the
+   * chaos fuzzer met it as such) when it could not be opened, with the reason.
+   */
   db(): Promise<Db> {
-    return this.opening;
+    return this.opening.catch((e: Error) => { throw new AppError('unavailable', `the durable store is unavailable: ${e.message}`); });
   }
 
   /** For /readyz: true, 'opening' or why it failed. */

@@ -4,6 +4,7 @@
 // this side sends statements and gets rows back (structured clone keeps Dates, BigInts, arrays and
 // bytes). One connection, as PGlite has: a transaction holds it until COMMIT or ROLLBACK, and the
 // statements of everyone else wait their turn behind it.
+import { checkParams } from './params';
 import { Worker } from 'node:worker_threads';
 
 type Request = { id: number; op: 'open'; dir: string } | { id: number; op: 'query' | 'exec'; sql: string; params?: unknown[] } | { id: number; op: 'close' };
@@ -106,7 +107,7 @@ export class PgliteThread implements Statements {
   }
 
   private direct: Statements = {
-    query: async <T>(sql: string, params: unknown[] = []) => (await this.send({ op: 'query', sql, params })) as T[],
+    query: async <T>(sql: string, params: unknown[] = []) => (await this.send({ op: 'query', sql, params: checkParams(params) as unknown[] })) as T[],
     exec: async (sql: string) => { await this.send({ op: 'exec', sql }); },
   };
 

@@ -41,14 +41,19 @@ export async function negotiate(client: StompTestClient, buskId: string, peer: P
   return { inbox, answerMs };
 }
 
-/** Starts a busk as `client` and presents with a synthetic camera; resolves once the answer is in. */
-export async function startBusk(host: PeerHost, client: StompTestClient, body: Record<string, unknown> = { title: 'Test busk' }): Promise<{ buskId: string; presenter: PresenterPeer; inbox: Inbox }> {
+/** `busk.start` as `client`; resolves with the new busk's id once `started` is in. */
+export async function requestBusk(client: StompTestClient, body: Record<string, unknown>): Promise<string> {
   const q = await client.subscribeSync('/user/queue/busk');
   const before = q.messages.length;
   const r = await client.request('/app/busk.start', body);
   if (r !== 'ok') throw new Error(`busk.start refused: ${r.code} ${r.message}`);
   const started = await waitFor(() => q.messages.slice(before).find((m) => m.body?.type === 'started'), 10000, 'started');
-  const buskId = started.body.buskId as string;
+  return started.body.buskId as string;
+}
+
+/** Starts a busk as `client` and presents with a synthetic camera; resolves once the answer is in. */
+export async function startBusk(host: PeerHost, client: StompTestClient, body: Record<string, unknown> = { title: 'Test busk' }): Promise<{ buskId: string; presenter: PresenterPeer; inbox: Inbox }> {
+  const buskId = await requestBusk(client, body);
   const presenter = await host.presenter();
   const { inbox } = await negotiate(client, buskId, presenter);
   return { buskId, presenter, inbox };

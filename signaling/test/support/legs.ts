@@ -1,0 +1,72 @@
+// Presenters and viewers that behave as the product's web client does on `reoffer` (a new peer
+// connection, a new offer, retried while refused), so that "every viewer decodes again" after a media
+// server or State outage is measured the way a user would see it (signaling/test/chaos, bench/chaos.ts).
+import type { StompTestClient, Inbox } from './stomp-client';
+import { negotiate, requestBusk } from './peers';
+import type { ClientPeer, PeerHost } from '../../../test-support/wrtc-peers';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One side of a busk as the web client is: on `reoffer` it closes its peer connection, makes a new
+ * one and offers again (and again, a second later, while the offer is refused).
+ */
+export class Leg {
+  peer!: ClientPeer;
+  reoffers = 0;
+  /** Messages of the queue already looked at. */
+  private seen = 0;
+  private closed = false;
+  private renegotiating: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(readonly host: PeerHost, readonly client: StompTestClient, readonly buskId: string, readonly kind: 'presenter' | 'viewer', readonly inbox: Inbox) {}
+
+  static async join(host: PeerHost, client: StompTestClient, buskId: string, kind: 'presenter' | 'viewer'): Promise<Leg> {
+    const inbox = await client.subscribeSync(`/user/queue/busk.${buskId}`);
+    const leg = new Leg(host, client, buskId, kind, inbox);
+    leg.seen = inbox.messages.length;
+    await leg.offer();
+    leg.timer = setInterval(() => leg.check(), 50);
+    return leg;
+  }
+
+  private async offer(): Promise<void> {
+    this.peer = this.kind === 'presenter' ? await this.host.presenter() : await this.host.viewer();
+    await negotiate(this.client, this.buskId, this.peer);
+  }
+
+  private check(): void {
+    if (this.closed || this.renegotiating) return;
+    const fresh = this.inbox.messages.slice(this.seen);
+    this.seen = this.inbox.messages.length;
+    if (!fresh.some((m) => m.body?.type === 'reoffer')) return;
+    this.reoffers++;
+    this.renegotiating = (async () => {
+      void this.peer.close();
+      for (let attempt = 0; !this.closed && attempt < 30; attempt++) {
+        try {
+          await this.offer();
+          return;
+        } catch {
+          await sleep(1000);
+        }
+      }
+    })().finally(() => { this.renegotiating = null; });
+  }
+
+  /** Frames decoded by the current peer connection (viewers). */
+  frames(): Promise<number> { return this.peer.frames(); }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.peer?.close();
+  }
+}
+
+/** Starts a busk as `client` and presents from a reoffering Leg. */
+export async function startReofferingBusk(host: PeerHost, client: StompTestClient, body: Record<string, unknown>): Promise<{ buskId: string; presenter: Leg }> {
+  const buskId = await requestBusk(client, body);
+  return { buskId, presenter: await Leg.join(host, client, buskId, 'presenter') };
+}
