@@ -361,6 +361,9 @@ const SDP = [
   'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 nack pli', 'a=rtpmap:97 H264/90000', 'a=fmtp:97 profile-level-id=42e01f;packetization-mode=1', 'a=ssrc:1 cname:x',
 ];
 
+/** The lines above as they are: an offer a browser could send (a fingerprint no one holds: ICE never connects). */
+export const PLAIN_OFFER = SDP.join('\r\n') + '\r\n';
+
 /** An SDP offer: the lines above, some dropped, repeated or swapped, then byte-mutated. */
 export function sdpOffer(rnd: Rnd): string {
   let lines = SDP.filter(() => rnd() > 0.05);
