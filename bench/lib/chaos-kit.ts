@@ -43,9 +43,4 @@ export async function redisKeys(url: string, prefix: string): Promise<string[]> 
   }
 }
 
-/** Percentile of a sorted copy (nearest rank). */
-export function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
+export { pct } from '../../test-support/stats';

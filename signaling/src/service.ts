@@ -28,6 +28,9 @@ import { TurnMonitor } from '../../turn/src/monitor';
 import { registerTurnEventRelay, TURN_EVENTS_TOPIC } from '../../turn/src/relay';
 import { OpsMonitor, OpsOptions } from './ops';
 
+/** Longest a client may take to send a request's headers (slowloris). */
+const HEADERS_TIMEOUT_MS = 10000;
+
 /** How often the in-service TURN monitor re-evaluates its diagnoses (as the sidecar does). */
 const TURN_TICK_MS = 5000;
 
@@ -279,6 +282,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     brokerGauge('stomp_subscriptions', 'Active subscriptions.', 'subscriptions');
     brokerGauge('stomp_bytes_in_total', 'Bytes received (counter).', 'bytesIn');
     brokerGauge('stomp_bytes_out_total', 'Bytes sent (counter).', 'bytesOut');
+    metrics.add(new Gauge('stomp_outbound_buffered_bytes', 'Bytes written to STOMP sessions and not yet on the wire (slow consumers hold them; each is dropped past 8 MiB).', () => [{ labels: label, v: broker.stats().outboundBytes }]));
+    metrics.add(new Gauge('stomp_errors_by_cause_total', 'ERROR frames sent, by their message header (counter).',
+      () => Object.entries(broker.stats().errorsByCause).map(([cause, v]) => ({ labels: { ...label, cause }, v }))));
+    metrics.add(new Gauge('stomp_sockets_closed_total', 'STOMP sockets closed, by reason: slow-consumer, connect-timeout, rate-limited, … (counter).',
+      () => Object.entries(broker.stats().closedByReason).map(([reason, v]) => ({ labels: { ...label, reason }, v: v ?? 0 }))));
 
     // The ops history (charts, diagnoses over time, busk health) and the metrics the alerts need.
     const ops = new OpsMonitor({ nodeId: config.nodeId, state, broker, bus, media, busks, metrics, turn: monitor }, opts.ops);
@@ -300,7 +308,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     });
     // The crowd tier's requests go straight to their handler, ahead of Express (hls/http.ts says why).
     const serveHls = hls ? hlsHandler(hls) : null;
-    const server = http.createServer((req, res) => { if (!serveHls?.(req, res)) app(req, res); });
+    // A request's headers must arrive within 10 s (Node's default: 60 s, checked every 30 s, so a
+    // slowloris socket dripping one header byte a second held a connection and its fd for up to 90 s;
+    // bench/chaos.ts, scenario 8). Bodies keep Node's 5-minute limit: uploads can be long.
+    const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => { if (!serveHls?.(req, res)) app(req, res); });
     broker.attachTo(server, '/stomp');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -47,7 +47,21 @@ const SEND_ONLY = new Set(['destination', 'receipt', 'transaction', 'content-len
 
 export class Broker extends EventEmitter implements SessionHost {
   readonly opts: ResolvedOptions;
-  readonly counters = { messagesIn: 0, messagesOut: 0, dropped: 0, errors: 0, connectionsTotal: 0, connectionsRefused: 0, bytesIn: 0, bytesOut: 0, unacked: 0, transactionBytes: 0 };
+  readonly counters = {
+    messagesIn: 0, messagesOut: 0, dropped: 0, errors: 0, connectionsTotal: 0, connectionsRefused: 0, bytesIn: 0, bytesOut: 0, unacked: 0, transactionBytes: 0,
+    /** ERROR frames by their `message` header (a fixed phrase per cause), so ops can tell abuse from bugs. */
+    errorsByCause: new Map<string, number>(),
+    /** Sockets closed, by why (slow consumers and timeouts get no ERROR frame, or not only one). */
+    closedByReason: new Map<CloseReason, number>(),
+  };
+
+  /** Counts one ERROR frame; causes past the first 64 distinct ones share "other" (the label set stays bounded). */
+  countError(cause: string): void {
+    const m = this.counters.errorsByCause;
+    const key = m.has(cause) || m.size < 64 ? cause : 'other';
+    m.set(key, (m.get(key) ?? 0) + 1);
+    this.counters.errors++;
+  }
 
   /** Connected sessions (after CONNECTED), by id. */
   private readonly sessions = new Map<string, Session>();
@@ -244,6 +258,9 @@ export class Broker extends EventEmitter implements SessionHost {
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       byTransport: { ...this.byTransport },
+      outboundBytes: [...this.live].reduce((sum, s) => sum + s.outboundBytes, 0),
+      errorsByCause: Object.fromEntries(c.errorsByCause),
+      closedByReason: Object.fromEntries(c.closedByReason),
     };
   }
 
@@ -267,6 +284,7 @@ export class Broker extends EventEmitter implements SessionHost {
   }
 
   sessionClosed(s: Session, reason: CloseReason, wasOpen: boolean): void {
+    this.counters.closedByReason.set(reason, (this.counters.closedByReason.get(reason) ?? 0) + 1);
     if (this.live.delete(s)) {
       const a = s.remoteAddress ?? '';
       const n = (this.perAddress.get(a) ?? 1) - 1;

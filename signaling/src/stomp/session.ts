@@ -17,7 +17,9 @@ import type { CloseReason, Principal, SessionInfo, TransportKind } from './types
 /** What a session needs from the broker. */
 export interface SessionHost {
   readonly opts: ResolvedOptions;
-  readonly counters: { bytesIn: number; bytesOut: number; messagesOut: number; errors: number; dropped: number; unacked: number; transactionBytes: number };
+  readonly counters: { bytesIn: number; bytesOut: number; messagesOut: number; dropped: number; unacked: number; transactionBytes: number };
+  /** One ERROR frame sent, with its `message` header. */
+  countError(cause: string): void;
   sessionOpened(s: Session): void;
   sessionClosed(s: Session, reason: CloseReason, wasOpen: boolean): void;
   principalChanged(s: Session, old: Principal | null): void;
@@ -229,6 +231,9 @@ export class Session implements SessionInfo, ConnectionHandler {
       this.conn.resume();
     }
   }
+
+  /** Bytes written to this session and not yet on the wire (what a slow consumer costs the node). */
+  get outboundBytes(): number { return this.state === 'closed' ? 0 : this.conn.bufferedBytes(); }
 
   /** Frames received but not processed yet (backpressure). */
   get waitingFrames(): number {
@@ -617,7 +622,7 @@ export class Session implements SessionInfo, ConnectionHandler {
     const headers: HeaderInput = { message: oneLine(message), 'content-type': 'text/plain', ...extra };
     if (receiptId !== undefined) headers['receipt-id'] = receiptId;
     this.sendFrame('ERROR', headers, details ?? message);
-    this.host.counters.errors++;
+    this.host.countError(oneLine(message));
     this.close(reason, true);
   }
 

@@ -75,6 +75,12 @@ export interface BrokerStats {
   bytesIn: number;
   bytesOut: number;
   byTransport: { ws: number; tcp: number };
+  /** Bytes written to sessions and not yet on the wire, all sessions together (slow consumers hold them). */
+  outboundBytes: number;
+  /** ERROR frames sent, by their `message` header (at most 64 causes, then "other"). */
+  errorsByCause: Record<string, number>;
+  /** Sockets closed, by reason. */
+  closedByReason: Partial<Record<CloseReason, number>>;
 }
 
 export interface Logger {
