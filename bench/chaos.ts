@@ -28,8 +28,12 @@ import { Leg, startReofferingBusk as startBusk } from '../signaling/test/support
 import { devToken, listBusks, pct, redisKeys, SECRET, sleep, startNode, type ListedBusk } from './lib/chaos-kit';
 import { engineAnswers, fuzzIce, fuzzRest, fuzzRpc, fuzzSdp, fuzzStomp, peakRssMb, RpcClient, stompAnswers } from '../test-support/fuzz';
 import { freePort } from '../test-support/ports';
+import { runAbuse, type PhaseFigures } from '../test-support/abuse-scenario';
+import { runSoak } from '../test-support/soak-scenario';
+import { flappingPresenter } from './lib/chaos-flapping';
 
-const SCENARIOS = new Set((process.env.CHAOS_SCENARIOS ?? 'media,redis,node,partition,fuzz').split(','));
+const SCENARIOS = new Set((process.env.CHAOS_SCENARIOS ?? 'media,redis,node,partition,fuzz,abuse,soak,flapping').split(','));
+const SOAK_MINUTES = Number(process.env.CHAOS_SOAK_MINUTES ?? 10);
 const SEED = Number(process.env.CHAOS_SEED ?? 15);
 const FUZZ = {
   stomp: Number(process.env.CHAOS_FUZZ_STOMP ?? 1_000_000), rest: Number(process.env.CHAOS_FUZZ_REST ?? 100_000),
@@ -461,6 +465,50 @@ function markdown(r: Record<string, any>): string {
     lines.push('', `Crashes in the reported runs: **${f.crashes}** (service and engine processes still up; both answer a fresh client afterwards: ${yes(f.serviceAnswersAfter)} / ${yes(f.engineAnswersAfter)}). Pipelines left on the engine after the fuzzers released theirs: ${f.enginePipelinesLeft}. Peak RSS of the last fuzz run: service ${f.peakRssMb.service?.toFixed(0)} MB, engine ${f.peakRssMb.engine?.toFixed(0)} MB.`, '',
       '**SDP: goal missed.** The first full run sent 100,000 offers; the engine process grew to 3.9 GB and exited before the end (the leak below: about 8 of 20 offers are answered, and each answered endpoint released before ICE connects stays in the heap). The reported SDP run is 20,000 offers, with no hang and no crash. The first full run also found REST answering 500 to `GET /api/shorts/X%00` (a NUL reaching PostgreSQL): fixed, the reported REST run has no 5xx.', '');
   }
+  if (r.abuse) {
+    const a = r.abuse;
+    const ms = (x: number) => (Number.isFinite(x) ? `${x}` : '–');
+    lines.push('## 8. Slow and abusive clients', '',
+      'Test: `signaling/test/chaos/abuse.test.ts` (the same phases, smaller). The service in its own process with the product\'s defaults',
+      '(chat rate raised to make a hot topic: 20 messages of 480 characters a second on one busk\'s chat). One abuse at a time; during each,',
+      'a well-behaved client measures a STOMP round trip (SUBSCRIBE with a receipt) and a REST one (`GET /api/busks`) every 50 ms and a',
+      'fresh CONNECT → CONNECTED every 10th time, and a fan on the hot topic measures each message\'s publish → delivery.', '',
+      '| phase | STOMP p50 / p99 | REST p50 / p99 | CONNECT p99 | hot-topic delivery p50 / p99 (delivered) | service RSS | what happened |', '|---|---|---|---|---|---|---|');
+    for (const p of a.phases as PhaseFigures[]) {
+      lines.push(`| ${p.phase} (${p.seconds} s) | ${ms(p.stomp.p50)} / ${ms(p.stomp.p99)} ms | ${ms(p.rest.p50)} / ${ms(p.rest.p99)} ms | ${ms(p.connect.p99)} ms | ${ms(p.chat.p50)} / ${ms(p.chat.p99)} ms (${p.chat.delivered}/${p.chat.sent}) | ${p.serviceRssMb?.toFixed(0)} MB | ${Object.entries(p.detail).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ')} |`);
+    }
+    lines.push('', `Well-behaved requests that failed: ${(a.phases as PhaseFigures[]).reduce((n, p) => n + p.stomp.failures + p.rest.failures + p.connect.failures, 0)}. The service was up at the end: ${yes(a.serviceAlive)}; its peak RSS ${a.servicePeakRssMb?.toFixed(0)} MB.`,
+      `ERROR frames by cause (\`stomp_errors_by_cause_total\`): ${Object.entries(a.errorsByCause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}.`, '');
+  }
+  if (r.flapping) {
+    const f = r.flapping;
+    lines.push('## 5. Flapping presenter', '',
+      `Test: \`signaling/test/chaos/flapping.test.ts\` (3 drops every 8 s). The presenter reaches the engine only through UDP relays`,
+      `(test-support/udp-proxy.ts) that lose every packet, both ways, for ${f.dropS} s every ${f.periodS} s over ${f.minutes} minutes (${f.drops} drops; its STOMP`,
+      `connection stays up, as on a 4G link that loses packets); ${f.viewers} viewers watch directly. Frozen = 100 ms samples in which a viewer's decoded frame count did not move.`, '',
+      '| figure | value | goal |', '|---|---|---|',
+      `| viewers' total frozen time | ${f.frozen.totalMs} ms (per viewer ${f.frozen.perViewerMs.join(', ')} ms; the drops themselves: ${f.drops * f.dropS * 1000} ms each) | the drops, no more |`,
+      `| frozen per drop, p50 / max | ${f.frozen.perDropP50Ms} / ${f.frozen.perDropMaxMs} ms | ≈ ${f.dropS * 1000} ms |`,
+      `| after each heal: first frame p50 / max; playing for good p50 / max | ${f.afterHeal.firstFrameP50Ms} / ${f.afterHeal.firstFrameMaxMs} ms; ${f.afterHeal.playingAgainP50Ms} / ${f.afterHeal.playingAgainMaxMs} ms | |`,
+      `| reoffers (presenter / viewers) | ${f.reoffers.presenter} / ${f.reoffers.viewers} | 0: the path survives |`,
+      `| the busk | ${f.busk.endedDuringRun ? `**ended** (${f.busk.endedDuringRun})` : 'never ended'}; \`stalled\` in ${f.busk.dropsStalled} of ${f.drops} drops (${f.busk.stalledAfterDropP50Ms} ms in), \`flowing\` ${f.busk.flowingAfterHealP50Ms} ms after the heal (p50) | live throughout |`,
+      `| sessions and objects leaked | ${Object.entries(f.leaks).map(([k, v]) => `${k} ${v}`).join(', ')} | all 0 |`, '');
+  }
+  if (r.soak) {
+    const k = r.soak;
+    lines.push('## 6. Soak: a busy evening compressed', '',
+      'Test: `signaling/test/chaos/soak.test.ts` (30 s). Two service nodes on Redis and the engine, each in its own process; busks',
+      `started and ended (${k.sizes.busks} over ${k.sizes.minutes} minutes, about ${k.sizes.concurrentBusks} live at a time), viewers joining at ${k.sizes.viewerJoinsPerMinute} a minute on a random`,
+      `busk and node (each decodes, stays 2–4 s, leaves), chat at ${k.sizes.chatPerSecond} messages a second. Slopes are least squares over samples every 5 s after`,
+      `${k.sizes.warmupMinutes} minutes of warm-up.`, '',
+      `Done: ${k.counts.busksStarted} busks started, ${k.counts.busksEnded} ended; ${k.counts.joins} viewer joins, ${k.counts.joinsDecoded} decoded, ${k.counts.joinFailures} failed; ${k.counts.chatSent} chat messages, ${k.counts.chatRefused} refused.`, '',
+      '| process | RSS slope after warm-up | RSS after warm-up → end (max) | fds after warm-up → end (max) | sockets after warm-up → end (max) |', '|---|---|---|---|---|');
+    for (const [name, p] of Object.entries(k.perProcess as Record<string, any>)) {
+      lines.push(`| ${name} | ${p.rssMbPerMinute} MB/min | ${p.rssMb.afterWarmup} → ${p.rssMb.end} MB (${p.rssMb.max}) | ${p.fds.afterWarmup} → ${p.fds.end} (${p.fds.max}) | ${p.sockets.afterWarmup} → ${p.sockets.end} (${p.sockets.max}) |`);
+    }
+    lines.push('', `Goal: every process under 1 MB/min after warm-up; fds and sockets flat. Media objects left on the engine: **${k.pipelinesLeft}** pipelines (goal 0); Redis keys left: ${k.redisKeysLeft.length}; nodes' own counts at the end: ${JSON.stringify(k.nodes)}.`,
+      `ERROR frames by cause: ${Object.entries(k.errorsByCause).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}; errors on /user/queue/errors by code: ${Object.entries(k.appErrors).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}.`, '');
+  }
   lines.push('## Found and not yet fixed', '',
     '- **The engine leaks a WebRtcEndpoint that answered an offer and was released before ICE connected**: about 68 KB of heap each',
     '  after full collections (1,200 such cycles: heap 17 → 99 MB; endpoints, pipelines and sessions all back to 0 by the engine\'s own',
@@ -480,6 +528,17 @@ async function main(): Promise<void> {
   if (SCENARIOS.has('redis')) report.redis = await redisRestarted();
   if (SCENARIOS.has('node')) report.nodeKilled = await nodeKilled();
   if (SCENARIOS.has('fuzz')) report.fuzz = await fuzz();
+  if (SCENARIOS.has('abuse')) {
+    report.abuse = await runAbuse({
+      slowConsumers: 1000, slowConsumerSeconds: 60, slowloris: 1000, subscriptions: 10000, iceSessions: 20, icePerSession: 5000, baselineSeconds: 10,
+    }, log);
+  }
+  if (SCENARIOS.has('flapping')) report.flapping = await flappingPresenter({ minutes: 5, periodS: 10, dropS: 2, viewers: 4, log });
+  if (SCENARIOS.has('soak')) {
+    // 50 busks over the run, about 10 live at a time, 500 viewer joins a minute, chat 20 a second.
+    const soak = await runSoak({ minutes: SOAK_MINUTES, busks: 50, concurrentBusks: 10, viewerJoinsPerMinute: 500, chatPerSecond: 20, warmupMinutes: 2 }, log);
+    report.soak = { ...soak, samples: undefined };
+  }
   if (SCENARIOS.has('partition')) {
     const runs = [];
     for (const s of PARTITIONS_S) runs.push(await partition(s));
@@ -489,7 +548,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   // A run of some scenarios (CHAOS_SCENARIOS) keeps the others' figures from the last full run, dated.
   const previous = fs.existsSync(path.join(dir, 'chaos.json')) ? JSON.parse(fs.readFileSync(path.join(dir, 'chaos.json'), 'utf8')) as Record<string, unknown> : {};
-  for (const key of ['media', 'redis', 'nodeKilled', 'partition', 'fuzz']) {
+  for (const key of ['media', 'redis', 'nodeKilled', 'partition', 'fuzz', 'flapping', 'soak', 'abuse']) {
     if (report[key] === undefined && previous[key] !== undefined) report[key] = previous[key];
   }
   // Fuzz kinds left out of this run (CHAOS_FUZZ_<KIND>=0) keep their last figures too.

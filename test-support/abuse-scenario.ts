@@ -82,7 +82,9 @@ export async function runAbuse(sizes: AbuseSizes, log: (s: string) => void = () 
       await sleep(Math.max(0, 1000 - (performance.now() - phaseStart)));
       const lat: number[] = [];
       let sent = 0;
-      for (let n = firstChat; n <= chatN; n++) {
+      // A message of the phase's last second may still be on its way: only older ones are counted.
+      const cutoff = performance.now() - 1000;
+      for (let n = firstChat; n <= chatN && sentAt.get(n)! <= cutoff; n++) {
         sent++;
         const h = heard.get(n);
         if (h !== undefined) lat.push(h - sentAt.get(n)!);

@@ -91,7 +91,14 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.maxVideoRecvBps = (opts.maxVideoRecvBandwidth ?? 500) * 1000;
     this.minVideoSendKbps = opts.minVideoSendBandwidth ?? 100;
     this.maxVideoSendKbps = opts.maxVideoSendBandwidth ?? 500;
-    this.flowIn = new FlowMonitor((kind, flowing) => this.emitSafe('flow-in', { kind, flowing }));
+    this.flowIn = new FlowMonitor((kind, flowing) => {
+      // Video back after a stall (the presenter's network dropped for a while): what comes first
+      // references frames the sinks never got, and libwebrtc viewers ask for a keyframe only after
+      // 3 s with nothing decodable. Ask the source now (chaos scenario 5: a 2 s drop froze viewers
+      // 5 s about half the time, 2 s with this).
+      if (kind === 'video' && flowing && this.flowIn.counts.video > 1) this.keyframes.request();
+      this.emitSafe('flow-in', { kind, flowing });
+    });
     this.flowOut = new FlowMonitor((kind, flowing) => this.emitSafe('flow-out', { kind, flowing }));
     this.keyframes = new KeyframeLimiter(() => this.sendKeyframeRequest(), opts.keyframeIntervalMs ?? 400);
     this.wire();

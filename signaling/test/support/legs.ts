@@ -2,7 +2,7 @@
 // connection, a new offer, retried while refused), so that "every viewer decodes again" after a media
 // server or State outage is measured the way a user would see it (signaling/test/chaos, bench/chaos.ts).
 import type { StompTestClient, Inbox } from './stomp-client';
-import { negotiate, requestBusk } from './peers';
+import { negotiate, requestBusk, type IceRoute } from './peers';
 import type { ClientPeer, PeerHost } from '../../../test-support/wrtc-peers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,11 +20,12 @@ export class Leg {
   private renegotiating: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  private constructor(readonly host: PeerHost, readonly client: StompTestClient, readonly buskId: string, readonly kind: 'presenter' | 'viewer', readonly inbox: Inbox) {}
+  private constructor(readonly host: PeerHost, readonly client: StompTestClient, readonly buskId: string, readonly kind: 'presenter' | 'viewer', readonly inbox: Inbox, readonly route: IceRoute) {}
 
-  static async join(host: PeerHost, client: StompTestClient, buskId: string, kind: 'presenter' | 'viewer'): Promise<Leg> {
+  /** `route`: how every peer of this leg (the first and each after a reoffer) reaches the media server. */
+  static async join(host: PeerHost, client: StompTestClient, buskId: string, kind: 'presenter' | 'viewer', route: IceRoute = {}): Promise<Leg> {
     const inbox = await client.subscribeSync(`/user/queue/busk.${buskId}`);
-    const leg = new Leg(host, client, buskId, kind, inbox);
+    const leg = new Leg(host, client, buskId, kind, inbox, route);
     leg.seen = inbox.messages.length;
     await leg.offer();
     leg.timer = setInterval(() => leg.check(), 50);
@@ -33,7 +34,7 @@ export class Leg {
 
   private async offer(): Promise<void> {
     this.peer = this.kind === 'presenter' ? await this.host.presenter() : await this.host.viewer();
-    await negotiate(this.client, this.buskId, this.peer);
+    await negotiate(this.client, this.buskId, this.peer, this.route);
   }
 
   private check(): void {
@@ -65,8 +66,8 @@ export class Leg {
   }
 }
 
-/** Starts a busk as `client` and presents from a reoffering Leg. */
-export async function startReofferingBusk(host: PeerHost, client: StompTestClient, body: Record<string, unknown>): Promise<{ buskId: string; presenter: Leg }> {
+/** Starts a busk as `client` and presents from a reoffering Leg (through `route` when given). */
+export async function startReofferingBusk(host: PeerHost, client: StompTestClient, body: Record<string, unknown>, route: IceRoute = {}): Promise<{ buskId: string; presenter: Leg }> {
   const buskId = await requestBusk(client, body);
-  return { buskId, presenter: await Leg.join(host, client, buskId, 'presenter') };
+  return { buskId, presenter: await Leg.join(host, client, buskId, 'presenter', route) };
 }

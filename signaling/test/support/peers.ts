@@ -17,16 +17,49 @@ export class PeerHost extends WrtcPeerHost {
   }
 }
 
+/**
+ * How a peer reaches the media server when a test routes it, e.g. through a relay it can make lossy
+ * (test-support/udp-proxy.ts, the flapping presenter). Without one, candidates go through unchanged.
+ */
+export interface IceRoute {
+  /** Each of the server's candidates (trickled, or in the answer SDP) as the peer is to use it; null: not at all. */
+  remoteCandidate?(c: Candidate): Candidate | null | Promise<Candidate | null>;
+  /** Each of the peer's own candidates before it goes to the server; null: not sent. */
+  localCandidate?(c: Candidate): Candidate | null;
+}
+
+/** The answer's a=candidate lines through `route.remoteCandidate` (the engine trickles its own, but a server may not). */
+async function routeAnswer(sdp: string, route: IceRoute): Promise<string> {
+  if (!route.remoteCandidate || !sdp.includes('a=candidate:')) return sdp;
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const out: string[] = [];
+  let mLine = -1;
+  for (const line of sdp.split(eol)) {
+    if (line.startsWith('m=')) mLine++;
+    if (!line.startsWith('a=candidate:')) { out.push(line); continue; }
+    const c = await route.remoteCandidate({ candidate: line.slice(2), sdpMid: String(Math.max(0, mLine)), sdpMLineIndex: Math.max(0, mLine) });
+    if (c) out.push(`a=${c.candidate}`);
+  }
+  return out.join(eol);
+}
+
 /** Runs offer/answer/trickle for `peer` in busk `buskId` through `client`; resolves after the answer. */
-export async function negotiate(client: StompTestClient, buskId: string, peer: Peer): Promise<{ inbox: Inbox; answerMs: number }> {
+export async function negotiate(client: StompTestClient, buskId: string, peer: Peer, route: IceRoute = {}): Promise<{ inbox: Inbox; answerMs: number }> {
   const inbox = await client.subscribeSync(`/user/queue/busk.${buskId}`);
   const seen = new Set<unknown>();
+  const add = async (c: Candidate) => {
+    const routed = route.remoteCandidate ? await route.remoteCandidate(c) : c;
+    if (routed) await peer.addCandidate(routed);
+  };
   const applyIce = () => {
     for (const m of inbox.messages) {
-      if (m.body?.type === 'ice' && !seen.has(m)) { seen.add(m); void peer.addCandidate(m.body.candidate).catch(() => {}); }
+      if (m.body?.type === 'ice' && !seen.has(m)) { seen.add(m); void add(m.body.candidate).catch(() => {}); }
     }
   };
-  peer.onCandidate((c) => { if (!client.closed) client.send(`/app/busk.${buskId}.ice`, { candidate: c }); });
+  peer.onCandidate((c) => {
+    const routed = route.localCandidate ? route.localCandidate(c) : c;
+    if (routed && !client.closed) client.send(`/app/busk.${buskId}.ice`, { candidate: routed });
+  });
   const answersBefore = inbox.ofType('answer').length;
   const sdp = await peer.offer();
   const t0 = performance.now();
@@ -34,7 +67,7 @@ export async function negotiate(client: StompTestClient, buskId: string, peer: P
   if (res !== 'ok') throw Object.assign(new Error(`offer refused: ${res.code} ${res.message}`), { code: res.code });
   const answer = await waitFor(() => inbox.ofType('answer')[answersBefore], 15000, 'answer');
   const answerMs = performance.now() - t0;
-  await peer.answer(answer.body.sdpAnswer);
+  await peer.answer(await routeAnswer(answer.body.sdpAnswer, route));
   applyIce();
   const timer = setInterval(() => { if (peer.closed || client.closed) clearInterval(timer); else applyIce(); }, 25);
   timer.unref();
