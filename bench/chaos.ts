@@ -2,8 +2,8 @@
 // parts. The engine runs in its own process as `npm run kms` runs it; Redis is a real redis-server;
 // nodes run with the product's default timings (NODE_PRESENCE_TTL_MS 15 s, REDIS_TIMEOUT_MS 2 s,
 // PRESENTER_GRACE_MS 1.5 s as the tests use); presenters and viewers are @roamhq/wrtc peers (160x120
-// video) that reoffer as the web client does. Scenarios (CHAOS_SCENARIOS=media,redis,node,partition;
-// all by default):
+// video) that reoffer as the web client does. Scenarios (CHAOS_SCENARIOS, a comma-separated subset of
+// media,redis,node,partition,fuzz,abuse,soak,flapping; all by default):
 // - media: the engine SIGKILLed during a busk with CHAOS_VIEWERS (20) viewers, back 1 s later on the
 //   same port: time until every viewer decodes again, media objects left after everyone leaves.
 // - redis: Redis restarted (no persistence: every key lost) under two nodes with 8 live busks and 16
@@ -12,6 +12,13 @@
 //   its busks are ended for the survivors' viewers, what those see, what is left in Redis and on the engine.
 // - partition: one node cut from Redis (a TCP proxy that resets its connections and holds new ones)
 //   for 5 s and for 60 s: requests during the cut, what ends and when, split brain after the heal.
+// - flapping: the presenter's path (UDP relays) loses every packet for 2 s every 10 s for 5 minutes:
+//   viewers' frozen time, reoffers, leaks (bench/lib/chaos-flapping.ts).
+// - soak: CHAOS_SOAK_MINUTES (10) of 50 busks, 500 viewer joins a minute, chat 20/s over two nodes:
+//   RSS slope, fds and sockets of every process, objects left, ERROR by cause (test-support/soak-scenario.ts).
+// - fuzz: STOMP, REST, JSON-RPC, SDP and ICE inputs (CHAOS_FUZZ_<KIND> counts; 0 keeps the last figures).
+// - abuse: slow consumers, slowloris, a subscription flood and ICE floods against one node, with a
+//   well-behaved client's latencies (test-support/abuse-scenario.ts).
 // Writes bench/reports/chaos.json and chaos.md. Run: npm run chaos (builds first).
 /* eslint-disable no-console */
 import fs from 'node:fs';

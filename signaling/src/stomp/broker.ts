@@ -466,6 +466,26 @@ export class Broker extends EventEmitter implements SessionHost {
     }
     // Back to the configured period once the sessions that needed a faster sweep are gone.
     this.retime(need);
+    this.enforceOutboundBudget();
+  }
+
+  /** The node-wide budget for bytes held for slow readers: the biggest holders go first. */
+  private enforceOutboundBudget(): void {
+    const budget = this.opts.limits.maxTotalOutboundBytes;
+    if (budget <= 0) return;
+    let total = 0;
+    const holders: Session[] = [];
+    for (const s of this.live) {
+      const b = s.outboundBytes;
+      if (b > 0) { total += b; holders.push(s); }
+    }
+    if (total <= budget) return;
+    holders.sort((a, b) => b.outboundBytes - a.outboundBytes);
+    for (const s of holders) {
+      if (total <= budget) break;
+      total -= s.outboundBytes;
+      s.dropAsSlowConsumer('node');
+    }
   }
 }
 

@@ -15,6 +15,13 @@ export interface BrokerLimits {
   maxPendingAcks: number;
   /** Outbound bytes buffered for one session (ws bufferedAmount / socket writableLength) before it is dropped as a slow consumer. */
   maxOutboundBufferBytes: number;
+  /**
+   * Outbound bytes buffered for all sessions together: past it, the sessions holding the most are
+   * dropped as slow consumers until the node is back under it (checked every sweep, about a second).
+   * Without it a thousand slow consumers could make a node hold a thousand times the per-session cap.
+   * 0: no node-wide budget.
+   */
+  maxTotalOutboundBytes: number;
   /** Inbound frames per session per window (heart-beats do not count). STOMP_RATE_LIMIT. A session
    *  over it is slowed down, not refused: its frames wait and its socket is paused until the next window. */
   rateLimit: { count: number; windowMs: number };
@@ -102,6 +109,7 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   maxSubscriptions: 100,
   maxPendingAcks: 1000,
   maxOutboundBufferBytes: 8 * 1024 * 1024,
+  maxTotalOutboundBytes: 256 * 1024 * 1024,
   rateLimit: { count: 200, windowMs: 1000 },
   maxBufferedFrames: 4096,
   partialFrameTimeoutMs: 30000,

@@ -599,12 +599,16 @@ export class Session implements SessionInfo, ConnectionHandler {
   }
 
   private checkBuffered(): void {
-    if (this.state !== 'closed' && this.conn.bufferedBytes() > this.host.opts.limits.maxOutboundBufferBytes) {
-      // An ERROR would queue behind the very bytes the client does not read: just drop it.
-      this.host.counters.dropped++;
-      this.host.opts.logger.warn('slow consumer disconnected', { session: this.id, buffered: this.conn.bufferedBytes() });
-      this.close('slow-consumer', false);
-    }
+    if (this.state !== 'closed' && this.conn.bufferedBytes() > this.host.opts.limits.maxOutboundBufferBytes) this.dropAsSlowConsumer('session');
+  }
+
+  /** Closes a session that does not read what it is sent; `budget` says which limit it broke. */
+  dropAsSlowConsumer(budget: 'session' | 'node'): void {
+    if (this.state === 'closed') return;
+    // An ERROR would queue behind the very bytes the client does not read: just drop it.
+    this.host.counters.dropped++;
+    this.host.opts.logger.warn('slow consumer disconnected', { session: this.id, buffered: this.conn.bufferedBytes(), budget });
+    this.close('slow-consumer', false);
   }
 
   private denied(action: 'send' | 'subscribe', dest: string, receipt: string | undefined): void {

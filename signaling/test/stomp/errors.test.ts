@@ -317,35 +317,65 @@ describe('heart-beats (fake clock)', () => {
 });
 
 describe('slow consumers', () => {
+  /** A raw TCP subscriber to `destination` that reads up to its RECEIPT and then never again. */
+  async function slowReader(port: number, destination: string): Promise<net.Socket> {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((res) => sock.once('connect', res));
+    sock.write(frame('CONNECT', { 'accept-version': '1.2' }) + frame('SUBSCRIBE', { id: '1', destination, receipt: 'r' }));
+    await new Promise<void>((res) => {
+      let seen = '';
+      const onData = (d: Buffer) => {
+        seen += d.toString();
+        if (seen.includes('receipt-id:r')) {
+          sock.off('data', onData);
+          res();
+        }
+      };
+      sock.on('data', onData);
+    });
+    sock.pause(); // stops reading: the kernel buffers fill, then ours
+    return sock;
+  }
+
+  /** Publishes 60 KiB messages to `destination` until `done()` or 2,000 of them, pausing `pauseMs` every 50. */
+  async function firehose(s: Running, destination: string, done: () => boolean, pauseMs = 0): Promise<void> {
+    const body = Buffer.alloc(60 * 1024, 1);
+    for (let i = 0; i < 2000 && !done(); i++) {
+      s.broker.publish(destination, body);
+      if (i % 50 === 0) await new Promise((res) => (pauseMs ? setTimeout(res, pauseMs) : setImmediate(res))); // let the socket write
+    }
+  }
+
   test('a client that does not read is disconnected when its buffer passes the cap', async () => {
     const s = await startBroker({ permissions: openPermissions, limits: { maxFrameBytes: 64 * 1024, maxOutboundBufferBytes: 256 * 1024 } });
     try {
       const reasons: string[] = [];
       s.broker.on('session-close', (_x, why) => reasons.push(why));
-      const sock = net.connect(s.tcpPort, '127.0.0.1');
-      await new Promise((res) => sock.once('connect', res));
-      sock.write(frame('CONNECT', { 'accept-version': '1.2' }) + frame('SUBSCRIBE', { id: '1', destination: '/topic/firehose', receipt: 'r' }));
-      // Read up to the RECEIPT, then stop reading.
-      await new Promise<void>((res) => {
-        let seen = '';
-        const onData = (d: Buffer) => {
-          seen += d.toString();
-          if (seen.includes('receipt-id:r')) {
-            sock.off('data', onData);
-            res();
-          }
-        };
-        sock.on('data', onData);
-      });
-      sock.pause(); // stops reading: the kernel buffers fill, then ours
-      const body = Buffer.alloc(60 * 1024, 1);
-      for (let i = 0; i < 2000 && !reasons.includes('slow-consumer'); i++) {
-        s.broker.publish('/topic/firehose', body);
-        if (i % 50 === 0) await new Promise((res) => setImmediate(res)); // let the socket write
-      }
+      const sock = await slowReader(s.tcpPort, '/topic/firehose');
+      await firehose(s, '/topic/firehose', () => reasons.includes('slow-consumer'));
       await waitFor(() => reasons.includes('slow-consumer'));
       expect(s.broker.stats().dropped).toBeGreaterThan(0);
       sock.destroy();
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('slow readers that each stay under their cap are dropped, biggest first, when together they pass the node budget', async () => {
+    // Per session 512 MiB (2,000 messages of 60 KiB cannot reach it), the node 1 MiB: only the
+    // node-wide budget can act. The kernel takes several MiB per socket before the broker holds any.
+    const s = await startBroker({ permissions: openPermissions, limits: { maxFrameBytes: 64 * 1024, maxOutboundBufferBytes: 512 * 1024 * 1024, maxTotalOutboundBytes: 1024 * 1024 } });
+    try {
+      const reasons: string[] = [];
+      s.broker.on('session-close', (_x, why) => reasons.push(why));
+      const readers = [await slowReader(s.tcpPort, '/topic/wide'), await slowReader(s.tcpPort, '/topic/wide'), await slowReader(s.tcpPort, '/topic/wide')];
+      let peak = 0;
+      // Paced so that the sweep (about a second) runs while the readers' buffers grow.
+      await firehose(s, '/topic/wide', () => { peak = Math.max(peak, s.broker.stats().outboundBytes); return reasons.includes('slow-consumer'); }, 20);
+      expect(peak).toBeGreaterThan(1024 * 1024);
+      await waitFor(() => reasons.includes('slow-consumer'), 5000);
+      expect(s.broker.stats().closedByReason['slow-consumer']).toBeGreaterThanOrEqual(1);
+      for (const r of readers) r.destroy();
     } finally {
       await s.close();
     }
