@@ -83,6 +83,8 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
     const r = await fetch(`${node.url}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, roles }) });
     return ((await r.json()) as { token: string }).token;
   };
+  const joinFailures: Record<string, number> = {};
+  const chatRefusals: Record<string, number> = {};
   const counts = { busksStarted: 0, busksEnded: 0, joins: 0, joinsDecoded: 0, joinFailures: 0, chatSent: 0, chatRefused: 0 };
   const live: { buskId: string; busker: StompTestClient; presenter: Leg; node: number; chatters: StompTestClient[]; until: number }[] = [];
   // Fans per busk so that each stays under CHAT_RATE's default (5 per 10 s) with room to spare.
@@ -145,8 +147,11 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
           await waitFor(async () => (await leg!.frames()) >= 3, 15000, 'frames', 100);
           counts.joinsDecoded++;
           await sleep(2000 + Math.random() * 2000);
-        } catch {
+        } catch (e) {
           counts.joinFailures++;
+          // A join racing its busk's end is refused (`not-found`) or never gets frames: say which.
+          const why = `${live.includes(b) ? 'busk live' : 'busk ended meanwhile'}: ${String((e as Error).message ?? e).slice(0, 80)}`;
+          joinFailures[why] = (joinFailures[why] ?? 0) + 1;
         } finally {
           await leg?.close().catch(() => undefined);
           if (fan) { await fan.close(); clients.delete(fan); }
@@ -162,7 +167,12 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
     if (!b) return;
     counts.chatSent++;
     const chatter = b.chatters[Math.floor(counts.chatSent / live.length) % b.chatters.length]!;
-    void chatter.request(`/app/busk.${b.buskId}.chat`, { text: `la la ${counts.chatSent}` }).then((r) => { if (r !== 'ok') counts.chatRefused++; }, () => { counts.chatRefused++; });
+    void chatter.request(`/app/busk.${b.buskId}.chat`, { text: `la la ${counts.chatSent}` }).then((r) => {
+      if (r === 'ok') return;
+      counts.chatRefused++;
+      const why = `${live.includes(b) ? 'busk live' : 'busk ended meanwhile'}: ${r.code}`;
+      chatRefusals[why] = (chatRefusals[why] ?? 0) + 1;
+    }, () => { counts.chatRefused++; });
   }, 1000 / sizes.chatPerSecond);
 
   const progress = setInterval(() => log(`soak: ${((Date.now() - t0) / 60000).toFixed(1)} min, ${live.length} live busks, ${JSON.stringify(counts)}`), 60000);
@@ -217,5 +227,5 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
   for (const n of nodes) await n.stop();
   await engine.stop();
   await redis.stop();
-  return { sizes, counts, pipelinesLeft: pipelines, redisKeysLeft: redisKeys, nodes: nodeFigures, errorsByCause, appErrors, perProcess, samples };
+  return { sizes, counts, joinFailures, chatRefusals, pipelinesLeft: pipelines, redisKeysLeft: redisKeys, nodes: nodeFigures, errorsByCause, appErrors, perProcess, samples };
 }
