@@ -516,6 +516,7 @@ function markdown(r: Record<string, any>): string {
     for (const [name, p] of Object.entries(k.perProcess as Record<string, any>)) {
       lines.push(`| ${name} | ${p.rssMbPerMinute} MB/min | ${p.rssMb.afterWarmup} → ${p.rssMb.end} MB (${p.rssMb.max}) | ${p.fds.afterWarmup} → ${p.fds.end} (${p.fds.max}) | ${p.sockets.afterWarmup} → ${p.sockets.end} (${p.sockets.max}) |`);
     }
+    if (k.engineHeapMb) lines.push('', `The engine's live heap after a full collection (heap snapshots): **${k.engineHeapMb.afterWarmup} MB after warm-up, ${k.engineHeapMb.end} MB at the end of the load**.`);
     lines.push('', `Goal: every process under 1 MB/min after warm-up; fds and sockets flat. Media objects left on the engine: **${k.pipelinesLeft}** pipelines (goal 0); Redis keys left: ${k.redisKeysLeft.length}; nodes' own counts at the end: ${JSON.stringify(k.nodes)}.`,
       `ERROR frames by cause: ${Object.entries(k.errorsByCause).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}; errors on /user/queue/errors by code: ${Object.entries(k.appErrors).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}.`, '');
   }
@@ -561,7 +562,7 @@ async function main(): Promise<void> {
   if (SCENARIOS.has('flapping')) report.flapping = await flappingPresenter({ minutes: 5, periodS: 10, dropS: 2, viewers: 4, log });
   if (SCENARIOS.has('soak')) {
     // 50 busks over the run, about 10 live at a time, 500 viewer joins a minute, chat 20 a second.
-    const soak = await runSoak({ minutes: SOAK_MINUTES, busks: 50, concurrentBusks: 10, viewerJoinsPerMinute: 500, chatPerSecond: 20, warmupMinutes: 2 }, log);
+    const soak = await runSoak({ minutes: SOAK_MINUTES, busks: 50, concurrentBusks: 10, viewerJoinsPerMinute: 500, chatPerSecond: 20, warmupMinutes: 2, engineHeapSnapshots: true }, log);
     report.soak = { ...soak, samples: undefined };
   }
   if (SCENARIOS.has('partition')) {

@@ -53,9 +53,9 @@ export async function spawnService(env: Record<string, string>): Promise<ChildSe
 }
 
 /** The embedded engine in a child, on `port` (a free one by default); resolves once it listens. */
-export async function spawnEngine(port?: number): Promise<ChildService & { port: number; url: string }> {
+export async function spawnEngine(port?: number, env: Record<string, string> = {}): Promise<ChildService & { port: number; url: string }> {
   const p = port ?? (await freePort());
-  const engine = child('kurento/src/cli.ts', { ...process.env, KMS_PORT: String(p), KMS_HOST: '127.0.0.1' });
+  const engine = child('kurento/src/cli.ts', { ...process.env, KMS_PORT: String(p), KMS_HOST: '127.0.0.1', ...env });
   await waitFor(() => {
     if (engine.proc.exitCode !== null) throw new Error(`engine exited ${engine.proc.exitCode}: ${engine.output()}`);
     return tcpOpen(p);

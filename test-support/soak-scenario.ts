@@ -4,6 +4,8 @@
 // the end: media objects left, the RSS slope after warm-up, every ERROR by cause. bench/chaos.ts runs
 // it for 10 minutes, the suite for a few seconds (signaling/test/chaos/soak.test.ts).
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { spawnEngine, spawnService } from './service-process';
 import { startRedis } from './processes';
 import { metric } from './abuse';
@@ -23,7 +25,38 @@ export interface SoakSizes {
   chatPerSecond: number;
   /** Samples before this are warm-up, left out of the slopes. */
   warmupMinutes: number;
+  /**
+   * Heap snapshots of the engine after warm-up and at the end of the load (each a full collection
+   * first): whether what RSS gains is live JavaScript objects (a leak) or not. Pauses the engine for
+   * a second or two each; the bench takes them, the suite does not.
+   */
+  engineHeapSnapshots?: boolean;
 }
+
+/** The engine's live heap after a full collection: a heap snapshot taken on SIGUSR2 (Node's --heapsnapshot-signal), summed. */
+async function engineLiveHeapMb(pid: number, dir: string): Promise<number | null> {
+  const before = new Set(fs.readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  try {
+    const file = await waitFor(() => {
+      const f = fs.readdirSync(dir).find((x) => !before.has(x) && x.endsWith('.heapsnapshot'));
+      if (!f) return null;
+      const size = fs.statSync(path.join(dir, f)).size;
+      // Written in one go at the end: complete once its size stops changing and it parses.
+      return size > 0 && size === lastSize.get(f) ? f : (lastSize.set(f, size), null);
+    }, 120000, 'the engine heap snapshot', 500);
+    const snap = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { snapshot: { meta: { node_fields: string[] } }; nodes: number[] };
+    fs.rmSync(path.join(dir, file));
+    const fields = snap.snapshot.meta.node_fields;
+    const selfSize = fields.indexOf('self_size');
+    let total = 0;
+    for (let i = selfSize; i < snap.nodes.length; i += fields.length) total += snap.nodes[i]!;
+    return Math.round(total / 1e5) / 10;
+  } catch {
+    return null;
+  }
+}
+const lastSize = new Map<string, number>();
 
 export interface ProcessSample { t: number; rssMb: number; fds: number; sockets: number }
 
@@ -57,7 +90,8 @@ export function slope(points: { x: number; y: number }[]): number {
 
 export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () => {}) {
   const redis = await startRedis();
-  const engine = await spawnEngine();
+  const snapshotDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soak-heap-'));
+  const engine = await spawnEngine(undefined, sizes.engineHeapSnapshots ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` } : {});
   const env = { JWT_SECRET: SECRET, DEV_TOKENS: 'true', LOG_LEVEL: 'warn', REDIS_URL: redis.url, KMS_URLS: engine.url, PRESENTER_GRACE_MS: '1500' };
   const nodes = [await spawnService({ ...env, NODE_ID: 'soak-a' }), await spawnService({ ...env, NODE_ID: 'soak-b' })];
   const host = new PeerHost({ presenter: { width: 160, height: 120 }, viewer: {} });
@@ -176,8 +210,17 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
   }, 1000 / sizes.chatPerSecond);
 
   const progress = setInterval(() => log(`soak: ${((Date.now() - t0) / 60000).toFixed(1)} min, ${live.length} live busks, ${JSON.stringify(counts)}`), 60000);
+  const engineHeapMb: { afterWarmup: number | null; end: number | null } = { afterWarmup: null, end: null };
   try {
-    await sleep(endMs);
+    if (sizes.engineHeapSnapshots) {
+      await sleep(sizes.warmupMinutes * 60000);
+      engineHeapMb.afterWarmup = await engineLiveHeapMb(engine.proc.pid!, snapshotDir);
+      await sleep(Math.max(0, t0 + endMs - Date.now()));
+      engineHeapMb.end = await engineLiveHeapMb(engine.proc.pid!, snapshotDir);
+      log(`soak: the engine's live heap after a full collection: ${engineHeapMb.afterWarmup} MB after warm-up, ${engineHeapMb.end} MB at the end of the load`);
+    } else {
+      await sleep(endMs);
+    }
   } finally {
     stopping = true;
     clearInterval(chat);
@@ -227,5 +270,6 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
   for (const n of nodes) await n.stop();
   await engine.stop();
   await redis.stop();
-  return { sizes, counts, joinFailures, chatRefusals, pipelinesLeft: pipelines, redisKeysLeft: redisKeys, nodes: nodeFigures, errorsByCause, appErrors, perProcess, samples };
+  fs.rmSync(snapshotDir, { recursive: true, force: true });
+  return { sizes, counts, engineHeapMb, joinFailures, chatRefusals, pipelinesLeft: pipelines, redisKeysLeft: redisKeys, nodes: nodeFigures, errorsByCause, appErrors, perProcess, samples };
 }
