@@ -535,13 +535,16 @@ function markdown(r: Record<string, any>): string {
   if (r.soak) {
     const slow = Object.entries(r.soak.perProcess as Record<string, { rssMbPerMinute: number }>).filter(([n, p]) => !n.includes('test side') && p.rssMbPerMinute >= 1);
     if (slow.length) {
+      const heap = r.soak.engineHeapMb as { afterWarmup: number | null; end: number | null } | undefined;
       lines.push('## Goals missed', '',
-        `- **Soak RSS slope** over 1 MB/min after warm-up: ${slow.map(([n, p]) => `${n} ${p.rssMbPerMinute} MB/min`).join(', ')}. Cause not established. Against a`,
-        '  per-join leak: 600 connected-viewer cycles in one process (engine peers, real wrtc viewers decoding, then released) leave the',
-        '  heap flat after full collections (20.5 → 22.7 MB) and RSS level at about 170 MB after the first 200; 1,000 pipeline cycles',
-        '  through kurento-client leave it flat too (`kurento/test/kms-leak.test.ts`). What remains is V8 and the allocator growing under',
-        '  steady load, or a slow leak that 10 minutes cannot tell apart from it: a longer soak with heap snapshots of the engine process',
-        '  is the next step. The test side\'s wrtc process (thousands of native peers made and dropped) is not the product\'s.',
+        `- **Soak RSS slope** over 1 MB/min after warm-up: ${slow.map(([n, p]) => `${n} ${p.rssMbPerMinute} MB/min`).join(', ')}.`,
+        heap?.afterWarmup && heap.end
+          ? `  Not live JavaScript objects: the engine's heap after a full collection was ${heap.afterWarmup} MB after warm-up and ${heap.end} MB at the end of the load (heap snapshots).`
+          : '  The engine\'s heap after collection was not measured in this run.',
+        '  What grows is memory outside the JavaScript heap (buffers\' backing stores, the allocator\'s arenas, V8\'s own reservations): the',
+        '  cause is not established further. Against a per-join leak also: 600 connected-viewer cycles in one process leave the heap flat',
+        '  (20.5 → 22.7 MB after collections) and RSS level at about 170 MB after the first 200. A longer soak would tell a plateau from a',
+        '  slow native leak. The test side\'s wrtc process (thousands of native peers made and dropped) is not the product\'s.',
         '');
     }
   }

@@ -196,11 +196,17 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
     }
   })();
   // Chat: `chatPerSecond` over the live busks' fans (each fan under the default 5 per 10 s).
+  // Each tick is one busk's slot: `chatPerSecond` in all while `concurrentBusks` are live, less while
+  // fewer are (ramping up and down), so no fan goes over the chat rate because the evening is quiet.
+  let tick = 0;
+  const said = new Map<string, number>();
   const chat = setInterval(() => {
-    const b = live[counts.chatSent % Math.max(1, live.length)];
+    const b = live[tick++ % sizes.concurrentBusks];
     if (!b) return;
     counts.chatSent++;
-    const chatter = b.chatters[Math.floor(counts.chatSent / live.length) % b.chatters.length]!;
+    const n = (said.get(b.buskId) ?? 0) + 1;
+    said.set(b.buskId, n);
+    const chatter = b.chatters[n % b.chatters.length]!;
     void chatter.request(`/app/busk.${b.buskId}.chat`, { text: `la la ${counts.chatSent}` }).then((r) => {
       if (r === 'ok') return;
       counts.chatRefused++;

@@ -90,6 +90,9 @@ export class Audience {
       });
     } catch (e) {
       if (e instanceof MediaError) this.remote.delete(rec.id); // a cached remote source may be stale
+      // A join racing the busk's end meets released media objects: the viewer is told the show
+      // ended, not that its offer was bad (the soak saw media-error for such joins).
+      if (e instanceof MediaError && !(await this.ctx.o.state.getBusk(rec.id).catch(() => rec))) throw new AppError('not-found', `no busk ${rec.id}: it ended`);
       throw e;
     }
     viewer.stale = false;
