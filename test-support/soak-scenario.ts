@@ -168,7 +168,10 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
     while (!stopping) {
       next += every;
       await sleep(Math.max(0, next - Date.now()));
-      const b = live[Math.floor(Math.random() * live.length)];
+      // A viewer stays at most 4 s: a busk with less than 6 s of its show left is not joined (a join
+      // racing the end is refused or finds the media gone; that is not what this measures).
+      const open = live.filter((x) => x.until - Date.now() > 6000);
+      const b = open[Math.floor(Math.random() * open.length)];
       if (!b) continue;
       const job = (async () => {
         counts.joins++;
