@@ -121,6 +121,9 @@ test('300 offers answered and released before ICE connects: sockets closed at on
   await new Promise((r) => setTimeout(r, 2500));
   const growthKb = (await settledHeap() - heapBefore) / 1024;
   process.stderr.write(`hit-and-run: 300 viewers, heap growth ${growthKb.toFixed(0)} KB, udp ${udpBefore} → ${udpHandles()}\n`);
-  expect(growthKb / 300).toBeLessThan(30); // each held ~86 KB when leaked (kurento-client in this process keeps some KB per request)
+  // Each held ~86 KB when leaked (engine side alone); kurento-client in this process keeps some of its
+  // own per request: 13 KB per cycle measured under Node 20, 32 KB under Node 24. The sockets above
+  // are the sharp check (207 of 300 left open before the fix).
+  expect(growthKb / 300).toBeLessThan(60);
   await pipeline.release();
 });
