@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { spawnService } from './service-process';
-import { iceFlood, metric, slowConsumers, slowlorisHttp, slowlorisStomp, subscriptionFlood, wellBehaved, type ProbeFigures } from './abuse';
+import { iceFlood, metric, metricByLabel, slowConsumers, slowlorisHttp, slowlorisStomp, subscriptionFlood, wellBehaved, type ProbeFigures } from './abuse';
 import { pct } from './stats';
 import { peakRssMb } from './fuzz';
+import { rssBytes } from '../bench/lib/procstat';
 import { StompTestClient } from '../signaling/test/support/stomp-client';
 import { requestBusk } from '../signaling/test/support/peers';
 
@@ -37,9 +38,7 @@ export interface PhaseFigures {
 
 const SECRET = 'abuse-secret-'.padEnd(40, 'x');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rssMb = (pid: number | undefined) => {
-  try { return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024; } catch { return null; }
-};
+const rssMb = (pid: number | undefined) => (pid === undefined ? null : rssBytes(pid) / 1048576);
 
 export async function runAbuse(sizes: AbuseSizes, log: (s: string) => void = () => {}) {
   // The product's defaults except: chat fast enough to make a hot topic, and the dev tokens.
@@ -147,11 +146,7 @@ export async function runAbuse(sizes: AbuseSizes, log: (s: string) => void = () 
     clearInterval(chatter);
     await probe.stop();
     const m3 = await scrape();
-    const errorsByCause: Record<string, number> = {};
-    for (const line of m3.split('\n')) {
-      const m = /^stomp_errors_by_cause_total\{.*cause="((?:[^"\\]|\\.)*)".*\} (\d+)/.exec(line);
-      if (m) errorsByCause[m[1]!] = Number(m[2]);
-    }
+    const errorsByCause = metricByLabel(m3, 'stomp_errors_by_cause_total', 'cause');
     const alive = svc.proc.exitCode === null && svc.proc.signalCode === null;
     return { phases, errorsByCause, serviceAlive: alive, servicePeakRssMb: svc.proc.pid === undefined ? null : peakRssMb(svc.proc.pid) };
   } finally {

@@ -233,3 +233,14 @@ export function metric(text: string, name: string, label?: [string, string]): nu
   }
   return sum;
 }
+
+/** Prometheus text → `name`'s values by the value of `label` (summed over its other labels). */
+export function metricByLabel(text: string, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const re = new RegExp(`^${name}\\{.*${label}="((?:[^"\\\\]|\\\\.)*)".*\\} (\\d+)`);
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}

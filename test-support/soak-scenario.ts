@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnEngine, spawnService } from './service-process';
 import { startRedis } from './processes';
-import { metric } from './abuse';
+import { metric, metricByLabel } from './abuse';
+import { rssBytes } from '../bench/lib/procstat';
 import { PeerHost } from './wrtc-peers';
 import { waitFor } from './ports';
 import { StompTestClient } from '../signaling/test/support/stomp-client';
@@ -65,7 +66,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sample(pid: number, t: number): ProcessSample | null {
   try {
-    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+    const rss = rssBytes(pid) / 1048576;
     const fds = fs.readdirSync(`/proc/${pid}/fd`);
     let sockets = 0;
     for (const fd of fds) {
@@ -247,10 +248,7 @@ export async function runSoak(sizes: SoakSizes, log: (s: string) => void = () =>
   const metricsText = await Promise.all(nodes.map(async (n) => (await fetch(`${n.url}/metrics`)).text()));
   const errorsByCause: Record<string, number> = {};
   for (const text of metricsText) {
-    for (const line of text.split('\n')) {
-      const m = /^stomp_errors_by_cause_total\{.*cause="((?:[^"\\]|\\.)*)".*\} (\d+)/.exec(line);
-      if (m) errorsByCause[m[1]!] = (errorsByCause[m[1]!] ?? 0) + Number(m[2]);
-    }
+    for (const [cause, n] of Object.entries(metricByLabel(text, 'stomp_errors_by_cause_total', 'cause'))) errorsByCause[cause] = (errorsByCause[cause] ?? 0) + n;
   }
   const nodeFigures = metricsText.map((t) => ({ busks: metric(t, 'busking_busks'), viewers: metric(t, 'busking_viewers'), sessions: metric(t, 'busking_sessions'), mediaObjects: metric(t, 'busking_media_objects') }));
   clearInterval(sampler);
