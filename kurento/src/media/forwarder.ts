@@ -6,6 +6,7 @@
 import { RtpHeader, RtpPacket, type RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
 import { findMatchingCodec, codecName, FORWARDED_EXTENSIONS } from './codecs';
 import { rtpBytes } from './bandwidth';
+import { sendForwarded } from './rtp-send';
 import type { MediaKind } from './types';
 
 /** What a route needs from the peers at both ends (implemented by the peer). */
@@ -122,21 +123,23 @@ export class Route {
         exts.push({ id, payload: e.payload });
       }
     }
-    const header = new RtpHeader({
-      marker: h.marker,
-      payloadType: codec.payloadType,
-      sequenceNumber: h.sequenceNumber,
-      timestamp: h.timestamp,
-      ssrc: h.ssrc,
-      csrc: h.csrc,
-      csrcLength: h.csrcLength,
-      extensionProfile: h.extensionProfile,
-      extensions: exts === NO_EXTENSIONS ? [] : exts,
-    });
     // werift's sender stamps `sender.codec.payloadType`; a sink that negotiated several codecs gets
     // the one matching this packet.
     if (sender.codec !== codec) sender.codec = codec;
-    sender.sendRtp(new RtpPacket(header, rtp.payload)).catch(() => undefined);
+    if (!sendForwarded(sender, rtp, codec.payloadType, exts)) {
+      const header = new RtpHeader({
+        marker: h.marker,
+        payloadType: codec.payloadType,
+        sequenceNumber: h.sequenceNumber,
+        timestamp: h.timestamp,
+        ssrc: h.ssrc,
+        csrc: h.csrc,
+        csrcLength: h.csrcLength,
+        extensionProfile: h.extensionProfile,
+        extensions: exts === NO_EXTENSIONS ? [] : exts,
+      });
+      sender.sendRtp(new RtpPacket(header, rtp.payload)).catch(() => undefined);
+    }
     this.sink.packetSent(this.kind, rtpBytes(h, rtp.payload));
   }
 

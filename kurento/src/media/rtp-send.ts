@@ -1,0 +1,266 @@
+// Forwarded RTP out to one sink, on the engine's hot path (issue 13: about a third of a forwarded
+// packet's CPU was werift's per-packet machinery, not the crypto or the socket). werift's
+// RTCRtpSender.sendRtp builds two RtpHeader objects per packet (fifteen defineProperty calls each),
+// maps, filters and sorts the extension list, formats the NTP time through a string, and chains three
+// promises down to the socket. This writes the sink's header straight into bytes, encrypts with the
+// sender's own SRTP session keys (node:crypto, AES-GCM or AES-CM + HMAC-SHA1, byte for byte what
+// werift's ciphers produce: kurento/test/rtp-send.test.ts) and hands the datagram to the socket.
+//
+// What werift's sender keeps per packet is kept the same way, so everything else in werift works on
+// it unchanged: sequence number and timestamp (its replaceRTP offsets), the SRTP rollover counter,
+// the RTCP sender report's octet/packet counts and NTP/RTP time pair, the NACK history (rtpCache,
+// whose packets are only turned back into RtpHeaders when a NACK asks for one), the transport's
+// and the ICE pair's counters. Anything unusual (RED, transport-cc, a relayed or TCP pair, a layout
+// of werift's that changed) takes werift's own path.
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { RtpHeader, type RTCRtpSender, type RtpPacket } from 'werift';
+
+/** werift's RTP_HISTORY_SIZE: its NACK handler looks a sequence number up at `seq % 128`. */
+const HISTORY = 128;
+const GCM_PROFILE = 0x0007; // SRTP_AEAD_AES_128_GCM (RFC 7714)
+const CM_PROFILE = 0x0001; // SRTP_AES128_CM_HMAC_SHA1_80 (RFC 3711)
+const ONE_BYTE = 0xbede;
+const TWO_BYTE = 0x1000;
+const NTP_EPOCH_S = 2208988800; // 1900 → 1970
+
+const URI = {
+  mid: 'urn:ietf:params:rtp-hdrext:sdes:mid',
+  rid: 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id',
+  rrid: 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id',
+  absSendTime: 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+  transportCc: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+};
+
+export interface Extension { id: number; payload: Buffer }
+
+// ---- the clock, once per millisecond ---------------------------------------------------------
+let clockMs = -1;
+let ntpNow = 0n;
+const absSendTime = Buffer.alloc(3);
+/** RFC 3550 NTP time and abs-send-time (6.18 fixed-point seconds), refreshed when the millisecond changes. */
+function tick(): void {
+  const now = performance.timeOrigin + performance.now();
+  const ms = Math.floor(now);
+  if (ms === clockMs) return;
+  clockMs = ms;
+  const sec = Math.floor(now / 1000);
+  const frac = (now - sec * 1000) / 1000;
+  const ntpSec = sec + NTP_EPOCH_S;
+  ntpNow = (BigInt(ntpSec) << 32n) | BigInt(Math.floor(frac * 0x100000000));
+  const abs = (((ntpSec & 0x3f) << 18) | Math.floor(frac * 0x40000)) & 0xffffff;
+  absSendTime[0] = abs >>> 16; absSendTime[1] = (abs >>> 8) & 0xff; absSendTime[2] = abs & 0xff;
+}
+
+// ---- SRTP ------------------------------------------------------------------------------------
+export interface SrtpKeys { gcm: boolean; key: crypto.KeyObject; salt: Buffer; auth: Buffer | null; tagLength: number }
+interface SrtpContextLike {
+  profile: number;
+  cipher: { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag?: Buffer };
+  getSrtpSsrcState(ssrc: number): { rolloverCounter: number };
+  updateRolloverCount(seq: number, state: { rolloverCounter: number }): void;
+}
+const keysOf = new WeakMap<object, SrtpKeys | null>();
+function keys(ctx: SrtpContextLike): SrtpKeys | null {
+  let k = keysOf.get(ctx.cipher);
+  if (k === undefined) {
+    const c = ctx.cipher;
+    const gcm = ctx.profile === GCM_PROFILE;
+    k = (gcm || ctx.profile === CM_PROFILE) && Buffer.isBuffer(c?.srtpSessionKey) && Buffer.isBuffer(c.srtpSessionSalt) && (gcm || Buffer.isBuffer(c.srtpSessionAuthTag))
+      ? { gcm, key: crypto.createSecretKey(c.srtpSessionKey), salt: c.srtpSessionSalt, auth: gcm ? null : c.srtpSessionAuthTag!, tagLength: gcm ? 16 : 10 }
+      : null;
+    keysOf.set(ctx.cipher, k);
+  }
+  return k;
+}
+
+/**
+ * SRTP-protects one packet (clear header `hdr`, `payload`) under `k` with rollover counter `roc`:
+ * AES-GCM per RFC 7714 §8 (header as AAD, IV from SSRC, ROC and sequence number) or AES-CM per
+ * RFC 3711 §4.1 with an 80-bit HMAC-SHA1 tag over header, ciphertext and ROC.
+ */
+export function protectRtp(k: SrtpKeys, hdr: Buffer, payload: Buffer, ssrc: number, seq: number, roc: number): Buffer {
+  const out = Buffer.allocUnsafe(hdr.length + payload.length + k.tagLength);
+  hdr.copy(out, 0);
+  if (k.gcm) {
+    const iv = Buffer.allocUnsafe(12);
+    iv.writeUInt16BE(0, 0); iv.writeUInt32BE(ssrc, 2); iv.writeUInt32BE(roc, 6); iv.writeUInt16BE(seq, 10);
+    for (let i = 0; i < 12; i++) iv[i]! ^= k.salt[i]!;
+    const c = crypto.createCipheriv('aes-128-gcm', k.key, iv);
+    c.setAAD(hdr);
+    c.update(payload).copy(out, hdr.length);
+    c.final();
+    c.getAuthTag().copy(out, hdr.length + payload.length);
+  } else {
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32BE(ssrc, 4); iv.writeUInt32BE(roc, 8); iv.writeUInt16BE(seq, 12);
+    for (let i = 0; i < k.salt.length; i++) iv[i]! ^= k.salt[i]!;
+    const c = crypto.createCipheriv('aes-128-ctr', k.key, iv);
+    c.update(payload).copy(out, hdr.length);
+    const rocBytes = Buffer.allocUnsafe(4); rocBytes.writeUInt32BE(roc, 0);
+    const mac = crypto.createHmac('sha1', k.auth!).update(out.subarray(0, hdr.length + payload.length)).update(rocBytes).digest();
+    mac.copy(out, hdr.length + payload.length, 0, 10);
+  }
+  return out;
+}
+
+// ---- the RTP header --------------------------------------------------------------------------
+export interface HeaderFields {
+  marker: boolean; payloadType: number; sequenceNumber: number; timestamp: number; ssrc: number;
+  csrc: readonly number[]; extensions: readonly Extension[];
+}
+
+/**
+ * The header's bytes (RFC 3550 §5.1, extensions per RFC 8285): one-byte extension elements when every
+ * id is 1-14 and every value 1-16 bytes, two-byte ones otherwise; no padding bit (forwarded payloads
+ * carry none: werift strips it on receipt).
+ */
+export function writeHeader(f: HeaderFields): Buffer {
+  const exts = f.extensions;
+  let oneByte = true;
+  let extBytes = 0;
+  for (let i = 0; i < exts.length; i++) {
+    const e = exts[i]!;
+    if (e.id < 1 || e.id > 14 || e.payload.length < 1 || e.payload.length > 16) oneByte = false;
+  }
+  for (let i = 0; i < exts.length; i++) extBytes += (oneByte ? 1 : 2) + exts[i]!.payload.length;
+  const extWords = Math.ceil(extBytes / 4);
+  const size = 12 + 4 * f.csrc.length + (exts.length > 0 ? 4 + 4 * extWords : 0);
+  const b = Buffer.allocUnsafe(size);
+  b[0] = 0x80 | (exts.length > 0 ? 0x10 : 0) | (f.csrc.length & 0x0f);
+  b[1] = (f.marker ? 0x80 : 0) | (f.payloadType & 0x7f);
+  b.writeUInt16BE(f.sequenceNumber, 2);
+  b.writeUInt32BE(f.timestamp >>> 0, 4);
+  b.writeUInt32BE(f.ssrc >>> 0, 8);
+  let o = 12;
+  for (let i = 0; i < f.csrc.length; i++, o += 4) b.writeUInt32BE(f.csrc[i]! >>> 0, o);
+  if (exts.length > 0) {
+    b.writeUInt16BE(oneByte ? ONE_BYTE : TWO_BYTE, o);
+    b.writeUInt16BE(extWords, o + 2);
+    o += 4;
+    for (let i = 0; i < exts.length; i++) {
+      const e = exts[i]!;
+      if (oneByte) b[o++] = (e.id << 4) | (e.payload.length - 1);
+      else { b[o++] = e.id; b[o++] = e.payload.length; }
+      e.payload.copy(b, o);
+      o += e.payload.length;
+    }
+    b.fill(0, o, size);
+  }
+  return b;
+}
+
+/** A sent packet as werift's NACK handler reads it from rtpCache: `header` is made only when asked. */
+class SentRtp {
+  private parsed: RtpHeader | null = null;
+  constructor(private readonly hdr: Buffer, readonly payload: Buffer) {}
+  get header(): RtpHeader { return (this.parsed ??= RtpHeader.deSerialize(this.hdr)); }
+}
+
+// ---- the sender ------------------------------------------------------------------------------
+/** What of werift's RTCRtpSender (0.24) this reads and keeps up to date. */
+interface SenderInternals {
+  ssrc: number; mid?: string; rtpStreamId?: string; repairedRtpStreamId?: string;
+  codec?: { payloadType: number };
+  headerExtensions: { id: number; uri: string }[];
+  seqOffset: number; timestampOffset: number; sequenceNumber?: number; timestamp?: number;
+  ntpTimestamp: bigint; rtpTimestamp: number; octetCount: number; packetCount: number; headerBytesSent: number;
+  rtpCache: unknown[]; rtcpRunning: boolean; redRedundantPayloadType?: number;
+  runRtcp(): void;
+  dtlsTransport: {
+    state: string; bytesSent: number; packetsSent: number;
+    srtp?: { localContext?: SrtpContextLike };
+    iceTransport: { connection: { nominated?: PairLike; canSendApplicationData?(): boolean; send(d: Buffer): Promise<void> } };
+  };
+}
+interface PairLike { remoteAddr: [string, number]; packetsSent: number; bytesSent: number; protocol: { transport?: { type?: string; closed?: boolean; socket?: { send(b: Buffer, port: number, host: string): void } } } }
+
+/** The sender's own extensions, per packet: mid / rid / rrid values (fixed) and where abs-send-time goes. */
+interface Stamp { of: SenderInternals['headerExtensions']; mid?: string; fixed: Extension[]; absSendTimeId: number; fast: boolean }
+const stamps = new WeakMap<object, Stamp>();
+function stampOf(s: SenderInternals): Stamp {
+  let st = stamps.get(s);
+  // werift gives a renegotiated sender a new extension list (and maybe a new mid): derive again then.
+  if (!st || st.of !== s.headerExtensions || st.mid !== s.mid) {
+    const fixed: Extension[] = [];
+    let absSendTimeId = 0;
+    let fast = s.redRedundantPayloadType === undefined;
+    for (const e of s.headerExtensions) {
+      if (e.uri === URI.mid && s.mid) fixed.push({ id: e.id, payload: Buffer.from(s.mid) });
+      else if (e.uri === URI.rid && s.rtpStreamId) fixed.push({ id: e.id, payload: Buffer.from(s.rtpStreamId) });
+      else if (e.uri === URI.rrid && s.repairedRtpStreamId) fixed.push({ id: e.id, payload: Buffer.from(s.repairedRtpStreamId) });
+      else if (e.uri === URI.absSendTime) absSendTimeId = e.id;
+      else if (e.uri === URI.transportCc) fast = false; // werift's send-side estimator wants every packet
+    }
+    st = { of: s.headerExtensions, mid: s.mid, fixed, absSendTimeId, fast };
+    stamps.set(s, st);
+  }
+  return st;
+}
+/**
+ * Sends `payload` to the sink behind `sender` with the source packet's `marker`, `sequenceNumber`,
+ * `timestamp` and `csrc` (the sender's offsets applied) as `payloadType`, with `extensions` (the
+ * source's, already mapped to the sink's ids) merged over the sender's own as werift does: the
+ * sender's mid / abs-send-time, a source extension with the same id replacing its value, ids in order.
+ * Returns false, having sent nothing, where this path does not apply: the caller uses werift's sendRtp.
+ */
+export function sendForwarded(sender: RTCRtpSender, src: RtpPacket, payloadType: number, extensions: readonly Extension[]): boolean {
+  const s = sender as unknown as SenderInternals;
+  const dtls = s.dtlsTransport;
+  const ctx = dtls.srtp?.localContext;
+  const st = stampOf(s);
+  const k = ctx && st.fast ? keys(ctx) : null;
+  const pair = dtls.iceTransport.connection.nominated;
+  const transport = pair?.protocol.transport;
+  if (!k || !ctx || !pair || transport?.type !== 'udp' || !transport.socket || typeof s.runRtcp !== 'function' || !Array.isArray(s.rtpCache) || !directAddress(pair)) return false;
+  const ice = dtls.iceTransport.connection;
+  // werift drops these silently too: not connected, no codec yet, socket closed, consent expired (RFC 7675).
+  if (dtls.state !== 'connected' || !s.codec || transport.closed || (ice.canSendApplicationData && !ice.canSendApplicationData())) return true;
+
+  tick();
+  const h = src.header;
+  const seq = (h.sequenceNumber + s.seqOffset) & 0xffff;
+  const ts = (h.timestamp + s.timestampOffset) % 0x100000000;
+  s.sequenceNumber = seq;
+  s.timestamp = ts;
+
+  let exts: Extension[] = st.fixed;
+  if (st.absSendTimeId || extensions.length > 0) {
+    exts = st.fixed.slice();
+    if (st.absSendTimeId) exts.push({ id: st.absSendTimeId, payload: Buffer.from(absSendTime) });
+    for (let i = 0; i < extensions.length; i++) {
+      const e = extensions[i]!;
+      const same = exts.findIndex((x) => x.id === e.id);
+      if (same >= 0) exts[same] = e; else exts.push(e);
+    }
+    if (exts.length > 1) exts.sort((a, b) => a.id - b.id);
+  }
+  const hdr = writeHeader({ marker: h.marker, payloadType, sequenceNumber: seq, timestamp: ts, ssrc: s.ssrc, csrc: h.csrc, extensions: exts });
+
+  const state = ctx.getSrtpSsrcState(s.ssrc);
+  ctx.updateRolloverCount(seq, state);
+  const out = protectRtp(k, hdr, src.payload, s.ssrc, seq, state.rolloverCounter);
+
+  s.ntpTimestamp = ntpNow;
+  s.rtpTimestamp = ts;
+  s.octetCount += src.payload.length;
+  s.headerBytesSent += hdr.length;
+  s.packetCount = (s.packetCount + 1) >>> 0;
+  s.rtpCache[seq % HISTORY] = new SentRtp(hdr, src.payload);
+  if (!s.rtcpRunning) s.runRtcp();
+  dtls.bytesSent += out.length;
+  dtls.packetsSent++;
+  transport.socket.send(out, pair.remoteAddr[1], pair.remoteAddr[0]);
+  pair.packetsSent++;
+  pair.bytesSent += out.length;
+  return true;
+}
+
+/** Whether the pair's remote is an IP address (werift resolves names with a callback per packet). */
+const direct = new WeakMap<object, boolean>();
+function directAddress(pair: PairLike): boolean {
+  let d = direct.get(pair);
+  if (d === undefined) { d = net.isIP(pair.remoteAddr?.[0] ?? '') !== 0; direct.set(pair, d); }
+  return d;
+}
