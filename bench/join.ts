@@ -15,7 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import inspector from 'node:inspector';
+import { Profiler } from './lib/cpuprofile';
 import { loadConfig } from '../signaling/src/config';
 import { startService, type Service } from '../signaling/src/service';
 import { kurento, kcall, type KClient, type KObject, type KPipeline, type KWebRtc } from '../signaling/src/media/kurento';
@@ -176,14 +176,6 @@ function summarizeProfile(p: any): { totalMs: number; byCategory: { category: st
     byCategory: [...cat.entries()].sort((a, b) => b[1] - a[1]).map(([category, ms]) => ({ category, ms: +ms.toFixed(1), pct: +((100 * ms) / total).toFixed(1) })),
     hotSignaling: [...sig.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, ms]) => { const [fn, where] = k.split('\t'); return { fn, where, selfMs: +ms.toFixed(1) }; }),
   };
-}
-
-class Profiler {
-  private s = new inspector.Session();
-  constructor() { this.s.connect(); }
-  private post(m: string, p?: object): Promise<any> { return new Promise((res, rej) => this.s.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r)))); }
-  async start(): Promise<void> { await this.post('Profiler.enable'); await this.post('Profiler.setSamplingInterval', { interval: 500 }); await this.post('Profiler.start'); }
-  async stop(file: string): Promise<any> { const { profile } = await this.post('Profiler.stop'); fs.writeFileSync(file, JSON.stringify(profile)); return profile; }
 }
 
 // ───────────────────────── main ─────────────────────────

@@ -177,7 +177,11 @@ interface SenderInternals {
 interface PairLike { remoteAddr: [string, number]; packetsSent: number; bytesSent: number; protocol: { transport?: { type?: string; closed?: boolean; socket?: { send(b: Buffer, port: number, host: string): void } } } }
 
 /** The sender's own extensions, per packet: mid / rid / rrid values (fixed) and where abs-send-time goes. */
-interface Stamp { of: SenderInternals['headerExtensions']; mid?: string; fixed: Extension[]; absSendTimeId: number; fast: boolean }
+interface Stamp {
+  of: SenderInternals['headerExtensions']; mid?: string; fixed: Extension[]; absSendTimeId: number; fast: boolean;
+  /** The SRTP rollover state of the sender's SSRC in its current session (werift keeps them in a dictionary keyed by SSRC). */
+  srtp?: { ctx: SrtpContextLike; ssrc: number; state: { rolloverCounter: number } };
+}
 const stamps = new WeakMap<object, Stamp>();
 function stampOf(s: SenderInternals): Stamp {
   let st = stamps.get(s);
@@ -238,7 +242,9 @@ export function sendForwarded(sender: RTCRtpSender, src: RtpPacket, payloadType:
   }
   const hdr = writeHeader({ marker: h.marker, payloadType, sequenceNumber: seq, timestamp: ts, ssrc: s.ssrc, csrc: h.csrc, extensions: exts });
 
-  const state = ctx.getSrtpSsrcState(s.ssrc);
+  let srtp = st.srtp;
+  if (!srtp || srtp.ctx !== ctx || srtp.ssrc !== s.ssrc) srtp = st.srtp = { ctx, ssrc: s.ssrc, state: ctx.getSrtpSsrcState(s.ssrc) };
+  const state = srtp.state;
   ctx.updateRolloverCount(seq, state);
   const out = protectRtp(k, hdr, src.payload, s.ssrc, seq, state.rolloverCounter);
 
