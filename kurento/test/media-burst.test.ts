@@ -11,7 +11,7 @@
 import { RTCPeerConnection } from 'werift';
 import { createMediaPeer, type WeriftMediaPeer } from '../src/media';
 import { waitFor } from '../../test-support/ports';
-import { PeerHost, presentInto } from './media-support';
+import { PeerHost, presentInto, weriftViewer } from './media-support';
 
 jest.setTimeout(120000);
 
@@ -38,22 +38,15 @@ afterAll(async () => {
 interface Viewer { pc: RTCPeerConnection; sink: WeriftMediaPeer; rtp: number; connected: boolean }
 
 async function join(): Promise<Viewer> {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceUseIpv4: true, iceUseIpv6: false, iceAdditionalHostAddresses: [BIND], iceInterfaceAddresses: { udp4: BIND } });
   const sink = createMediaPeer(opts) as WeriftMediaPeer;
-  const v: Viewer = { pc, sink, rtp: 0, connected: false };
-  cleanups.push(() => pc.close(), () => sink.close());
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.onTrack.subscribe((t) => { if (t.kind === 'video') t.onReceiveRtp.subscribe(() => { v.rtp++; }); });
-  pc.connectionStateChange.subscribe((s) => { if (s === 'connected') v.connected = true; });
-  pc.onIceCandidate.subscribe((c) => { if (c?.candidate) sink.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? '0', sdpMLineIndex: c.sdpMLineIndex ?? 0 }).catch(() => undefined); });
-  sink.on('candidate', (c) => { pc.addIceCandidate(c).catch(() => undefined); });
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
+  cleanups.push(() => sink.close());
   source.connect(sink, ['audio', 'video']);
-  const answer = await sink.processOffer(offer.sdp);
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  await sink.gatherCandidates();
+  const v = { sink, rtp: 0, connected: false } as Viewer;
+  v.pc = await weriftViewer(sink, ['audio', 'video'], {}, (pc) => {
+    cleanups.push(() => pc.close());
+    pc.onTrack.subscribe((t) => { if (t.kind === 'video') t.onReceiveRtp.subscribe(() => { v.rtp++; }); });
+    pc.connectionStateChange.subscribe((s) => { if (s === 'connected') v.connected = true; });
+  });
   return v;
 }
 

@@ -2,7 +2,8 @@
 // process, presenters with synthetic video + a tone, viewers counting decoded frames) and the engine's
 // MediaPeers, for the media tests and the benchmark: trickle ICE negotiation the way the object layer
 // does it, and SDP munging helpers.
-import type { MediaPeer, IceCandidateInit } from '../src/media/types';
+import { RTCPeerConnection } from 'werift';
+import type { MediaPeer, IceCandidateInit, MediaKind } from '../src/media/types';
 import type { ClientPeer, PeerHost } from '../../test-support/wrtc-peers';
 import { waitFor } from '../../test-support/ports';
 
@@ -24,6 +25,24 @@ export async function negotiate(client: ClientPeer, server: MediaPeer, mungeOffe
   await client.setRemote('answer', answer);
   await server.gatherCandidates();
   return { answer, processOfferMs };
+}
+
+/**
+ * A receive-only werift viewer of `sink` on 127.0.0.1 (werift as a client needs max-bundle here),
+ * negotiated as `negotiate()` does: its offer, processOffer, gatherCandidates, trickle both ways.
+ * `configure` runs on the peer before its offer (a test's own listeners, werift's debug switches).
+ */
+export async function weriftViewer(sink: MediaPeer, kinds: MediaKind[] = ['audio', 'video'], config: Record<string, unknown> = {}, configure: (pc: RTCPeerConnection) => void = () => undefined): Promise<RTCPeerConnection> {
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceUseIpv4: true, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, ...config });
+  for (const kind of kinds) pc.addTransceiver(kind, { direction: 'recvonly' });
+  configure(pc);
+  pc.onIceCandidate.subscribe((c) => { if (c?.candidate) sink.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? '0', sdpMLineIndex: c.sdpMLineIndex ?? 0 }).catch(() => undefined); });
+  sink.on('candidate', (c: IceCandidateInit) => { pc.addIceCandidate(c as never).catch(() => undefined); });
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  await pc.setRemoteDescription({ type: 'answer', sdp: await sink.processOffer(offer.sdp) });
+  await sink.gatherCandidates();
+  return pc;
 }
 
 /** The server offers (generateOffer), the client answers (processAnswer), trickle ICE both ways. */

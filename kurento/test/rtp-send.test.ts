@@ -2,12 +2,12 @@
 // werift's ciphers and header writer produce, and what werift keeps per sent packet still works
 // (NACKs answered from its history, through a real werift viewer that loses packets).
 import crypto from 'node:crypto';
-import { RTCPeerConnection, RtpHeader, type RtpPacket } from 'werift';
+import { RtpHeader, type RtpPacket } from 'werift';
 import { createMediaPeer, type MediaPeer } from '../src/media';
 import { protectRtp, writeHeader, type SrtpKeys } from '../src/media/rtp-send';
 import { weriftModule } from '../src/media/werift-internal';
 import { waitFor } from '../../test-support/ports';
-import { PeerHost, presentInto } from './media-support';
+import { PeerHost, presentInto, weriftViewer } from './media-support';
 
 jest.setTimeout(60000);
 
@@ -76,17 +76,12 @@ describe('through an engine sink', () => {
     const sink = createMediaPeer(opts);
     closers.push(() => sink.close());
     source.connect(sink, ['video']);
-    // werift's debug switch drops an inbound packet when (value / 100) < Math.random(): 90 drops ~10 %.
-    const pc = new RTCPeerConnection({ iceUseIpv4: true, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, bundlePolicy: 'max-bundle', debug: { inboundPacketLoss: 90 } } as never);
-    closers.push(() => pc.close());
-    pc.addTransceiver('video', { direction: 'recvonly' });
     const seqs = new Set<number>();
-    pc.onTrack.subscribe((track) => { track.onReceiveRtp.subscribe((rtp: RtpPacket) => seqs.add(rtp.header.sequenceNumber)); });
-    pc.onIceCandidate.subscribe((c) => { if (c?.candidate) void sink.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? '0', sdpMLineIndex: c.sdpMLineIndex ?? 0 }).catch(() => undefined); });
-    sink.on('candidate', (c) => { void pc.addIceCandidate(c as never).catch(() => undefined); });
-    await pc.setLocalDescription(await pc.createOffer());
-    await pc.setRemoteDescription({ type: 'answer', sdp: await sink.processOffer(pc.localDescription!.sdp) });
-    await sink.gatherCandidates();
+    // werift's debug switch drops an inbound packet when (value / 100) < Math.random(): 90 drops ~10 %.
+    const pc = await weriftViewer(sink, ['video'], { debug: { inboundPacketLoss: 90 } }, (p) => {
+      p.onTrack.subscribe((track) => { track.onReceiveRtp.subscribe((rtp: RtpPacket) => seqs.add(rtp.header.sequenceNumber)); });
+    });
+    closers.push(() => pc.close());
     await waitFor(() => seqs.size > 300, 30000, 'video packets at the viewer');
     await waitFor(async () => ((await sink.rtpStats()).find((x) => x.direction === 'outbound' && x.kind === 'video')?.nackCount ?? 0) > 20, 30000, 'NACKs answered by the sink');
     const out = (await sink.rtpStats()).find((x) => x.direction === 'outbound' && x.kind === 'video')!;

@@ -60,6 +60,16 @@ export class Route {
     if (!findMatchingCodec(codec, tx.codecs)) this.reportMismatch(codec, tx);
   }
 
+  /**
+   * The sink's transport just connected: a video sink starts from the cached keyframe group now, not
+   * at the source's next packet (up to a frame interval later: 67 ms at 15 fps).
+   */
+  startNow(): void {
+    if (this.started || this.kind !== 'video') return;
+    const gop = this.source.keyframeCache();
+    if (gop && gop.length > 1) this.forward(gop[gop.length - 1]!);
+  }
+
   forward(rtp: RtpPacket): void {
     let tx = this.sinkTx;
     if (!tx) {

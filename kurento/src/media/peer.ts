@@ -11,6 +11,7 @@ import { Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
 import { takeDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
+import { installEarlyDtlsStart } from './dtls-start';
 import { installNativeEcdh } from './dtls-ecdh';
 import { routeFeedbackByMediaSource } from './rtcp-routing';
 import { installIceAddressFilter } from './ice-addresses';
@@ -82,6 +83,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     super();
     installIceAddressFilter();
     installDtlsRetransmitFix();
+    installEarlyDtlsStart();
     installNativeEcdh();
     this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: takeDtlsKeys() } });
     routeFeedbackByMediaSource(this.pc, {
@@ -157,6 +159,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     pc.connectionStateChange.subscribe((s) => {
       if (s === 'connected' && !this.connected) {
         this.connected = true;
+        this.inRoutes.video?.startNow();
         this.emitSafe('connection-state', 'CONNECTED');
       } else if ((s === 'disconnected' || s === 'failed' || s === 'closed') && this.connected) {
         this.connected = false;
