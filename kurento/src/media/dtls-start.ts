@@ -12,14 +12,18 @@
 //
 // So when the transport goes 'connecting' as client, the ClientHello goes out in the next microtask
 // (start() has made the DtlsClient synchronously by then). werift's own connect() after its 100 ms
-// gets the handshake already under way (and its outcome, failure included), and when nothing has come
-// back by then the same ClientHello goes out again: no remote waits longer than it did before.
+// gets the handshake already under way (and its outcome, failure included). When nothing has come back
+// 20 and 50 ms after the first ClientHello, and at werift's call, the same ClientHello goes out again
+// (a retransmission, RFC 6347 §4.2.4): no remote waits longer than it did before, and one a few ms
+// late waits tens of ms, not 500.
 import { RTCDtlsTransport } from 'werift';
 import { weriftModule } from './werift-internal';
 
 interface DtlsClientLike { connect(): Promise<void>; dtls: { flight?: number }; transport: { send(buf: Buffer): unknown } }
 interface TransportLike { role: string; dtls?: DtlsClientLike; setState(state: string, emitEvent?: boolean): void }
 
+/** When the ClientHello goes out again if nothing came back (werift's own connect() adds 100 ms). */
+const EARLY_RETRIES_MS = [20, 50];
 let installed = false;
 /** Each client's one handshake, so that werift's own later connect() gets its outcome. */
 const started = new WeakMap<object, Promise<void>>();
@@ -37,17 +41,21 @@ export function installEarlyDtlsStart(): void {
   if (!client || typeof connect !== 'function' || typeof setState !== 'function') return; // werift's layout changed: its own timing stays
 
   // One ClientHello flight per client, however many times connect() is called.
+  /** The ClientHello again, if no answer has come yet (werift's flight is still 1). */
+  const helloAgain = (c: DtlsClientLike): void => {
+    const first = hello.get(c);
+    if (first && c.dtls.flight === 1) void Promise.resolve(c.transport.send(first)).catch(() => undefined);
+  };
   client.connect = function (this: DtlsClientLike): Promise<void> {
     let handshake = started.get(this);
-    if (handshake) {
-      const first = hello.get(this);
-      if (first && this.dtls.flight === 1) void Promise.resolve(this.transport.send(first)).catch(() => undefined);
-      return handshake;
-    }
+    if (handshake) { helloAgain(this); return handshake; }
     const transport = this.transport;
     const send = transport.send;
     transport.send = (buf: Buffer) => { if (!hello.has(this)) hello.set(this, buf); transport.send = send; return send(buf); };
     started.set(this, (handshake = connect.call(this)));
+    // A remote in another process often reports ICE connected some ms after we do (through the join
+    // bench: 20-60 ms): two early retries cover that; werift's own call at 100 ms is the next.
+    for (const ms of EARLY_RETRIES_MS) setTimeout(() => helloAgain(this), ms).unref();
     return handshake;
   };
   transport.setState = function (this: TransportLike, state: string, emitEvent?: boolean): void {
