@@ -24,6 +24,13 @@ interface TransportLike { role: string; dtls?: DtlsClientLike; setState(state: s
 
 /** When the ClientHello goes out again if nothing came back (werift's own connect() adds 100 ms). */
 const EARLY_RETRIES_MS = [20, 50];
+/**
+ * Early retries only while few handshakes are under way: many at once (a join storm) means slow
+ * answers from a loaded remote or engine, not a remote late to listen, and more hellos would only
+ * add to the load. werift's flight 1 settles at its first retransmission check (500 ms).
+ */
+const STORM = 8;
+let underWay = 0;
 let installed = false;
 /** Each client's one handshake, so that werift's own later connect() gets its outcome. */
 const started = new WeakMap<object, Promise<void>>();
@@ -53,9 +60,12 @@ export function installEarlyDtlsStart(): void {
     const send = transport.send;
     transport.send = (buf: Buffer) => { if (!hello.has(this)) hello.set(this, buf); transport.send = send; return send(buf); };
     started.set(this, (handshake = connect.call(this)));
+    underWay++;
+    const settled = () => { underWay--; };
+    handshake.then(settled, settled);
     // A remote in another process often reports ICE connected some ms after we do (through the join
     // bench: 20-60 ms): two early retries cover that; werift's own call at 100 ms is the next.
-    for (const ms of EARLY_RETRIES_MS) setTimeout(() => helloAgain(this), ms).unref();
+    for (const ms of EARLY_RETRIES_MS) setTimeout(() => { if (underWay <= STORM) helloAgain(this); }, ms).unref();
     return handshake;
   };
   transport.setState = function (this: TransportLike, state: string, emitEvent?: boolean): void {
