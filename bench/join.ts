@@ -179,7 +179,7 @@ function summarizeProfile(p: any): { totalMs: number; byCategory: { category: st
 }
 
 // ───────────────────────── main ─────────────────────────
-interface RunResult { phase: 'A' | 'B'; kind: 'burst' | 'sequential'; round: number; n: number; wallMs: number; viewers: any[]; cpu: { server: number; viewers: number; presenter: number; wallMs: number } }
+interface RunResult { phase: 'A' | 'B'; kind: 'burst' | 'sequential'; round: number; n: number; wallMs: number; viewers: any[]; cpu: { server: number; viewers: number; presenter: number; wallMs: number }; presenterKbps?: number | null }
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
@@ -267,7 +267,12 @@ async function main(): Promise<void> {
 
   async function run(phase: 'A' | 'B', kind: 'burst' | 'sequential', n: number, roundNo: number): Promise<RunResult> {
     await viewers.call('prepare', { n, mode: phase, stompUrl: svc.stompUrl, buskId });
-    await sleep(500);
+    // What the presenter sends as the viewers arrive: the storm's forwarding load is viewers × this.
+    const bytesSent = async () => ((await host.call<any>('stats', { peer: pres.id }).catch(() => null))?.video?.bytesSent as number | undefined) ?? null;
+    const b0 = await bytesSent();
+    await sleep(1000);
+    const b1 = await bytesSent();
+    const presenterKbps = b0 !== null && b1 !== null ? Math.round(((b1 - b0) * 8) / 1000) : null;
     splitA = new Map(); direct.split = new Map();
     const c0 = await cpuOf();
     const res = await viewers.call<{ wallMs: number; viewers: any[] }>('go', { sequential: kind === 'sequential', timeoutMs: kind === 'sequential' ? 15000 : TIMEOUT_MS });
@@ -290,9 +295,9 @@ async function main(): Promise<void> {
     const rec2 = await svc.state.getBusk(buskId);
     log(`after: presenter video ${JSON.stringify(pst?.video)} · busk media ${rec2?.media} · pipelines ${JSON.stringify(await svc.media.servers[0].serverPipelineIds().catch(() => null))}`);
     const r: RunResult = { phase, kind, round: roundNo, n, wallMs: res.wallMs, viewers: res.viewers,
-      cpu: { server: cpuMs(c0.server, c1.server), viewers: cpuMs(c0.viewers, c1.viewers), presenter: cpuMs(c0.presenter, c1.presenter), wallMs: c1.at - c0.at } };
+      cpu: { server: cpuMs(c0.server, c1.server), viewers: cpuMs(c0.viewers, c1.viewers), presenter: cpuMs(c0.presenter, c1.presenter), wallMs: c1.at - c0.at }, presenterKbps };
     const s = stats(r);
-    log(`${kind} ${phase}${roundNo ? ` #${roundNo}` : ''}: n=${n} answer p50 ${s.answer.p50} p99 ${s.answer.p99} · keyframe p50 ${s.key.p50} p99 ${s.key.p99} · errors ${errors} · ${res.wallMs} ms`);
+    log(`${kind} ${phase}${roundNo ? ` #${roundNo}` : ''}: presenter ${presenterKbps} kbps before · n=${n} answer p50 ${s.answer.p50} p99 ${s.answer.p99} · keyframe p50 ${s.key.p50} p99 ${s.key.p99} · errors ${errors} · ${res.wallMs} ms`);
     if (errors) log('failed viewers reached:', ['answer', 'ice', 'dtls', 'rtp', 'frame'].map((m) => `${m} ${res.viewers.filter((v) => v.error && v[m] !== null).length}`).join(', '));
     if (errors) log('first errors:', [...new Set(res.viewers.filter((v) => v.error).map((v) => v.error))].slice(0, 3).join(' | '));
     return r;
@@ -369,7 +374,7 @@ function writeReports(runs: RunResult[], profiles: any, metricsText: string, sta
   });
   const perRound = runs.filter((r) => r.kind === 'burst').map((r) => {
     const s = stats(r);
-    return { phase: r.phase, round: r.round, n: r.n, allAnsweredMs: round(Math.max(...r.viewers.map((v) => (v.answer ?? 0) + v.t0))), wallMs: r.wallMs, errors: r.viewers.filter((v) => v.error).length,
+    return { phase: r.phase, round: r.round, n: r.n, presenterKbps: r.presenterKbps ?? null, allAnsweredMs: round(Math.max(...r.viewers.map((v) => (v.answer ?? 0) + v.t0))), wallMs: r.wallMs, errors: r.viewers.filter((v) => v.error).length,
       answer: s.answer, key: s.key, server: s.server, cpuMs: { server: round(r.cpu.server, 0), viewers: round(r.cpu.viewers, 0), presenter: round(r.cpu.presenter, 0), wall: r.cpu.wallMs } };
   });
   const joinHist = metricsText.split('\n').filter((l) => /^busking_join_seconds_(sum|count)/.test(l));
@@ -417,7 +422,7 @@ function markdown(r: any): string {
   };
   const yn = (b: boolean) => (b ? 'met' : 'NOT met');
   const g = r.goalMet;
-  const rounds = r.perRound.map((p: any) => `| ${p.round} | ${p.phase} | ${p.n} | ${p.errors} | ${f(p.answer.p50)} / ${f(p.answer.p99)} | ${f(p.key.p50)} / ${f(p.key.p99)} | ${f(p.server.p50)} / ${f(p.server.p99)} | ${f(p.allAnsweredMs)} | ${p.cpuMs.server} / ${p.cpuMs.viewers} / ${p.cpuMs.presenter} ms over ${p.cpuMs.wall} ms |`).join('\n');
+  const rounds = r.perRound.map((p: any) => `| ${p.round} | ${p.phase} | ${p.n} | ${p.presenterKbps ?? '–'} kbps | ${p.errors} | ${f(p.answer.p50)} / ${f(p.answer.p99)} | ${f(p.key.p50)} / ${f(p.key.p99)} | ${f(p.server.p50)} / ${f(p.server.p99)} | ${f(p.allAnsweredMs)} | ${p.cpuMs.server} / ${p.cpuMs.viewers} / ${p.cpuMs.presenter} ms over ${p.cpuMs.wall} ms |`).join('\n');
   const prof = r.profiles ? Object.entries(r.profiles).map(([ph, p]: [string, any]) =>
     `**Phase ${ph}** (${p.totalMs} ms sampled):\n\n| component | CPU share |\n|---|---|\n${p.byCategory.slice(0, 12).map((c: any) => `| ${c.category} | ${c.pct} % (${c.ms} ms) |`).join('\n')}\n\nHottest functions of signaling / kurento-client / ws (self time): ${p.hotSignaling.slice(0, 8).map((h: any) => `\`${h.fn}\` ${h.where} ${h.selfMs} ms`).join('; ')}`).join('\n\n') : '(profiling off)';
   return `# Join benchmark: what our signaling layer adds to a viewer's join
@@ -444,8 +449,8 @@ Goal, sequential: offer→answer p50 ${yn(g.sequentialAnswer.p50)}, p99 ${yn(g.s
 
 ## Burst rounds
 
-| round | phase | viewers | errors | answer p50 / p99 | keyframe p50 / p99 | service process p50 / p99 | last answer after first offer | CPU service / viewers / presenter |
-|---|---|---|---|---|---|---|---|---|
+| round | phase | viewers | presenter video before | errors | answer p50 / p99 | keyframe p50 / p99 | service process p50 / p99 | last answer after first offer | CPU service / viewers / presenter |
+|---|---|---|---|---|---|---|---|---|---|
 ${rounds}
 
 ## Where the service process spends its CPU during a burst (profiled extra pair, not in the figures above)
