@@ -12,4 +12,6 @@ module.exports = {
   testTimeout: 60000,
   // Real services (Redis, coturn, Chromium) are started per test file; keep one file at a time on 2 cores.
   maxWorkers: 1,
+  // A run that would hang on a handle a failed test left open ends with its failure instead.
+  reporters: ['default', '<rootDir>/scripts/jest-exit-guard.js'],
 };

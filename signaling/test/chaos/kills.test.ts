@@ -14,7 +14,13 @@ jest.setTimeout(180000);
 
 let host: PeerHost;
 const children: ChildService[] = [];
+/** Legs and clients of the test under way: closed after it however it ended (an open one keeps Jest from exiting). */
+let open: { close(): Promise<unknown> }[] = [];
 beforeAll(async () => { host = await PeerHost.start(); });
+afterEach(async () => {
+  for (const o of open.reverse()) await o.close().catch(() => undefined);
+  open = [];
+});
 afterAll(async () => {
   host?.stop();
   for (const c of children) await c.kill();
@@ -27,12 +33,16 @@ test('the engine SIGKILLed under a busk: back on its port, every viewer reoffers
   let engine2: ChildService | null = null;
   try {
     const busker = await connect(svc, await devToken(svc, 'Kai', ['busker']));
+    open.push(busker);
     const { buskId, presenter } = await startReofferingBusk(host, busker, { title: 'Killed engine' });
+    open.push(presenter);
     const fans: StompTestClient[] = [];
     const viewers: Leg[] = [];
     for (let i = 0; i < 3; i++) {
       fans.push(await connect(svc));
+      open.push(fans[i]!);
       viewers.push(await Leg.join(host, fans[i]!, buskId, 'viewer'));
+      open.push(viewers[i]!);
     }
     await waitFor(async () => (await Promise.all(viewers.map((v) => v.frames()))).every((n) => n >= 5), 30000, 'every viewer decoding');
     await engine.kill();
@@ -41,7 +51,7 @@ test('the engine SIGKILLed under a busk: back on its port, every viewer reoffers
     await waitFor(async () => viewers.every((v) => v.reoffers >= 1) && (await Promise.all(viewers.map((v) => v.frames()))).every((n) => n >= 5), 90000, 'every viewer decoding again')
       .catch(async (e: Error) => {
         // Say where it stopped: which leg had not reoffered or had no frames.
-        const legs = await Promise.all([presenter, ...viewers].map(async (l) => `${l.kind} reoffers ${l.reoffers} frames ${await l.frames().catch(() => -1)}`));
+        const legs = await Promise.all([presenter, ...viewers].map(async (l) => `${l.kind} reoffers ${l.reoffers} fresh connections ${l.connectRetries} frames ${await l.frames().catch(() => -1)}`));
         throw new Error(`${e.message}: ${legs.join('; ')}`);
       });
     expect(presenter.reoffers).toBe(1);
@@ -66,9 +76,12 @@ test('a node SIGKILLed: the survivor ends its busk for its viewers (node-lost), 
     const res = await fetch(`${doomed.url}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Dee', roles: ['busker'] }) });
     const busker = await StompTestClient.connect(doomed.stompUrl, { token: ((await res.json()) as { token: string }).token });
     const { buskId, presenter } = await startReofferingBusk(host, busker, { title: 'On the doomed node', location: { lat: 40.4, lng: -3.7 } });
+    open.push(presenter);
     const fan = await connect(survivor);
+    open.push(fan);
     const topic = await fan.subscribeSync(`/topic/busk.${buskId}`);
     const viewer = await Leg.join(host, fan, buskId, 'viewer');
+    open.push(viewer);
     await waitFor(async () => (await viewer.frames()) >= 5, 30000, 'the survivor\'s viewer decoding');
     await doomed.kill();
     expect((await topic.type('ended', 20000)).reason).toBe('node-lost');

@@ -10,6 +10,7 @@
 import type { Signaling } from './stomp';
 import type { PeerEvent } from './types';
 import { opusParameters, STEREO_RECEIVE, withOpusParameters, type SoundSettings } from './sound';
+import { CONNECT_TIMEOUT_MS } from './connect-timeout';
 
 export interface PeerLinkOptions {
   signaling: Signaling;
@@ -32,6 +33,7 @@ abstract class PeerLink {
   private lastRestart = 0;
   /** The offer in flight is an ICE restart on the existing connection. */
   private restarting = false;
+  private connectTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(protected readonly opts: PeerLinkOptions) {
     this.unsubscribe = opts.signaling.subscribe<PeerEvent>(`/user/queue/busk.${opts.buskId}`, (ev) => void this.onPeerEvent(ev));
@@ -102,6 +104,7 @@ abstract class PeerLink {
 
   close(): void {
     this.closed = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
     this.unsubscribe();
     this.pc?.close();
     this.pc = null;
@@ -124,6 +127,7 @@ abstract class PeerLink {
           return;
         }
         this.restarting = false;
+        this.watchConnect(pc);
         const queued = this.remoteCandidates;
         this.remoteCandidates = [];
         for (const c of queued) await pc.addIceCandidate(c).catch(() => undefined);
@@ -136,6 +140,16 @@ abstract class PeerLink {
     } catch (e) {
       this.opts.onError?.(e as Error);
     }
+  }
+
+  /** After an answer: a connection not up within CONNECT_TIMEOUT_MS is replaced by a fresh one. */
+  private watchConnect(pc: RTCPeerConnection): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      if (this.closed || pc !== this.pc || pc.connectionState === 'connected') return;
+      this.negotiate().catch((e) => this.opts.onError?.(e as Error));
+    }, CONNECT_TIMEOUT_MS);
   }
 
   /**
