@@ -34,10 +34,21 @@ afterAll(async () => {
 const signIn = (token: string) => async (page: Page) => { await page.addInitScript((t) => { localStorage.setItem('busking.token', t); localStorage.setItem('busking.token.source', 'dev'); }, token) };
 
 /** The longest gap between two video keyframes of a file (ffprobe): how early a cut may start. */
-function longestKeyframeGap(file: string): number {
+function keyframeTimes(file: string): number[] {
   const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { encoding: 'utf8' });
-  const at = out.split('\n').map(Number).filter(Number.isFinite);
+  return out.split('\n').map(Number).filter(Number.isFinite);
+}
+function longestKeyframeGap(file: string): number {
+  const at = keyframeTimes(file);
   return Math.max(...at.slice(1).map((t, i) => t - at[i]!));
+}
+/** Where the file's first seconds of video and audio sit, and which video packets the container marks as sync samples (what a seek uses). */
+function startLayout(file: string): string {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,start_time,duration:packet=stream_index,pts_time,flags', '-read_intervals', '%+6', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  const lines = out.split('\n').filter(Boolean);
+  const streams = lines.filter((l) => /^(video|audio),/.test(l)).join('; ');
+  const sync = lines.filter((l) => /^0,[^,]*,K/.test(l)).map((l) => l.split(',')[1]).join(' ');
+  return `streams: ${streams}; video sync samples in the first 6 s: ${sync}`;
 }
 
 /** The short's video in a shorts page: metadata read, its duration, then frames that advance. */
@@ -85,7 +96,11 @@ test('live with recording → a 20 s short → played on a phone → live commen
   expect(short.videoUrl).toMatch(/\.mp4$/);
   // The cut starts at the keyframe at or before 3 s: 20 s, and at most one keyframe interval more.
   expect(short.durationS).toBeGreaterThanOrEqual(19.9);
-  expect(short.durationS).toBeLessThanOrEqual(20 + keyframeGap + 0.1);
+  if (short.durationS > 20 + keyframeGap + 0.1) {
+    // Say why (seen once in CI: 23.05 s with keyframes 2.1 s apart): the recording's start as a seek sees it.
+    throw new Error(`the short is ${short.durationS} s, more than 20 s + the longest keyframe gap ${keyframeGap} s + 0.1; ` +
+      `keyframes (decoded) at ${keyframeTimes(recordingFile).slice(0, 6).join(', ')}; ${startLayout(recordingFile)}`);
+  }
   await svc.afterShow.profiles.update({ ...short.owner, roles: ['busker'], anonymous: false }, { bio: 'Cello on the quay', tipUrl: 'https://tips.example/rosa' });
 
   // A fan's phone plays it: the header's duration, frames advancing, a view counted.
