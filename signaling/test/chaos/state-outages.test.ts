@@ -98,7 +98,8 @@ test('Redis restarted empty under two nodes: no busk lost, pins and viewer count
   await redis.stop();
   redis = await startRedis(port);
   const t0 = Date.now();
-  expect(await listed(s.b)).toEqual([]); // the restart lost every key
+  // The new Redis starts empty (no persistence). Not asserted through the listing: the nodes can
+  // write their busks back before a request gets there (CI under Node 24 saw A's busk already back).
   await waitFor(() => s.counted(s.b), 10000, 'both busks and their viewers back in State');
   const after = (await listed(s.b)).map((x) => ({ id: x.id, location: x.location })).sort((x, y) => x.id.localeCompare(y.id));
   expect(after).toEqual(before);
