@@ -33,13 +33,13 @@ afterAll(async () => {
 
 const signIn = (token: string) => async (page: Page) => { await page.addInitScript((t) => { localStorage.setItem('busking.token', t); localStorage.setItem('busking.token.source', 'dev'); }, token) };
 
-/** The longest gap between two video keyframes of a file (ffprobe): how early a cut may start. */
+/** When a file's video keyframes come, as decoded (ffprobe). */
 function keyframeTimes(file: string): number[] {
   const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { encoding: 'utf8' });
   return out.split('\n').map(Number).filter(Number.isFinite);
 }
-function longestKeyframeGap(file: string): number {
-  const at = keyframeTimes(file);
+/** The longest gap between two keyframes: how early a cut may start. */
+function longestGap(at: number[]): number {
   return Math.max(...at.slice(1).map((t, i) => t - at[i]!));
 }
 /** Where the file's first seconds of video and audio sit, and which video packets the container marks as sync samples (what a seek uses). */
@@ -76,7 +76,8 @@ test('live with recording → a 20 s short → played on a phone → live commen
   await studio.getByRole('button', { name: 'End show' }).click();
   await waitFor(async () => (await studio.textContent('#busk-state'))?.startsWith('Show ended'), 10000, 'ended');
   await waitFor(async () => (await svc.afterShow.recordings.row(recordingId))?.state === 'ready', 20000, 'recording ready');
-  const keyframeGap = longestKeyframeGap(recordingFile);
+  const keyframes = keyframeTimes(recordingFile);
+  const keyframeGap = longestGap(keyframes);
   expect(keyframeGap).toBeLessThan(5); // the leg asks for a keyframe when 2 s went by without one
 
   // "My recordings": 3 s to 23 s becomes a short.
@@ -99,7 +100,7 @@ test('live with recording → a 20 s short → played on a phone → live commen
   if (short.durationS > 20 + keyframeGap + 0.1) {
     // Say why (seen once in CI: 23.05 s with keyframes 2.1 s apart): the recording's start as a seek sees it.
     throw new Error(`the short is ${short.durationS} s, more than 20 s + the longest keyframe gap ${keyframeGap} s + 0.1; ` +
-      `keyframes (decoded) at ${keyframeTimes(recordingFile).slice(0, 6).join(', ')}; ${startLayout(recordingFile)}`);
+      `keyframes (decoded) at ${keyframes.slice(0, 6).join(', ')}; ${startLayout(recordingFile)}`);
   }
   await svc.afterShow.profiles.update({ ...short.owner, roles: ['busker'], anonymous: false }, { bio: 'Cello on the quay', tipUrl: 'https://tips.example/rosa' });
 
