@@ -2,7 +2,7 @@
 // are backed by real WebRTC peers. Unmodified kurento-client drives it as it drives KMS.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMediaPeer } from './media';
+import { createMediaPeer, MediaWorkers } from './media';
 import { prepareDtlsKeys } from './media/dtls-identity';
 import { readKmsConfig } from './kms-config';
 import { MediaSet } from './objects/media-set';
@@ -39,6 +39,12 @@ export interface MediaServerOptions {
   /** Another MediaPeer implementation (default: the werift one in ./media). */
   createPeer?: PeerFactory;
   /**
+   * Media worker threads (media/workers): 0 (the default) keeps every peer on the engine's own
+   * thread; N puts the peers on N threads, a busk's viewers spread over them, so its fan-out uses
+   * N cores. Ignored with createPeer.
+   */
+  workers?: number;
+  /**
    * Shared secret clients must send as `?access_token=` (kurento-client: the `access_token`
    * option). KMS has none, so neither has the engine by default; the signaling service sets one
    * when it runs the engine in-process.
@@ -58,6 +64,8 @@ export interface MediaServer {
   close(): Promise<void>;
   /** Inspection for tests and metrics. */
   readonly stats: { objects: number; pipelines: number; sessions: number; sockets: number; subscriptions: number };
+  /** The media workers when the engine runs them (options.workers), for inspection; null otherwise. */
+  readonly workers: MediaWorkers | null;
   /** Drops every control socket from the server side, as a network failure would (objects stay). */
   dropConnections(): void;
 }
@@ -66,6 +74,7 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
   const host = opts.host ?? '127.0.0.1';
   const path = (opts.path ?? '/kurento').replace(/\/+$/, '') || '/kurento';
   await prepareDtlsKeys(); // every endpoint its own DTLS certificate, the first one too
+  const workers = !opts.createPeer && (opts.workers ?? 0) > 0 ? await MediaWorkers.start(opts.workers!) : null;
   const fromFiles: EndpointDefaults = opts.kmsConfigDir ? readKmsConfig(opts.kmsConfigDir) : {};
   const endpointDefaults: EndpointDefaults = {
     stunServerAddress: opts.stunServerAddress ?? fromFiles.stunServerAddress,
@@ -86,7 +95,7 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
   const subs = subscriptions;
   let processor: RpcProcessor | undefined;
   const media = new MediaSet({
-    createPeer: opts.createPeer ?? createMediaPeer,
+    createPeer: opts.createPeer ?? workers?.createPeer ?? createMediaPeer,
     endpointDefaults,
     sessions: () => sessions.ids(),
     onRelease: (id) => { subs.objectReleased(id); processor?.objectReleased(id); },
@@ -106,6 +115,9 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (e) => {
+    await workers?.close(); // the port is taken: no threads left behind
+    throw e;
   });
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
@@ -119,11 +131,13 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
     get stats() {
       return { objects: media.size - 1, pipelines: media.pipelines().length, sessions: sessions.ids().length, sockets: transport.socketCount, subscriptions: subs.size };
     },
+    workers,
     dropConnections: () => transport.dropSockets(),
     close: () => {
       closing ??= (async () => {
         await transport.close();
         await media.close();
+        await workers?.close();
         rpc.close();
         sessions.close();
         server.closeAllConnections?.();

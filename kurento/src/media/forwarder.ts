@@ -9,20 +9,33 @@ import { rtpBytes } from './bandwidth';
 import { sendForwarded } from './rtp-send';
 import type { MediaKind } from './types';
 
-/** What a route needs from the peers at both ends (implemented by the peer). */
-export interface RouteEnd {
-  /** The transceiver of `kind` that receives from (source) or sends to (sink) the remote. */
-  transceiverFor(kind: MediaKind, use: 'recv' | 'send'): RTCRtpTransceiver | undefined;
+/** What the source's remote negotiated to send of one kind: codecs by payload type, extensions by id. */
+export interface ReceivedParameters {
+  readonly codecs: readonly RTCRtpCodecParameters[];
+  readonly headerExtensions: readonly { id: number; uri: string }[];
 }
-export interface RouteSink extends RouteEnd {
-  /** Packets actually handed to the transport (flow-out detection, the sink's send rate): RTP bytes. */
-  packetSent(kind: MediaKind, bytes: number): void;
-  codecMismatch(kind: MediaKind, description: string): void;
-}
-export interface RouteSource extends RouteEnd {
+
+/** The sending end of routes: a peer, or a pipe from a peer in another engine worker (pipe.ts). */
+export interface RouteSource {
+  receivedParameters(kind: MediaKind): ReceivedParameters | undefined;
+  /** The codec the source sends now, or said it would before any packet: checked against a new sink. */
+  sendingCodec(kind: MediaKind): RTCRtpCodecParameters | undefined;
   requestKeyframe(): void;
   /** The source's last keyframe and the video packets since (ending with the latest), if kept. */
   keyframeCache(): readonly RtpPacket[] | null;
+  /** Stops feeding the route's sink (it closed, or it takes another source now). */
+  unroute(route: Route): void;
+}
+
+/** The receiving end of a route: a peer. */
+export interface RouteSink {
+  /** The transceiver of `kind` that sends to the remote. */
+  sendTransceiver(kind: MediaKind): RTCRtpTransceiver | undefined;
+  /** Packets actually handed to the transport (flow-out detection, the sink's send rate): RTP bytes. */
+  packetSent(kind: MediaKind, bytes: number): void;
+  codecMismatch(kind: MediaKind, description: string): void;
+  /** The route no longer feeds this sink (its source let it go). */
+  detachRoute(route: Route): void;
 }
 
 const NOT_NEGOTIATED = null;
@@ -55,7 +68,7 @@ export class Route {
   /** Checks, before any packet flows, whether the sink can take `codec` (the source's current codec). */
   check(codec: RTCRtpCodecParameters | undefined): void {
     if (!codec) return;
-    const tx = this.sink.transceiverFor(this.kind, 'send');
+    const tx = this.sink.sendTransceiver(this.kind);
     if (!tx || tx.codecs.length === 0) return; // sink not negotiated yet: checked again when it is
     if (!findMatchingCodec(codec, tx.codecs)) this.reportMismatch(codec, tx);
   }
@@ -74,7 +87,7 @@ export class Route {
     let tx = this.sinkTx;
     if (!tx) {
       // Not cached until found: the sink may still be applying its local description.
-      const found = this.sink.transceiverFor(this.kind, 'send');
+      const found = this.sink.sendTransceiver(this.kind);
       if (!found) return;
       tx = this.sinkTx = found;
     }
@@ -154,8 +167,7 @@ export class Route {
   }
 
   private resolveCodec(pt: number, tx: RTCRtpTransceiver): RTCRtpCodecParameters | null {
-    const srcTx = this.source.transceiverFor(this.kind, 'recv');
-    const srcCodec = srcTx?.codecs.find((c) => c.payloadType === pt);
+    const srcCodec = this.source.receivedParameters(this.kind)?.codecs.find((c) => c.payloadType === pt);
     if (!srcCodec) {
       // Not a payload type the source negotiated (werift already drops those): ignore silently.
       this.ptMap.set(pt, NOT_NEGOTIATED);
@@ -179,8 +191,7 @@ export class Route {
 
   private buildExtMap(tx: RTCRtpTransceiver): Uint8Array {
     const map = new Uint8Array(256);
-    const srcTx = this.source.transceiverFor(this.kind, 'recv');
-    for (const src of srcTx?.headerExtensions ?? []) {
+    for (const src of this.source.receivedParameters(this.kind)?.headerExtensions ?? []) {
       if (!FORWARDED_EXTENSIONS.includes(src.uri)) continue;
       const dst = tx.headerExtensions.find((e) => e.uri === src.uri);
       if (dst && src.id > 0 && src.id < 256) map[src.id] = dst.id;

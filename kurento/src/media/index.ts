@@ -4,6 +4,8 @@ import type { MediaPeer } from './types';
 
 export * from './types';
 export { WeriftMediaPeer, type WeriftPeerOptions } from './peer';
+export { MediaWorkers } from './workers/pool';
+export type { WorkerCounts } from './workers/protocol';
 
 export function createMediaPeer(options: WeriftPeerOptions = {}): MediaPeer {
   return new WeriftMediaPeer(options);

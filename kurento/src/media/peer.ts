@@ -7,7 +7,7 @@ import {
 } from 'werift';
 import { serverCodecs, serverHeaderExtensions } from './codecs';
 import { FlowMonitor } from './flow';
-import { Route, type RouteSink, type RouteSource } from './forwarder';
+import { Route, type ReceivedParameters, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
 import { takeDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
@@ -19,7 +19,7 @@ import { KeyframeLimiter } from './keyframe';
 import { GopCache } from './gop-cache';
 import { checkSdp, isMdnsCandidate, stripCandidates, withoutMdnsCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
-import { LossEstimate, rembBitrate, rtpBytes, videoBudget } from './bandwidth';
+import { LossEstimate, rembBitrate, rtpBytes, videoBudget, type SinkBandwidth } from './bandwidth';
 import {
   SdpError, type RtpStreamStats, type RtpTap, type IceCandidateInit, type IceComponentState, type MediaKind, type MediaPeer, type MediaPeerEvents, type PeerOptions,
 } from './types';
@@ -216,7 +216,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     const cur = this.currentCodec[kind];
     if (!cur || cur.payloadType !== pt) {
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
-      if (codec) this.currentCodec[kind] = codec;
+      if (codec) { this.currentCodec[kind] = codec; this.emitSafe('received-codec', { kind, mimeType: codec.mimeType }); }
       if (kind === 'video') {
         const name = codec?.mimeType.toLowerCase();
         this.gopCodec = name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
@@ -261,7 +261,8 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       for (const kind of KINDS) { this.rates[dir][kind] = (this.bytes[dir][kind] * 8) / seconds; this.bytes[dir][kind] = 0; }
     }
     if (!this.lastVideoSsrc || !this.flowIn.isFlowing('video')) return;
-    const sinks = this.outRoutes.video.map((r) => r.sink as WeriftMediaPeer);
+    const sinks: SinkBandwidth[] = this.outRoutes.video.map((r) => r.sink as WeriftMediaPeer);
+    for (const more of this.farSinks) sinks.push(...more());
     const budget = videoBudget(this.maxVideoRecvBps, sinks, this.rates.received.audio, Date.now());
     if (budget > 0) this.sendRemb(budget);
   }
@@ -271,6 +272,14 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     const byLoss = this.loss.bps > 0 ? { bps: this.loss.bps, at: this.loss.at } : null;
     if (!this.remb || !byLoss) return this.remb ?? byLoss;
     return this.remb.bps <= byLoss.bps ? this.remb : byLoss;
+  }
+
+  /** Sinks fed through pipes in other engine workers (pipe.ts): their bandwidth counts in the REMB. */
+  private farSinks: (() => readonly SinkBandwidth[])[] = [];
+
+  addFarSinks(sinks: () => readonly SinkBandwidth[]): () => void {
+    this.farSinks = [...this.farSinks, sinks];
+    return () => { this.farSinks = this.farSinks.filter((s) => s !== sinks); };
   }
 
   setVideoRecvBandwidth(kbps: number): void {
@@ -297,9 +306,40 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   }
 
   // ---- RouteSource / RouteSink ----------------------------------------------------------------
-  transceiverFor(kind: MediaKind, use: 'recv' | 'send'): RTCRtpTransceiver | undefined {
-    if (use === 'recv') return this.recvTx[kind] ?? this.pc.getTransceivers().find((t) => t.kind === kind && /recv/.test(t.currentDirection ?? ''));
+  private recvTransceiver(kind: MediaKind): RTCRtpTransceiver | undefined {
+    return this.recvTx[kind] ?? this.pc.getTransceivers().find((t) => t.kind === kind && /recv/.test(t.currentDirection ?? ''));
+  }
+
+  sendTransceiver(kind: MediaKind): RTCRtpTransceiver | undefined {
     return this.pc.getTransceivers().find((t) => t.kind === kind && /send/.test(t.currentDirection ?? ''));
+  }
+
+  receivedParameters(kind: MediaKind): ReceivedParameters | undefined {
+    const tx = this.recvTransceiver(kind);
+    return tx && { codecs: tx.codecs, headerExtensions: tx.headerExtensions };
+  }
+
+  sendingCodec(kind: MediaKind): RTCRtpCodecParameters | undefined {
+    return this.currentCodec[kind] ?? this.negotiatedCodec(kind);
+  }
+
+  /** The source feeding this peer `kind`, if any. */
+  sourceOf(kind: MediaKind): RouteSource | undefined {
+    return this.inRoutes[kind]?.source;
+  }
+
+  /** As a sink: `route` feeds this peer from now on; the source feeding it before lets it go (one per kind, as KMS). */
+  attachRoute(route: Route): void {
+    const existing = this.inRoutes[route.kind];
+    if (existing) existing.source.unroute(existing);
+    this.inRoutes[route.kind] = route;
+    route.check(route.source.sendingCodec(route.kind));
+  }
+
+  detachRoute(route: Route): void {
+    if (this.inRoutes[route.kind] !== route) return;
+    delete this.inRoutes[route.kind];
+    this.flowOut.stop(route.kind);
   }
 
   packetSent(kind: MediaKind, bytes: number): void {
@@ -348,7 +388,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.remoteSdp = sdp;
     this.localSdp = stripCandidates(answerSdp);
     // Directions (hence which transceiver sends) are final once the local answer is applied.
-    void this.localApplied.then(() => this.negotiated());
+    void this.localApplied.then(() => { if (!this.closed) this.negotiated(); });
     return this.localSdp;
   }
 
@@ -401,13 +441,14 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     for (const kind of KINDS) {
       for (const r of this.outRoutes[kind]) { r.invalidate(); r.check(this.currentCodec[kind]); }
       const inR = this.inRoutes[kind];
-      if (inR) { inR.invalidate(); inR.check((inR.source as WeriftMediaPeer).currentCodec[kind] ?? (inR.source as WeriftMediaPeer).negotiatedCodec(kind)); }
+      if (inR) { inR.invalidate(); inR.check(inR.source.sendingCodec(kind)); }
+      this.emitSafe('received-codec', { kind, mimeType: this.receivedCodec(kind) });
     }
   }
 
   /** The codec the remote said it would send first, before any packet arrived. */
   private negotiatedCodec(kind: MediaKind): RTCRtpCodecParameters | undefined {
-    const tx = this.transceiverFor(kind, 'recv');
+    const tx = this.recvTransceiver(kind);
     if (!tx || !/recv/.test(tx.currentDirection ?? '')) return undefined;
     return tx.codecs[0];
   }
@@ -449,14 +490,10 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (!(sink instanceof WeriftMediaPeer)) throw new Error('sink is not a media peer of this engine');
     if (sink.closed) throw new Error('sink is closed');
     for (const kind of kinds.length ? kinds : KINDS) {
-      const existing = sink.inRoutes[kind];
-      if (existing?.source === this) continue;
-      // A sink takes one source per kind (as KMS): connecting another one replaces it.
-      if (existing) (existing.source as WeriftMediaPeer).disconnect(sink, [kind]);
+      if (sink.sourceOf(kind) === this) continue;
       const route = new Route(this, sink, kind);
       this.outRoutes[kind] = [...this.outRoutes[kind], route]; // copy-on-write: safe during forwarding
-      sink.inRoutes[kind] = route;
-      route.check(this.currentCodec[kind] ?? this.negotiatedCodec(kind));
+      sink.attachRoute(route);
       // With a cached keyframe the new sink starts from it (Route); otherwise ask the sender for one.
       if (kind === 'video' && !this.gop.packets) this.requestKeyframe();
     }
@@ -466,11 +503,13 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     if (!(sink instanceof WeriftMediaPeer)) return;
     for (const kind of kinds.length ? kinds : KINDS) {
       const route = this.outRoutes[kind].find((r) => r.sink === sink);
-      if (!route) continue;
-      this.outRoutes[kind] = this.outRoutes[kind].filter((r) => r !== route);
-      if (sink.inRoutes[kind] === route) delete sink.inRoutes[kind];
-      sink.flowOut.stop(kind);
+      if (route) this.unroute(route);
     }
+  }
+
+  unroute(route: Route): void {
+    this.outRoutes[route.kind] = this.outRoutes[route.kind].filter((r) => r !== route);
+    route.sink.detachRoute(route);
   }
 
   /** Sinks currently fed by this peer (for the object layer and tests). */
@@ -530,18 +569,15 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   private async doClose(): Promise<void> {
     // Sinks learn at once that nothing flows to them any more (KMS: MediaFlowOut NOT_FLOWING).
     for (const kind of KINDS) {
-      for (const r of this.outRoutes[kind]) {
-        const sink = r.sink as WeriftMediaPeer;
-        if (sink.inRoutes[kind] === r) delete sink.inRoutes[kind];
-        sink.flowOut.stop(kind);
-      }
+      for (const r of this.outRoutes[kind]) r.sink.detachRoute(r);
       this.outRoutes[kind] = [];
       const inR = this.inRoutes[kind];
-      if (inR) (inR.source as WeriftMediaPeer).disconnect(this, [kind]);
+      if (inR) inR.source.unroute(inR);
     }
     this.closed = true;
     this.taps.audio = [];
     this.taps.video = [];
+    this.farSinks = [];
     this.gop.clear();
     removeTicking(this);
     this.keyframes.close();

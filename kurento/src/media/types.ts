@@ -67,6 +67,8 @@ export interface MediaPeerEvents {
   'flow-out': [{ kind: MediaKind; flowing: boolean }];
   /** KMS Error event: e.g. { type: 'NOT_NEGOTIATED', description, errorCode } when a sink can't take the source's codec. */
   error: [{ type: string; description: string; errorCode: number }];
+  /** What receivedCodec(kind) says changed (a first packet, a new payload type, a negotiation): engine workers mirror it. */
+  'received-codec': [{ kind: MediaKind; mimeType: string | undefined }];
 }
 
 /**

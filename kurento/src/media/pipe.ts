@@ -1,0 +1,211 @@
+// A pipe carries one source peer's media to sinks in another engine worker, as mediasoup's
+// pipeToRouter does: the source's worker sends each received packet once per worker (not once per
+// sink), and in the sinks' worker a PipeSource stands in for the source: it keeps the keyframe
+// group, feeds its Routes (forwarder.ts) as a local source would, and sends back what the sinks
+// need of the real one (keyframe requests, their bandwidth for the source's REMB).
+//
+// Both ends speak PipeMessage over a port (a MessagePort between the two workers in the engine);
+// the ends know nothing of threads, so a test can join them with a plain function call.
+import { RTCRtpCodecParameters, RtpPacket } from 'werift';
+import type { SinkBandwidth } from './bandwidth';
+import { Route, type ReceivedParameters, type RouteSource } from './forwarder';
+import { GopCache } from './gop-cache';
+import type { WeriftMediaPeer } from './peer';
+import { addTicking, removeTicking, TICK_MS, type Ticking } from './ticker';
+import type { MediaKind } from './types';
+
+const KINDS: readonly MediaKind[] = ['audio', 'video'];
+
+/** A source's negotiated parameters as they cross threads (structured clone drops classes). */
+type WireParameters = { codecs: Record<string, unknown>[]; headerExtensions: { id: number; uri: string }[] };
+
+/** One sink's bandwidth, sent back to the source's worker (`age`: ms since its remote's estimate). */
+type WireBandwidth = { bps: number; age: number; min: number; max: number };
+
+/** From the sinks' worker to the source's. `s` is the source peer's id. */
+export type PipeUpstream =
+  | { t: 'open'; s: number }
+  | { t: 'close'; s: number }
+  | { t: 'keyframe'; s: number }
+  | { t: 'budget'; s: number; sinks: WireBandwidth[] };
+
+/** From the source's worker to the sinks'. */
+export type PipeDownstream =
+  | { t: 'params'; s: number; audio?: WireParameters; video?: WireParameters; sending: Partial<Record<MediaKind, number>> }
+  | { t: 'rtp'; s: number; k: MediaKind; b: Uint8Array }
+  | { t: 'gone'; s: number };
+
+export type PipeMessage = PipeUpstream | PipeDownstream;
+
+/** The source's end: taps the peer and sends what it receives down the pipe. */
+export class PipeOut {
+  private readonly untap: (() => void)[] = [];
+  private far: SinkBandwidth[] = [];
+  private closed = false;
+
+  /** `sourceId`: the peer's id in the engine (both workers name it so). */
+  constructor(readonly peer: WeriftMediaPeer, private readonly sourceId: number, private readonly send: (m: PipeDownstream) => void) {
+    const s = sourceId;
+    this.sendParameters();
+    // The keyframe group first, so the far side can start its sinks at once as a local source would.
+    for (const rtp of peer.keyframeCache() ?? []) send({ t: 'rtp', s, k: 'video', b: rtp.serialize() });
+    for (const kind of KINDS) {
+      this.untap.push(peer.tap(kind, (rtp) => send({ t: 'rtp', s, k: kind, b: (rtp as RtpPacket).serialize() })));
+    }
+    const onCodec = () => this.sendParameters();
+    peer.on('received-codec', onCodec);
+    this.untap.push(() => peer.off('received-codec', onCodec));
+    this.untap.push(peer.addFarSinks(() => this.far));
+  }
+
+  /** Upstream messages for this source. */
+  receive(m: PipeUpstream): void {
+    if (this.closed) return;
+    if (m.t === 'keyframe') this.peer.requestKeyframe();
+    else if (m.t === 'budget') {
+      const now = Date.now();
+      this.far = m.sinks.map((b) => ({ remoteEstimate: { bps: b.bps, at: now - b.age }, minVideoSendKbps: b.min, maxVideoSendKbps: b.max }));
+    }
+  }
+
+  private sendParameters(): void {
+    const wire = (kind: MediaKind): WireParameters | undefined => {
+      const p = this.peer.receivedParameters(kind);
+      return p && { codecs: p.codecs.map((c) => ({ ...c })), headerExtensions: p.headerExtensions.map((e) => ({ id: e.id, uri: e.uri })) };
+    };
+    const sending: Partial<Record<MediaKind, number>> = {};
+    for (const kind of KINDS) {
+      const pt = this.peer.sendingCodec(kind)?.payloadType;
+      if (pt !== undefined) sending[kind] = pt;
+    }
+    this.send({ t: 'params', s: this.sourceId, audio: wire('audio'), video: wire('video'), sending });
+  }
+
+  /** Stops sending. `gone`: the source itself closed, and the far end is told. */
+  close(gone: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const u of this.untap.splice(0)) u();
+    if (gone) this.send({ t: 'gone', s: this.sourceId });
+  }
+}
+
+/**
+ * The sinks' end: a RouteSource for the sinks of this worker. Closes itself when its last route
+ * goes (and tells the source's worker), or when the source is gone.
+ */
+export class PipeSource implements RouteSource, Ticking {
+  private routes: Record<MediaKind, Route[]> = { audio: [], video: [] };
+  private params: Partial<Record<MediaKind, ReceivedParameters>> = {};
+  private sending: Partial<Record<MediaKind, number>> = {};
+  private readonly gop = new GopCache();
+  private gopCodec: 'vp8' | 'h264' | null = null;
+  private ticks = 0;
+  private closed = false;
+
+  constructor(readonly sourceId: number, private readonly send: (m: PipeUpstream) => void, private readonly onClose: () => void) {
+    send({ t: 'open', s: sourceId });
+    addTicking(this);
+  }
+
+  get isClosed(): boolean { return this.closed; }
+
+  connect(sink: WeriftMediaPeer, kinds: readonly MediaKind[]): void {
+    if (this.closed) return;
+    for (const kind of kinds.length ? kinds : KINDS) {
+      if (sink.sourceOf(kind) === this) continue;
+      const route = new Route(this, sink, kind);
+      this.routes[kind] = [...this.routes[kind], route];
+      sink.attachRoute(route);
+      if (kind === 'video' && !this.gop.packets) this.requestKeyframe();
+    }
+  }
+
+  disconnect(sink: WeriftMediaPeer, kinds: readonly MediaKind[]): void {
+    for (const kind of kinds.length ? kinds : KINDS) {
+      const route = this.routes[kind].find((r) => r.sink === sink);
+      if (route) this.unroute(route);
+    }
+  }
+
+  unroute(route: Route): void {
+    this.routes[route.kind] = this.routes[route.kind].filter((r) => r !== route);
+    route.sink.detachRoute(route);
+    if (this.routes.audio.length === 0 && this.routes.video.length === 0) this.close(true);
+  }
+
+  /** Downstream messages for this source. */
+  receive(m: PipeDownstream): void {
+    if (this.closed) return;
+    if (m.t === 'rtp') this.forward(m.k, RtpPacket.deSerialize(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength)));
+    else if (m.t === 'params') this.setParameters(m);
+    else if (m.t === 'gone') this.close(false);
+  }
+
+  private setParameters(m: Extract<PipeDownstream, { t: 'params' }>): void {
+    for (const kind of KINDS) {
+      const w = m[kind];
+      this.params[kind] = w && { codecs: w.codecs.map((c) => new RTCRtpCodecParameters(c as never)), headerExtensions: w.headerExtensions };
+    }
+    this.sending = m.sending;
+    const name = this.sendingCodec('video')?.mimeType.toLowerCase();
+    const gopCodec = name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
+    if (gopCodec !== this.gopCodec) { this.gopCodec = gopCodec; this.gop.clear(); }
+    for (const kind of KINDS) {
+      for (const r of this.routes[kind]) { r.invalidate(); r.check(this.sendingCodec(kind)); }
+    }
+  }
+
+  private forward(kind: MediaKind, rtp: RtpPacket): void {
+    if (kind === 'video' && this.gopCodec) this.gop.push(rtp, this.gopCodec);
+    const routes = this.routes[kind];
+    for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+  }
+
+  receivedParameters(kind: MediaKind): ReceivedParameters | undefined {
+    return this.params[kind];
+  }
+
+  sendingCodec(kind: MediaKind): RTCRtpCodecParameters | undefined {
+    const pt = this.sending[kind];
+    const codecs = this.params[kind]?.codecs;
+    return pt === undefined ? codecs?.[0] : codecs?.find((c) => c.payloadType === pt);
+  }
+
+  keyframeCache(): readonly RtpPacket[] | null {
+    return this.gop.packets;
+  }
+
+  requestKeyframe(): void {
+    if (!this.closed) this.send({ t: 'keyframe', s: this.sourceId });
+  }
+
+  /** Every second: what this worker's video sinks can take, for the source's REMB (bandwidth.ts). */
+  tick(): void {
+    if (++this.ticks * TICK_MS < 1000) return;
+    this.ticks = 0;
+    const now = Date.now();
+    const sinks: WireBandwidth[] = [];
+    for (const r of this.routes.video) {
+      const s = r.sink as WeriftMediaPeer;
+      const e = s.remoteEstimate;
+      if (e) sinks.push({ bps: e.bps, age: now - e.at, min: s.minVideoSendKbps, max: s.maxVideoSendKbps });
+    }
+    if (sinks.length) this.send({ t: 'budget', s: this.sourceId, sinks });
+  }
+
+  /** `tell`: the source's worker is told to stop sending (not when it told us the source is gone). */
+  close(tell: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    removeTicking(this);
+    for (const kind of KINDS) {
+      const routes = this.routes[kind];
+      this.routes[kind] = [];
+      for (const r of routes) r.sink.detachRoute(r);
+    }
+    this.gop.clear();
+    if (tell) this.send({ t: 'close', s: this.sourceId });
+    this.onClose();
+  }
+}
