@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RTCPeerConnection } from 'werift';
-import { createMediaPeer, WeriftMediaPeer, type MediaPeer, type IceCandidateInit } from '../kurento/src/media';
+import { createMediaPeer, MediaWorkers, WeriftMediaPeer, type MediaPeer, type IceCandidateInit, type WorkerCounts } from '../kurento/src/media';
 import { PeerHost, negotiate } from '../kurento/test/media-support';
 import { installNativeEcdh } from '../kurento/src';
 import { Profiler, summarize } from './lib/cpuprofile';
@@ -27,6 +27,9 @@ const DEADLINE = Date.now() + Number(process.env.BENCH_MEDIA_MAX_MS ?? 420000);
 const LOSS_LIMIT = 0.005; // "no loss": under 0.5 % of packets lost at the viewers
 const LIGHT = (process.env.BENCH_MEDIA_VIEWERS ?? 'light') !== 'werift';
 const PROFILE = process.env.BENCH_MEDIA_PROFILE !== '0';
+/** The engine on media worker threads (kurento/src/media/workers): its workers and viewer steps; 0 workers skips it. */
+const WORKERS = Number(process.env.BENCH_MEDIA_WORKERS ?? 2);
+const WORKER_STEPS = (process.env.BENCH_MEDIA_WORKER_STEPS ?? '200,300,400').split(',').map(Number);
 const ROOT = path.resolve(__dirname.includes(`${path.sep}dist${path.sep}`) ? path.join(__dirname, '../..') : path.join(__dirname, '..'));
 
 // ---------------------------------------------------------------------------------------------
@@ -98,6 +101,11 @@ function runViewerHost(): void {
     },
     cpu: () => process.cpuUsage(),
     mem: () => process.memoryUsage().rss,
+    /** Closes every viewer (the next engine's run starts with none). */
+    async reset() {
+      await Promise.all([...viewers.values()].map((v) => v.pc.close().catch(() => undefined)));
+      viewers.clear();
+    },
   };
   process.on('message', async (m: any) => {
     try { process.send!({ id: m.id, ok: true, result: await handlers[m.cmd]!(m) }); } catch (e) { process.send!({ id: m.id, ok: false, error: String(e) }); }
@@ -233,44 +241,105 @@ async function main(): Promise<void> {
   const latencyProtocol = await offerLatencyProtocol(host).catch((e) => ({ skipped: String(e) }));
   console.log(JSON.stringify(latencyProtocol));
 
-  const source = createMediaPeer({ bindAddress: BIND }) as WeriftMediaPeer;
+  const single = await fanout({ label: 'one event loop', createPeer: (o) => createMediaPeer(o), counters: async (source, sinks) => peerCounters(source as WeriftMediaPeer, sinks as WeriftMediaPeer[]), profile: PROFILE }, STEPS, DEADLINE, host, farm, baseRss);
+  const pstats = await single.presenter.stats().catch(() => null);
+  await single.close();
+  let workers: { workers: number; fanout: any[] } | null = null;
+  if (WORKERS > 0) {
+    await farm.call('reset');
+    const pool = await MediaWorkers.start(WORKERS);
+    console.log(`[bench:media] the engine on ${WORKERS} media workers`);
+    const rows = await fanout({ label: `${WORKERS} workers`, createPeer: pool.createPeer, counters: async () => sumCounts(await pool.inspect()), profile: false }, WORKER_STEPS, Date.now() + Number(process.env.BENCH_MEDIA_WORKERS_MAX_MS ?? 300000), host, farm, process.memoryUsage().rss);
+    workers = { workers: WORKERS, fanout: rows.results };
+    await rows.close();
+    await pool.close();
+  }
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtEnd: os.loadavg().map((x) => round(x, 2)) },
+    setup: {
+      presenter: 'libwebrtc (@roamhq/wrtc) VP8 640x480 @15 fps + Opus, noisy synthetic frames; engine REMB cap 500 kbps',
+      viewers: LIGHT
+        ? '2 decoding libwebrtc viewers + N-2 light viewers (werift ICE/DTLS, then only the clear SRTP header counted: packets and sequence gaps) in a child process'
+        : '2 decoding libwebrtc viewers + N-2 werift viewers counting RTP sequence gaps (child processes)',
+      windowMs: WINDOW_MS,
+      presenterOutbound: pstats?.video ?? null,
+    },
+    processOffer: latency,
+    processOfferProtocol: latencyProtocol,
+    fanout: single.results,
+    workers,
+    durationS: round((Date.now() - started) / 1000, 1),
+  };
+  host.stop(); farm.stop();
+  writeReports(report);
+  process.exit(0);
+}
+
+/** The forwarding counters a step compares before and after its window. */
+interface Counters { packetsIn: { audio: number; video: number }; packetsOut: number; keyframeRequestsSent: number; keyframeRequestsReceived: number }
+
+interface Engine {
+  label: string;
+  createPeer(options: { bindAddress: string }): MediaPeer;
+  counters(source: MediaPeer, sinks: MediaPeer[]): Promise<Counters>;
+  /** Profile a 5 s stretch after each window (this thread's profiler: the one-loop engine only). */
+  profile: boolean;
+}
+
+function peerCounters(source: WeriftMediaPeer, sinks: WeriftMediaPeer[]): Counters {
+  let packetsOut = 0; let keyframeRequestsReceived = 0;
+  for (const s of sinks) { const x = s.stats(); packetsOut += x.packetsOut.audio + x.packetsOut.video; keyframeRequestsReceived += x.keyframeRequestsReceived; }
+  const src = source.stats();
+  return { packetsIn: src.packetsIn, packetsOut, keyframeRequestsSent: src.keyframeRequestsSent, keyframeRequestsReceived };
+}
+
+/** The workers' counters summed: the presenter is the only peer that receives media. */
+function sumCounts(counts: WorkerCounts[]): Counters {
+  const c: Counters = { packetsIn: { audio: 0, video: 0 }, packetsOut: 0, keyframeRequestsSent: 0, keyframeRequestsReceived: 0 };
+  for (const w of counts) {
+    c.packetsIn.audio += w.media.packetsIn.audio; c.packetsIn.video += w.media.packetsIn.video;
+    c.packetsOut += w.media.packetsOut.audio + w.media.packetsOut.video;
+    c.keyframeRequestsSent += w.media.keyframeRequestsSent; c.keyframeRequestsReceived += w.media.keyframeRequestsReceived;
+  }
+  return c;
+}
+
+/** One presenter fanned out to the steps' viewer counts by `engine`; stops at the first step not held. */
+async function fanout(engine: Engine, steps: number[], deadline: number, host: PeerHost, farm: ViewerFarm, baseRss: number) {
+  const source = engine.createPeer({ bindAddress: BIND });
   const presenter = await host.presenter({ fps: 15, noise: true });
   await negotiate(presenter, source);
   await waitUntil(() => source.isMediaFlowingIn('video'), 15000);
   await sleep(3000); // let the presenter's bandwidth estimate settle on the REMB cap
-  const sinks: WeriftMediaPeer[] = [];
+  const sinks: MediaPeer[] = [];
   const decoding = [] as Awaited<ReturnType<PeerHost['viewer']>>[];
 
   let decodingReserved = 0;
   const addSink = async (wrtcViewer: boolean) => {
-    const sink = createMediaPeer({ bindAddress: BIND }) as WeriftMediaPeer;
+    const sink = engine.createPeer({ bindAddress: BIND });
     source.connect(sink, ['audio', 'video']);
     sinks.push(sink);
     if (wrtcViewer) { const v = await host.viewer(); decoding.push(v); await negotiate(v, sink); } else await farm.connect(sink);
   };
 
   const results: any[] = [];
-  const cores = os.cpus().length;
-  for (const n of STEPS) {
-    if (Date.now() > DEADLINE) { console.log(`[bench:media] time budget reached before N=${n}`); break; }
-    console.log(`[bench:media] ramping to ${n} viewers`);
+  for (const n of steps) {
+    if (Date.now() > deadline) { console.log(`[bench:media] time budget reached before N=${n}`); break; }
+    console.log(`[bench:media] ${engine.label}: ramping to ${n} viewers`);
     while (sinks.length < n) {
       const batch = Math.min(10, n - sinks.length);
       await Promise.all(Array.from({ length: batch }, () => addSink(decodingReserved++ < 2)));
     }
     const allFlowing = await waitUntil(() => sinks.every((s) => s.isMediaFlowingOut('video')), 45000);
     await sleep(2000);
-    const s0 = await farm.call('stats'); const c0 = process.cpuUsage(); const t0 = Date.now();
-    const out0 = sinks.reduce((a, s) => a + s.stats().packetsOut.video + s.stats().packetsOut.audio, 0);
-    const in0 = source.stats().packetsIn;
-    const kf0 = source.stats().keyframeRequestsSent;
-    const pli0 = sinks.reduce((a, s) => a + s.stats().keyframeRequestsReceived, 0);
+    const s0 = await farm.call('stats'); const k0 = await engine.counters(source, sinks); const c0 = process.cpuUsage(); const t0 = Date.now();
     const d0 = await Promise.all(decoding.map((v) => v.stats()));
     const fc0 = await farm.call('cpu'); const hc0 = await host.cpuUsage();
     await sleep(WINDOW_MS);
-    const s1 = await farm.call('stats'); const c1 = process.cpuUsage(c0); const el = Date.now() - t0;
-    const out1 = sinks.reduce((a, s) => a + s.stats().packetsOut.video + s.stats().packetsOut.audio, 0);
-    const in1 = source.stats().packetsIn;
+    const s1 = await farm.call('stats'); const c1 = process.cpuUsage(c0); const el = Date.now() - t0; const k1 = await engine.counters(source, sinks);
+    const out0 = k0.packetsOut; const out1 = k1.packetsOut;
+    const in0 = k0.packetsIn; const in1 = k1.packetsIn;
     const d1 = await Promise.all(decoding.map((v) => v.stats()));
     const fc1 = await farm.call('cpu'); const hc1 = await host.cpuUsage();
     const vidExp = s1.expected - s0.expected; const vidRecv = s1.received - s0.received;
@@ -295,52 +364,37 @@ async function main(): Promise<void> {
       viewerLossPct: round(loss * 100, 3),
       lightweightViewersReceiving: `${s1.receiving}/${s1.viewers}`,
       decodingViewersFps: d1.map((d, i) => round(((d.frames - d0[i]!.frames) * 1000) / el, 1)),
-      keyframeRequestsUpstream: source.stats().keyframeRequestsSent - kf0,
-      pliFromViewers: sinks.reduce((a, s) => a + s.stats().keyframeRequestsReceived, 0) - pli0,
+      keyframeRequestsUpstream: k1.keyframeRequestsSent - k0.keyframeRequestsSent,
+      pliFromViewers: k1.keyframeRequestsReceived - k0.keyframeRequestsReceived,
       presenterVideo: await presenter.stats().then((x) => x.video).catch(() => null),
       loadavg1: round(os.loadavg()[0]!, 2),
       viewerProcessesCpuCores: round((cpuMs(fc1) - cpuMs(fc0) + cpuMs(hc1) - cpuMs(hc0)) / el, 2),
     };
     delete (r as any).presenterVideoKbps;
-    if (PROFILE) {
+    if (engine.profile) {
       // Where the engine's time goes, per forwarded packet: a profiled 5 s after the measured window
       // (the profiler's own cost stays out of the figures above).
       const profiler = new Profiler();
-      const p0 = sinks.reduce((a, s) => a + s.stats().packetsOut.video + s.stats().packetsOut.audio, 0);
+      const p0 = (await engine.counters(source, sinks)).packetsOut;
       await profiler.start();
       await sleep(5000);
       const profileFile = path.join(os.tmpdir(), `bench-media-${n}.cpuprofile`);
       await profiler.stop(profileFile);
       const sum = summarize(profileFile, ROOT, 14);
-      const packets = sinks.reduce((a, s) => a + s.stats().packetsOut.video + s.stats().packetsOut.audio, 0) - p0;
+      const packets = (await engine.counters(source, sinks)).packetsOut - p0;
       (r as any).profile = { idlePct: sum.idlePct, gcPct: sum.gcPct, hot: sum.hot.filter((h) => h.fn !== '(idle)').map((h) => ({ fn: h.fn, where: h.where, usPerPacket: packets > 0 ? round((h.selfMs * 1000) / packets, 2) : null, selfPct: h.selfPct })) };
     }
     results.push(r);
     console.log(JSON.stringify(r));
     if (loss > LOSS_LIMIT || !allFlowing) { console.log(`[bench:media] stops holding at N=${n}`); break; }
   }
-  const pstats = await presenter.stats().catch(() => null);
-  const report = {
-    date: new Date().toISOString(),
-    machine: { cpus: cores, model: os.cpus()[0]?.model, node: process.version, loadavgAtEnd: os.loadavg().map((x) => round(x, 2)) },
-    setup: {
-      presenter: 'libwebrtc (@roamhq/wrtc) VP8 640x480 @15 fps + Opus, noisy synthetic frames; engine REMB cap 500 kbps',
-      viewers: LIGHT
-        ? '2 decoding libwebrtc viewers + N-2 light viewers (werift ICE/DTLS, then only the clear SRTP header counted: packets and sequence gaps) in a child process'
-        : '2 decoding libwebrtc viewers + N-2 werift viewers counting RTP sequence gaps (child processes)',
-      windowMs: WINDOW_MS,
-      presenterOutbound: pstats?.video ?? null,
-    },
-    processOffer: latency,
-    processOfferProtocol: latencyProtocol,
-    fanout: results,
-    durationS: round((Date.now() - started) / 1000, 1),
+  const close = async () => {
+    await Promise.all(sinks.map((s) => s.close()));
+    await source.close();
+    for (const v of decoding) await v.close();
+    await presenter.close();
   };
-  await Promise.all(sinks.map((s) => s.close()));
-  await source.close();
-  host.stop(); farm.stop();
-  writeReports(report);
-  process.exit(0);
+  return { results, presenter, close };
 }
 
 /**
@@ -348,25 +402,46 @@ async function main(): Promise<void> {
  * of the first step's video packet rate. A saturated engine answers with a late REMB and the presenter
  * slows down: then a step "holds" more viewers per core only because there is less to forward.
  */
-function heldSteps(report: any): any[] {
-  const base = report.fanout[0]?.inboundVideoPps ?? 0;
-  return report.fanout.filter((r: any) => r.allFlowing && r.viewerLossPct <= LOSS_LIMIT * 100 && r.inboundVideoPps >= 0.8 * base);
+function heldSteps(rows: any[]): any[] {
+  const base = rows[0]?.inboundVideoPps ?? 0;
+  return rows.filter((r: any) => r.allFlowing && r.viewerLossPct <= LOSS_LIMIT * 100 && r.inboundVideoPps >= 0.8 * base);
 }
 
 /** The highest step held, as viewers per core of the engine's CPU at that step. */
-function bestPerCore(report: any): string {
-  const held = heldSteps(report);
+function bestPerCore(rows: any[]): string {
+  const held = heldSteps(rows);
   const top = held[held.length - 1];
   return top ? `${top.viewersPerCoreAtThisLoad} (${top.viewers} viewers at ${top.serverCpuCores} cores, ${top.usPerForwardedPacket} µs per forwarded packet)` : 'no step held';
 }
 
 function goalLine(report: any): string {
-  const held = heldSteps(report);
+  const held = heldSteps(report.fanout);
   const top = held[held.length - 1];
   const perCore = top?.viewersPerCoreAtThisLoad ?? 0;
   const throttled = report.fanout.filter((r: any) => !held.includes(r)).map((r: any) => `${r.viewers} (presenter at ${r.inboundVideoPps} video pkt/s, viewers decoding ${r.decodingViewersFps.join(' / ')} fps)`);
   return `Viewers per core, goal ≥ 400: **${perCore >= 400 ? 'met' : 'NOT met'}**: ${perCore} at ${top ? `${top.viewers} viewers, the highest step held at the presenter's full rate` : 'no step held'}.` +
     (throttled.length ? ` Not held: ${throttled.join('; ')}: the engine's one event loop was saturated, its REMB to the presenter came late and low, and the presenter slowed down; those rows' viewers per core count less media, not more capacity.` : '');
+}
+
+/** The same busk on the engine's media workers: the presenter on one, its viewers spread over all (pipes between). */
+function workersSection(report: any, header: string, table: (rows: any[]) => string): string {
+  const w = report.workers;
+  if (!w) return '';
+  const held = heldSteps(w.fanout);
+  const top = held[held.length - 1];
+  const single = heldSteps(report.fanout);
+  const singleTop = single[single.length - 1];
+  return `## One busk on ${w.workers} media workers
+
+The same presenter and viewers, the engine's peers on ${w.workers} worker threads (\`startMediaServer({ workers: ${w.workers} })\`): the presenter on
+one, the viewers spread over all, each worker fed once per packet through a pipe. Server CPU is every thread of the process.
+Held: every viewer flowing, no loss, the presenter at ≥ 80 % of this engine's first step's video rate.
+
+${header}
+${table(w.fanout)}
+
+Most viewers held at the presenter's full rate: **${top ? `${top.viewers} on ${w.workers} workers (${top.serverCpuCores} cores, ${top.usPerForwardedPacket} µs per forwarded packet)` : 'no step held'}**; on one event loop: ${singleTop ? `${singleTop.viewers} (${singleTop.serverCpuCores} cores)` : 'no step held'}.
+The viewers share the machine's ${report.machine.cpus} cores (last column): on this machine the workers cannot each have a core to themselves.`;
 }
 
 function profileSection(report: any): string {
@@ -389,7 +464,9 @@ function writeReports(report: any): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'media.json'), JSON.stringify(report, null, 2) + '\n');
   const l = report.processOffer; const lp = report.processOfferProtocol;
-  const rows = report.fanout.map((r: any) => `| ${r.viewers} | ${r.serverCpuCores} | ${r.serverCpuPerViewerPct} % | ${r.viewersPerCoreAtThisLoad} | ${r.usPerForwardedPacket ?? '–'} µs | ${r.memoryPerViewerMB} MB | ${r.inboundVideoPps} | ${r.forwardedPps} | ${r.viewerLossPct} % | ${r.decodingViewersFps.join(' / ')} | ${r.viewerProcessesCpuCores} |`).join('\n');
+  const table = (fanout: any[]) => fanout.map((r: any) => `| ${r.viewers} | ${r.serverCpuCores} | ${r.serverCpuPerViewerPct} % | ${r.viewersPerCoreAtThisLoad} | ${r.usPerForwardedPacket ?? '–'} µs | ${r.memoryPerViewerMB} MB | ${r.inboundVideoPps} | ${r.forwardedPps} | ${r.viewerLossPct} % | ${r.decodingViewersFps.join(' / ')} | ${r.viewerProcessesCpuCores} |`).join('\n');
+  const header = `| viewers | server CPU (cores) | CPU per viewer | viewers per core | CPU per forwarded packet (per viewer) | memory per viewer | inbound video pkt/s | forwarded pkt/s | loss at viewers | decoding viewers fps | viewer processes CPU (cores) |
+|---|---|---|---|---|---|---|---|---|---|---|`;
   const md = `# Media benchmark (embedded engine)
 
 ${report.date} · ${report.machine.cpus} × ${report.machine.model} · Node ${report.machine.node} · ${report.durationS} s
@@ -400,9 +477,8 @@ after every viewer's sink reported flow-out FLOWING. Server CPU is \`process.cpu
 
 ## Fan-out: one presenter to N viewers
 
-| viewers | server CPU (cores) | CPU per viewer | viewers per core | CPU per forwarded packet (per viewer) | memory per viewer | inbound video pkt/s | forwarded pkt/s | loss at viewers | decoding viewers fps | viewer processes CPU (cores) |
-|---|---|---|---|---|---|---|---|---|---|---|
-${rows}
+${header}
+${table(report.fanout)}
 
 ## processOffer latency
 
@@ -416,16 +492,17 @@ ${goalLine(report)}
 
 ${profileSection(report)}
 
+${workersSection(report, header, table)}
+
 ## Against the peers' published figures
 
 | measure | ours (this run) | peer | their figure | source |
 |---|---|---|---|---|
-| viewers (audio + video) per core, no loss | ${bestPerCore(report)} | mediasoup (C++ workers) | ~500 consumers per worker core, ~250 audio+video viewers | mediasoup documentation, "Scalability" |
+| viewers (audio + video) per core, no loss | ${bestPerCore(report.fanout)}${report.workers ? `; on ${report.workers.workers} workers: ${bestPerCore(report.workers.fanout)}` : ''} | mediasoup (C++ workers) | ~500 consumers per worker core, ~250 audio+video viewers | mediasoup documentation, "Scalability" |
 | | | Kurento Media Server | ~100 streams per core | OpenVidu's load tests of KMS |
 | | | SRS (live streaming, one thread) | ~2,000 players at 600 kbps | SRS performance notes |
 
-The peers' figures are theirs, on their machines and media; none of them runs here. A 2-worker engine
-(one busk across both cores) is not built yet: every row above is one engine process on one event loop.
+The peers' figures are theirs, on their machines and media; none of them runs here.
 Join storms and a single joiner's offer → first frame are measured by \`npm run bench:join\` (bench/reports/join.md).
 
 Load average (1 min) per step: ${report.fanout.map((r: any) => `${r.viewers}: ${r.loadavg1}`).join(', ')} on ${report.machine.cpus} cores. A run stops at the

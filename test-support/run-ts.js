@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs a TypeScript entry point from the source tree in a child process (`node run-ts.js file.ts`),
-// compiled on require by esbuild as the jest transform does: tests that must SIGKILL the whole
-// service start it this way, without depending on `npm run build`.
+// Runs a TypeScript entry point from the source tree in a child process (`node run-ts.js file.ts`)
+// or a worker thread (argv [file.ts]), compiled on require by esbuild as the jest transform does:
+// tests that must SIGKILL the whole service start it this way, and the engine's media workers
+// (kurento/src/media/workers/pool.ts) when it runs from sources, without `npm run build`.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

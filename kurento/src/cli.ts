@@ -1,6 +1,6 @@
 // `npm run kms`: the embedded media engine as a standalone server, standing in for a KMS
 // container. Endpoint defaults come from kurento/config (the files docker-compose gives KMS);
-// STUN_URLS and RTP_MIN_PORT/RTP_MAX_PORT override them, KMS_ACCESS_TOKEN requires a shared secret: the same variables, with the same meaning,
+// STUN_URLS, RTP_MIN_PORT/RTP_MAX_PORT and ENGINE_WORKERS override them, KMS_ACCESS_TOKEN requires a shared secret: the same variables, with the same meaning,
 // as the signaling service's (signaling/src/config.ts), read here so that the engine stands alone.
 import { defaultKmsConfigDir } from './kms-config';
 import { startMediaServer, type MediaServerOptions } from './index';
@@ -23,6 +23,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): MediaServerOptions {
   if (stun) Object.assign(opts, stun);
   const range = portRangeFromEnv(env);
   if (range) opts.portRange = range;
+  const workers = Number(env.ENGINE_WORKERS || '0');
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new Error(`ENGINE_WORKERS must be 0 to 64, got "${env.ENGINE_WORKERS}"`);
+  if (workers > 0) opts.workers = workers;
   return opts;
 }
 

@@ -50,4 +50,7 @@ test('cli options: KMS_HOST/KMS_PORT, STUN_URLS and RTP port range override the 
   expect(opts).toMatchObject({ host: '0.0.0.0', port: 9999, stunServerAddress: '10.0.0.5', stunServerPort: 3478, portRange: { min: 50000, max: 50100 } });
   expect(optionsFromEnv({})).toMatchObject({ host: '127.0.0.1', port: 8888, kmsConfigDir: defaultKmsConfigDir() });
   expect(() => optionsFromEnv({ KMS_PORT: 'eighty' })).toThrow(/KMS_PORT/);
+  expect(optionsFromEnv({ ENGINE_WORKERS: '2' }).workers).toBe(2);
+  expect(optionsFromEnv({ ENGINE_WORKERS: '0' }).workers).toBeUndefined();
+  for (const bad of ['-1', '65', 'two', '1.5']) expect(() => optionsFromEnv({ ENGINE_WORKERS: bad })).toThrow(/ENGINE_WORKERS must be 0 to 64/);
 });

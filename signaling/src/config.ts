@@ -20,6 +20,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'KMS_ACCESS_TOKEN', default: '', description: 'Shared secret of the embedded media engine: clients must connect with ?access_token=<it> (kurento-client\'s access_token option). `npm run kms`: off when empty. In-process engine: a random one per process when empty. Secret: keep it in .env.' },
   { name: 'RTP_MIN_PORT', default: '0', description: 'Lowest UDP port the embedded engine uses for media (0 with RTP_MAX_PORT 0: any free port).' },
   { name: 'RTP_MAX_PORT', default: '0', description: 'Highest UDP port the embedded engine uses for media.' },
+  { name: 'ENGINE_WORKERS', default: '0', description: 'Media worker threads of the embedded engine (in-process and `npm run kms`): 0 keeps every WebRTC peer on the engine\'s own event loop; N puts them on N threads, a busk\'s viewers spread over all and fed through pipes from the presenter\'s thread, so one busk uses N cores; more than the cores only costs memory (figures: bench/reports/media.md).' },
   { name: 'REDIS_URL', default: '', description: 'redis://host:6379. Empty: in-memory state (one node). Set: shared state, GEO index and cross-node messaging.' },
   { name: 'REDIS_TIMEOUT_MS', default: '2000', description: 'Longest wait for one Redis operation before the request that needs it gets `unavailable` (a connection that hangs, e.g. through a proxy that lost its backend, would otherwise hold requests and presence refreshes indefinitely).' },
   { name: 'JWT_SECRET', default: '', description: 'HS256 secret for verifying tokens. Mutually exclusive with JWT_PUBLIC_KEY.' },
@@ -96,6 +97,13 @@ function int(env: Env, name: string): number {
   return n;
 }
 
+/** ENGINE_WORKERS: 0 to 64 (each worker is a thread with its own heap: more than the cores only costs memory). */
+function engineWorkers(env: Env): number {
+  const n = int(env, 'ENGINE_WORKERS');
+  if (n < 0 || n > 64) throw new Error(`ENGINE_WORKERS must be 0 to 64, got ${n}`);
+  return n;
+}
+
 function bool(env: Env, name: string): boolean {
   const s = raw(env, name).toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(s)) return true;
@@ -140,6 +148,8 @@ export interface Config {
   nodeId: string;
   kmsUrls: string[];
   embeddedKmsPort: number;
+  /** The embedded engine's media worker threads (ENGINE_WORKERS; 0: none). */
+  engineWorkers: number;
   /** The embedded engine's shared secret (KMS_ACCESS_TOKEN); empty: one per process. */
   kmsAccessToken: string;
   rtpPortRange: { min: number; max: number } | null;
@@ -217,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: raw(env, 'NODE_ID') || `node-${crypto.randomBytes(3).toString('hex')}`,
     kmsUrls,
     embeddedKmsPort: int(env, 'EMBEDDED_KMS_PORT'),
+    engineWorkers: engineWorkers(env),
     kmsAccessToken: raw(env, 'KMS_ACCESS_TOKEN'),
     rtpPortRange: rtpMin > 0 && rtpMax >= rtpMin ? { min: rtpMin, max: rtpMax } : null,
     redisUrl: raw(env, 'REDIS_URL'),

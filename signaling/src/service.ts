@@ -132,12 +132,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         accessToken: config.kmsAccessToken || crypto.randomBytes(24).toString('base64url'),
         bindAddress: config.host === '127.0.0.1' || config.host === 'localhost' ? '127.0.0.1' : undefined,
         portRange: config.rtpPortRange ?? undefined,
+        workers: config.engineWorkers,
         stunServerAddress: stun?.[1], stunServerPort: stun?.[2] ? Number(stun[2]) : undefined,
       });
       const e = engine;
       cleanups.push(() => e.close());
       kmsUrls = [engine.url];
-      log.info('media', `embedded media engine at ${engine.url}`);
+      log.info('media', `embedded media engine at ${engine.url}${engine.workers ? ` on ${engine.workers.size} media workers` : ''}`);
     }
     const media = new MediaPool(engine ? [engine.clientUrl] : kmsUrls, config.mediaTimeoutMs);
     cleanups.push(() => media.close());

@@ -37,3 +37,31 @@ describe('presenter and viewers exchange media', () => {
     await fan.close(); await busker.close();
   });
 });
+
+describe('the embedded engine on media workers (ENGINE_WORKERS=2)', () => {
+  let svc: Service;
+  let host: PeerHost;
+  beforeAll(async () => { svc = await startTestService({ ENGINE_WORKERS: '2' }); host = await PeerHost.start(); });
+  afterAll(async () => { host.stop(); await svc.close(); });
+
+  it('one busk, viewers on both workers: every viewer decodes; the busk ends with nothing left in the workers', async () => {
+    expect(svc.engine!.workers!.size).toBe(2);
+    const busker = await connect(svc, await devToken(svc, 'Ann', ['busker']));
+    const { buskId, presenter } = await startBusk(host, busker, { title: 'Cello on the bridge', location: { lat: 52.5, lng: 13.4 } });
+    const fans = await Promise.all([1, 2, 3].map(() => connect(svc)));
+    const viewers = [];
+    for (const fan of fans) viewers.push((await watchBusk(host, fan, buskId)).viewer);
+    await Promise.all(viewers.map((v) => v.waitFrames(10)));
+    const counts = await svc.engine!.workers!.inspect();
+    // Presenter and three viewers: two peers on each worker, the far one's viewers fed through a pipe.
+    expect(counts.map((c) => c.peers)).toEqual([2, 2]);
+    expect(counts.map((c) => c.pipesIn + c.pipesOut)).toEqual([1, 1]);
+    expect(await busker.request(`/app/busk.${buskId}.leave`, {})).toBe('ok');
+    await waitFor(async () => (await serverPipelines(svc)).length === 0, 10000, 'no pipelines');
+    await waitFor(async () => (await svc.engine!.workers!.inspect()).every((c) => c.peers === 0 && c.pipesIn === 0 && c.pipesOut === 0), 10000, 'no peers or pipes in the workers');
+    for (const v of viewers) v.close();
+    presenter.close();
+    for (const f of fans) await f.close();
+    await busker.close();
+  });
+});

@@ -176,18 +176,18 @@ export class MediaWorkerHost {
   private counts(): WorkerCounts {
     const gc = exposedGc();
     if (gc) { gc(); gc(); }
-    let packetsIn = 0;
-    let packetsOut = 0;
+    const media: WorkerCounts['media'] = { packetsIn: { audio: 0, video: 0 }, packetsOut: { audio: 0, video: 0 }, keyframeRequestsSent: 0, keyframeRequestsReceived: 0 };
     for (const p of this.peers.values()) {
       const s = p.stats();
-      packetsIn += s.packetsIn.audio + s.packetsIn.video;
-      packetsOut += s.packetsOut.audio + s.packetsOut.video;
+      for (const kind of ['audio', 'video'] as const) { media.packetsIn[kind] += s.packetsIn[kind]; media.packetsOut[kind] += s.packetsOut[kind]; }
+      media.keyframeRequestsSent += s.keyframeRequestsSent;
+      media.keyframeRequestsReceived += s.keyframeRequestsReceived;
     }
     let pipesOut = 0;
     for (const m of this.pipesOut.values()) pipesOut += m.size;
     return {
       peers: this.peers.size, pipesIn: this.pipesIn.size, pipesOut, waitingOpens: this.waitingOpens.size,
-      udpSockets: udpSocketCount(), heapUsed: v8.getHeapStatistics().used_heap_size, packetsIn, packetsOut,
+      udpSockets: udpSocketCount(), heapUsed: v8.getHeapStatistics().used_heap_size, media,
     };
   }
 }

@@ -9,11 +9,14 @@ import type { MediaPeer, PeerOptions } from '../types';
 import type { FromWorker, PeerCall, SdpState, ToWorker, WorkerCounts, WorkerData } from './protocol';
 import { callError, WorkerPeer, type PeerWorker } from './worker-peer';
 
-/** How a worker thread is started: the compiled entry, or (tests, running from sources) through esbuild. */
+/**
+ * How a worker thread is started: the built entry (dist/), or, when the engine runs from the source
+ * tree (the tests), the TypeScript entry compiled on require by test-support/run-ts.js.
+ */
 function workerScript(): { file: string; argv: string[] } {
-  const compiled = path.join(__dirname, 'entry.js');
-  if (fs.existsSync(compiled)) return { file: compiled, argv: [] };
-  return { file: path.resolve(__dirname, '../../../../scripts/ts-worker.js'), argv: [path.join(__dirname, 'entry.ts')] };
+  const built = path.join(__dirname, 'entry.js');
+  if (fs.existsSync(built)) return { file: built, argv: [] };
+  return { file: path.resolve(__dirname, '../../../../test-support/run-ts.js'), argv: [path.join(__dirname, 'entry.ts')] };
 }
 
 type Pending = { resolve: (r: { value: unknown; sdp?: SdpState }) => void; reject: (e: Error) => void };

@@ -36,9 +36,13 @@ export interface WorkerCounts {
   udpSockets: number;
   /** This worker's V8 heap in use, after a full collection when the process exposes gc. */
   heapUsed: number;
-  /** RTP packets received from remotes and sent to remotes by this worker's peers, in all. */
-  packetsIn: number;
-  packetsOut: number;
+  /** This worker's peers' stats() summed: RTP packets from and to their remotes, keyframe requests. */
+  media: {
+    packetsIn: { audio: number; video: number };
+    packetsOut: { audio: number; video: number };
+    keyframeRequestsSent: number;
+    keyframeRequestsReceived: number;
+  };
 }
 
 /** The description state a call leaves, mirrored on the main thread (localDescription is synchronous). */
