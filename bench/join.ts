@@ -30,6 +30,9 @@ const N_SEQ = Number(process.env.BENCH_JOIN_SEQ ?? 20);
 const ROUNDS = Number(process.env.BENCH_JOIN_ROUNDS ?? 2);
 const PROFILE = process.env.BENCH_JOIN_PROFILE !== '0';
 const TIMEOUT_MS = Number(process.env.BENCH_JOIN_TIMEOUT_MS ?? 30000);
+/** The embedded engine's media workers (ENGINE_WORKERS, as the service reads it); a run with workers writes join-workers<N>.md. */
+const WORKERS = Number(process.env.ENGINE_WORKERS || 0);
+const REPORT = WORKERS > 0 ? `join-workers${WORKERS}` : 'join';
 const GOAL = { p50: 5, p99: 20 };
 const ROOT = path.resolve(__dirname.includes(`${path.sep}dist${path.sep}`) ? path.join(__dirname, '../..') : path.join(__dirname, '..'));
 
@@ -187,6 +190,7 @@ async function main(): Promise<void> {
   const svc: Service = await startService(loadConfig({
     HOST: '127.0.0.1', PORT: '0', STOMP_TCP_PORT: '-1', LOG_LEVEL: 'error', JWT_SECRET: 'bench-join-secret-'.padEnd(40, 'x'), DEV_TOKENS: 'true',
     STOMP_HEARTBEAT_MS: '0', STOMP_RATE_LIMIT: '1000/1s', MEDIA_TIMEOUT_MS: '30000', KMS_URLS: '', REDIS_URL: '',
+    ENGINE_WORKERS: String(WORKERS),
   }), { mediaWaitMs: 10000 });
   log(`service at ${svc.url}, engine at ${svc.kmsUrls[0]}`);
 
@@ -382,7 +386,7 @@ function writeReports(runs: RunResult[], profiles: any, metricsText: string, sta
     date: new Date().toISOString(),
     machine: { cpus: cpus.length, model: cpus[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}`, totalMemGB: round(os.totalmem() / 2 ** 30, 1) },
     setup: {
-      viewers: N, sequentialViewers: N_SEQ, burstRounds: ROUNDS, order: 'sequential A, sequential B, then bursts A B | B A | ... (ABBA against drift)',
+      viewers: N, sequentialViewers: N_SEQ, burstRounds: ROUNDS, engineWorkers: WORKERS, order: 'sequential A, sequential B, then bursts A B | B A | ... (ABBA against drift)',
       presenter: '@roamhq/wrtc (libwebrtc), synthetic 640x480 VP8 video at 15 fps + Opus, child process, live through the busking protocol',
       viewerPeers: 'werift 0.24 receive-only peers (audio+video recvonly offer), no decoding, one child process for all; same peers and offers in both phases',
       phaseA: 'through our layer: lean STOMP 1.2 client per viewer over WebSocket (anonymous), SEND /app/busk.{id}.offer, answer and ICE on /user/queue/busk.{id}; broker → BuskService.viewerOffer → kurento-client → embedded engine',
@@ -408,9 +412,9 @@ function writeReports(runs: RunResult[], profiles: any, metricsText: string, sta
     profiles: profiles ? Object.fromEntries(Object.entries(profiles).map(([k, v]: [string, any]) => [k, { totalMs: v.totalMs, byCategory: v.byCategory, hotSignaling: v.hotSignaling }])) : null,
     durationS: round((Date.now() - startedAt) / 1000, 1),
   };
-  fs.writeFileSync(path.join(dir, 'join.json'), JSON.stringify(report, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'join.md'), markdown(report));
-  log(`wrote ${path.join(dir, 'join.json')} and join.md (${report.durationS} s)`);
+  fs.writeFileSync(path.join(dir, `${REPORT}.json`), JSON.stringify(report, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, `${REPORT}.md`), markdown(report));
+  log(`wrote ${path.join(dir, `${REPORT}.json`)} and ${REPORT}.md (${report.durationS} s)`);
 }
 
 function markdown(r: any): string {
@@ -432,6 +436,7 @@ ${r.date} · ${r.machine.cpus} × ${r.machine.model} · Node ${r.machine.node} �
 Goal (issue 4): our layer adds **< ${GOAL.p50} ms at p50** and **< ${GOAL.p99} ms at p99** to a join.
 A = through our layer (STOMP → broker → busk service → kurento-client → engine); B = the same joins made
 directly with kurento-client, no signaling, against the same engine in the same run. "added" = A − B.
+The engine: ${r.setup.engineWorkers ? `its peers on ${r.setup.engineWorkers} media workers (ENGINE_WORKERS=${r.setup.engineWorkers})` : 'every peer on its own event loop (ENGINE_WORKERS=0)'}.
 
 ## Burst: ${r.setup.viewers} viewers send their offers at once (${r.setup.burstRounds} rounds per phase, pooled: ${r.setup.viewers * r.setup.burstRounds} joins per phase)
 

@@ -115,3 +115,23 @@ test('the presenter gone, its far viewers stop flowing and the pipe goes with it
   expect(sink.isMediaFlowingOut('video')).toBe(false);
   await waitFor(async () => (await workers.inspect()).every((c) => c.pipesIn === 0 && c.pipesOut === 0), 5000, 'no pipes left');
 });
+
+test('a worker that dies: its peers report the loss, the pipe to it ends, new peers go to the other worker', async () => {
+  const sink = track(workers.createPeer(opts));
+  expect(workers.workerOf(sink)).toBe(1);
+  source.connect(sink, []);
+  const viewer = track(await host.viewer());
+  await negotiate(viewer, sink);
+  await waitFor(async () => (await viewer.stats()).frames >= 5, 20000, 'the viewer on worker 1 decodes');
+  const events: string[] = [];
+  sink.on('connection-state', (s) => events.push(s));
+  sink.on('error', (e) => events.push(e.type));
+  await workers.crashWorker(1);
+  await waitFor(() => events.includes('MEDIA_WORKER_LOST'), 5000, 'the loss reported');
+  expect(events).toEqual(['DISCONNECTED', 'MEDIA_WORKER_LOST']);
+  expect(sink.isMediaFlowingOut('video')).toBe(false);
+  await expect(sink.rtpStats()).rejects.toThrow(/media worker 1 stopped/);
+  await waitFor(async () => (await workers.inspect())[0]!.pipesOut === 0, 5000, 'the pipe to the dead worker ended');
+  expect(workers.workerOf(track(workers.createPeer(opts)))).toBe(0);
+  expect(source.isMediaFlowingIn('video')).toBe(true);
+});

@@ -103,7 +103,8 @@ export class PipeSource implements RouteSource, Ticking {
   private ticks = 0;
   private closed = false;
 
-  constructor(readonly sourceId: number, private readonly send: (m: PipeUpstream) => void, private readonly onClose: () => void) {
+  /** `from`: the source's worker. */
+  constructor(readonly sourceId: number, readonly from: number, private readonly send: (m: PipeUpstream) => void, private readonly onClose: () => void) {
     send({ t: 'open', s: sourceId });
     addTicking(this);
   }

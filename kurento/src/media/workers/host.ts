@@ -30,6 +30,7 @@ export class MediaWorkerHost {
     data.ports.forEach((port, from) => {
       if (!port) return;
       port.on('message', (m: PipeMessage) => this.fromPipe(from, port, m));
+      port.on('close', () => this.workerGone(from));
     });
   }
 
@@ -106,7 +107,7 @@ export class MediaWorkerHost {
       if (!pipe || pipe.isClosed) {
         const port = this.data.ports[m.from]!;
         const source = m.source;
-        pipe = new PipeSource(source, (up: PipeUpstream) => port.postMessage(up), () => {
+        pipe = new PipeSource(source, m.from, (up: PipeUpstream) => port.postMessage(up), () => {
           if (this.pipesIn.get(source) === pipe) this.pipesIn.delete(source);
         });
         this.pipesIn.set(source, pipe);
@@ -161,6 +162,21 @@ export class MediaWorkerHost {
         return this.pipesOut.get(m.s)?.get(from)?.receive(m);
       default:
         return this.pipesIn.get(m.s)?.receive(m);
+    }
+  }
+
+  /** The other worker stopped (its thread died): its pipes from and to here end now. */
+  private workerGone(index: number): void {
+    for (const [source, byWorker] of this.pipesOut) {
+      byWorker.get(index)?.close(false);
+      byWorker.delete(index);
+      if (byWorker.size === 0) this.pipesOut.delete(source);
+    }
+    for (const pipe of [...this.pipesIn.values()]) if (pipe.from === index) pipe.close(false);
+    for (const [source, waiting] of this.waitingOpens) {
+      const rest = waiting.filter((w) => w !== index);
+      if (rest.length) this.waitingOpens.set(source, rest);
+      else this.waitingOpens.delete(source);
     }
   }
 

@@ -108,6 +108,11 @@ class MediaWorker implements PeerWorker {
     this.stopping = true;
     await this.thread.terminate();
   }
+
+  /** Ends the thread as a crash would: its peers are lost (tests). */
+  async crash(): Promise<void> {
+    await this.thread.terminate();
+  }
 }
 
 export class MediaWorkers {
@@ -153,6 +158,11 @@ export class MediaWorkers {
   /** Each worker's counts (peers, pipes, sockets, heap, packets), in worker order. */
   inspect(): Promise<WorkerCounts[]> {
     return Promise.all(this.workers.filter((w) => w.isAlive).map((w) => w.inspect()));
+  }
+
+  /** Ends one worker's thread as a crash would (tests): its peers report the loss, new ones go elsewhere. */
+  crashWorker(index: number): Promise<void> {
+    return this.workers[index]!.crash();
   }
 
   async close(): Promise<void> {
