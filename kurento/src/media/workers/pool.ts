@@ -26,7 +26,7 @@ class MediaWorker implements PeerWorker {
   private readonly thread: Worker;
   readonly peers = new Map<number, WorkerPeer>();
   private readonly pending = new Map<number, Pending>();
-  private readonly inspections = new Map<number, (c: WorkerCounts) => void>();
+  private readonly inspections = new Map<number, Pending>();
   private nextCall = 1;
   private created = 0;
   private alive = true;
@@ -73,8 +73,9 @@ class MediaWorker implements PeerWorker {
 
   inspect(): Promise<WorkerCounts> {
     const id = this.nextCall++;
-    return new Promise((resolve) => {
-      this.inspections.set(id, resolve);
+    if (!this.alive) return Promise.reject(new Error(`media worker ${this.index} stopped`));
+    return new Promise((resolve, reject) => {
+      this.inspections.set(id, { resolve: (r) => resolve(r.value as WorkerCounts), reject });
       this.send({ op: 'inspect', id });
     });
   }
@@ -91,7 +92,7 @@ class MediaWorker implements PeerWorker {
         return;
       }
       case 'counts': {
-        this.inspections.get(m.id)?.(m.counts);
+        this.inspections.get(m.id)?.resolve({ value: m.counts });
         this.inspections.delete(m.id);
       }
     }
@@ -99,8 +100,9 @@ class MediaWorker implements PeerWorker {
 
   private lost(): void {
     this.alive = false;
-    for (const p of this.pending.values()) p.reject(new Error(`media worker ${this.index} stopped`));
+    for (const p of [...this.pending.values(), ...this.inspections.values()]) p.reject(new Error(`media worker ${this.index} stopped`));
     this.pending.clear();
+    this.inspections.clear();
     if (!this.stopping) for (const peer of this.peers.values()) peer.workerLost();
   }
 
