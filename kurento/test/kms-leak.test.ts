@@ -31,7 +31,7 @@ async function settledHeap(server: MediaServer): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   // A worker collects before it counts (workers/host.ts).
-  const inWorkers = (await server.workers?.inspect())?.reduce((sum, c) => sum + c.heapUsed, 0) ?? 0;
+  const inWorkers = (await server.workers?.inspect({ collectGarbage: true }))?.reduce((sum, c) => sum + c.heapUsed, 0) ?? 0;
   return process.memoryUsage().heapUsed + inWorkers;
 }
 

@@ -18,9 +18,10 @@ function track<T extends { close(): unknown }>(x: T): T {
   return x;
 }
 
-async function addViewer(): Promise<{ sink: MediaPeer; viewer: ClientPeer }> {
+/** A sink on the worker with the fewest peers, fed by `from`, and a libwebrtc viewer negotiated into it. */
+async function addViewer(from: MediaPeer = source): Promise<{ sink: MediaPeer; viewer: ClientPeer }> {
   const sink = track(workers.createPeer(opts));
-  source.connect(sink, ['audio', 'video']);
+  from.connect(sink, ['audio', 'video']);
   const viewer = track(await host.viewer());
   await negotiate(viewer, sink);
   return { sink, viewer };
@@ -102,11 +103,8 @@ test('the presenter gone, its far viewers stop flowing and the pipe goes with it
   const presenter = workers.createPeer(opts); // worker 1 now has fewer peers
   expect(workers.workerOf(presenter)).toBe(1);
   await presentInto(host, presenter);
-  const sink = track(workers.createPeer(opts));
+  const { sink, viewer } = await addViewer(presenter);
   expect(workers.workerOf(sink)).toBe(0);
-  presenter.connect(sink, []);
-  const viewer = track(await host.viewer());
-  await negotiate(viewer, sink);
   await waitFor(async () => (await viewer.stats()).frames >= 5, 20000, 'the far viewer decodes');
   expect((await workers.inspect()).map((c) => [c.pipesIn, c.pipesOut])).toEqual([[1, 0], [0, 1]]);
   const stopped = new Promise<void>((resolve) => sink.on('flow-out', (f) => { if (!f.flowing && f.kind === 'video') resolve(); }));
@@ -117,11 +115,8 @@ test('the presenter gone, its far viewers stop flowing and the pipe goes with it
 });
 
 test('a worker that dies: its peers report the loss, the pipe to it ends, new peers go to the other worker', async () => {
-  const sink = track(workers.createPeer(opts));
+  const { sink, viewer } = await addViewer();
   expect(workers.workerOf(sink)).toBe(1);
-  source.connect(sink, []);
-  const viewer = track(await host.viewer());
-  await negotiate(viewer, sink);
   await waitFor(async () => (await viewer.stats()).frames >= 5, 20000, 'the viewer on worker 1 decodes');
   const events: string[] = [];
   sink.on('connection-state', (s) => events.push(s));

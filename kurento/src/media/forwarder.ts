@@ -29,6 +29,10 @@ export interface RouteSource {
 
 /** The receiving end of a route: a peer. */
 export interface RouteSink {
+  /** The source feeding this sink `kind`, if any. */
+  sourceOf(kind: MediaKind): RouteSource | undefined;
+  /** `route` feeds this sink from now on; the source feeding it before lets it go (one per kind, as KMS). */
+  attachRoute(route: Route): void;
   /** The transceiver of `kind` that sends to the remote. */
   sendTransceiver(kind: MediaKind): RTCRtpTransceiver | undefined;
   /** Packets actually handed to the transport (flow-out detection, the sink's send rate): RTP bytes. */
@@ -38,7 +42,69 @@ export interface RouteSink {
   detachRoute(route: Route): void;
 }
 
+const KINDS: readonly MediaKind[] = ['audio', 'video'];
 const NOT_NEGOTIATED = null;
+
+/**
+ * The routes one source feeds, by kind: a peer's, or a pipe's from another worker (pipe.ts).
+ * Copy-on-write, so a route added or removed while a packet is forwarded leaves that loop alone.
+ */
+export class RouteSet {
+  private routes: Record<MediaKind, readonly Route[]> = { audio: [], video: [] };
+
+  constructor(private readonly source: RouteSource) {}
+
+  of(kind: MediaKind): readonly Route[] {
+    return this.routes[kind];
+  }
+
+  get isEmpty(): boolean {
+    return this.routes.audio.length === 0 && this.routes.video.length === 0;
+  }
+
+  /** Feeds `sink` the `kinds` (all when empty) it does not already get from this source. */
+  add(sink: RouteSink, kinds: readonly MediaKind[]): void {
+    for (const kind of kinds.length ? kinds : KINDS) {
+      if (sink.sourceOf(kind) === this.source) continue;
+      const route = new Route(this.source, sink, kind);
+      this.routes[kind] = [...this.routes[kind], route];
+      sink.attachRoute(route);
+      // With a cached keyframe the new sink starts from it (Route); otherwise ask the sender for one.
+      if (kind === 'video' && !this.source.keyframeCache()) this.source.requestKeyframe();
+    }
+  }
+
+  /** The routes to `sink` of the `kinds` (all when empty). */
+  to(sink: RouteSink, kinds: readonly MediaKind[]): Route[] {
+    const found: Route[] = [];
+    for (const kind of kinds.length ? kinds : KINDS) {
+      const route = this.routes[kind].find((r) => r.sink === sink);
+      if (route) found.push(route);
+    }
+    return found;
+  }
+
+  /** Ends one route; its sink is told. */
+  remove(route: Route): void {
+    this.routes[route.kind] = this.routes[route.kind].filter((r) => r !== route);
+    route.sink.detachRoute(route);
+  }
+
+  /** Hot path: one packet of `kind` to every sink. */
+  forward(kind: MediaKind, rtp: RtpPacket): void {
+    const routes = this.routes[kind];
+    for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+  }
+
+  /** Ends every route (the source goes); each sink is told. */
+  clear(): void {
+    for (const kind of KINDS) {
+      const routes = this.routes[kind];
+      this.routes[kind] = [];
+      for (const r of routes) r.sink.detachRoute(r);
+    }
+  }
+}
 
 /**
  * Senders that have carried forwarded RTP, by this route or an earlier one: a sink whose source is

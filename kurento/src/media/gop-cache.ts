@@ -4,6 +4,12 @@
 import type { RtpPacket } from 'werift';
 import { startsKeyframe, type FrameCodec } from './record';
 
+/** The codec a GopCache needs to find keyframes, from a video mime type; null: not one it knows (nothing kept). */
+export function gopCodecOf(mimeType: string | undefined): 'vp8' | 'h264' | null {
+  const name = mimeType?.toLowerCase();
+  return name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
+}
+
 /** Largest group kept (packets); a longer one (a sender that never makes keyframes) is dropped. */
 const MAX_PACKETS = 2500;
 

@@ -7,7 +7,7 @@ import {
 } from 'werift';
 import { serverCodecs, serverHeaderExtensions } from './codecs';
 import { FlowMonitor } from './flow';
-import { Route, type ReceivedParameters, type RouteSink, type RouteSource } from './forwarder';
+import { RouteSet, type ReceivedParameters, type Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
 import { takeDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
@@ -16,7 +16,7 @@ import { installNativeEcdh } from './dtls-ecdh';
 import { routeFeedbackByMediaSource } from './rtcp-routing';
 import { installIceAddressFilter } from './ice-addresses';
 import { KeyframeLimiter } from './keyframe';
-import { GopCache } from './gop-cache';
+import { GopCache, gopCodecOf } from './gop-cache';
 import { checkSdp, isMdnsCandidate, stripCandidates, withoutMdnsCandidates } from './sdp';
 import { addTicking, removeTicking, TICK_MS } from './ticker';
 import { LossEstimate, rembBitrate, rtpBytes, videoBudget, type SinkBandwidth } from './bandwidth';
@@ -52,7 +52,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   private gatherDone = false;
   private readonly pendingCandidates: IceCandidateInit[] = [];
 
-  private readonly outRoutes: Record<MediaKind, Route[]> = { audio: [], video: [] };
+  private readonly outRoutes = new RouteSet(this);
   private readonly inRoutes: Partial<Record<MediaKind, Route>> = {};
   private readonly subscribed = new WeakSet<MediaStreamTrack>();
   private readonly recvTx: Partial<Record<MediaKind, RTCRtpTransceiver>> = {};
@@ -218,14 +218,12 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       const codec = this.recvTx[kind]?.codecs.find((c) => c.payloadType === pt);
       if (codec) { this.currentCodec[kind] = codec; this.emitSafe('received-codec', { kind, mimeType: codec.mimeType }); }
       if (kind === 'video') {
-        const name = codec?.mimeType.toLowerCase();
-        this.gopCodec = name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
+        this.gopCodec = gopCodecOf(codec?.mimeType);
         this.gop.clear();
       }
     }
     if (kind === 'video' && this.gopCodec) this.gop.push(rtp, this.gopCodec);
-    const routes = this.outRoutes[kind];
-    for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+    this.outRoutes.forward(kind, rtp);
     const taps = this.taps[kind];
     for (let i = 0; i < taps.length; i++) {
       try { taps[i]!(rtp); } catch { /* a tap's failure must not stop forwarding */ }
@@ -261,7 +259,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
       for (const kind of KINDS) { this.rates[dir][kind] = (this.bytes[dir][kind] * 8) / seconds; this.bytes[dir][kind] = 0; }
     }
     if (!this.lastVideoSsrc || !this.flowIn.isFlowing('video')) return;
-    const sinks: SinkBandwidth[] = this.outRoutes.video.map((r) => r.sink as WeriftMediaPeer);
+    const sinks: SinkBandwidth[] = this.outRoutes.of('video').map((r) => r.sink as WeriftMediaPeer);
     for (const more of this.farSinks) sinks.push(...more());
     const budget = videoBudget(this.maxVideoRecvBps, sinks, this.rates.received.audio, Date.now());
     if (budget > 0) this.sendRemb(budget);
@@ -323,12 +321,10 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     return this.currentCodec[kind] ?? this.negotiatedCodec(kind);
   }
 
-  /** The source feeding this peer `kind`, if any. */
   sourceOf(kind: MediaKind): RouteSource | undefined {
     return this.inRoutes[kind]?.source;
   }
 
-  /** As a sink: `route` feeds this peer from now on; the source feeding it before lets it go (one per kind, as KMS). */
   attachRoute(route: Route): void {
     const existing = this.inRoutes[route.kind];
     if (existing) existing.source.unroute(existing);
@@ -439,7 +435,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
   /** Both descriptions are set: mappings may have changed; check codecs of connected routes now. */
   private negotiated(): void {
     for (const kind of KINDS) {
-      for (const r of this.outRoutes[kind]) { r.invalidate(); r.check(this.currentCodec[kind]); }
+      for (const r of this.outRoutes.of(kind)) { r.invalidate(); r.check(this.currentCodec[kind]); }
       const inR = this.inRoutes[kind];
       if (inR) { inR.invalidate(); inR.check(inR.source.sendingCodec(kind)); }
       this.emitSafe('received-codec', { kind, mimeType: this.receivedCodec(kind) });
@@ -489,32 +485,21 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     this.assertOpen();
     if (!(sink instanceof WeriftMediaPeer)) throw new Error('sink is not a media peer of this engine');
     if (sink.closed) throw new Error('sink is closed');
-    for (const kind of kinds.length ? kinds : KINDS) {
-      if (sink.sourceOf(kind) === this) continue;
-      const route = new Route(this, sink, kind);
-      this.outRoutes[kind] = [...this.outRoutes[kind], route]; // copy-on-write: safe during forwarding
-      sink.attachRoute(route);
-      // With a cached keyframe the new sink starts from it (Route); otherwise ask the sender for one.
-      if (kind === 'video' && !this.gop.packets) this.requestKeyframe();
-    }
+    this.outRoutes.add(sink, kinds);
   }
 
   disconnect(sink: MediaPeer, kinds: readonly MediaKind[]): void {
     if (!(sink instanceof WeriftMediaPeer)) return;
-    for (const kind of kinds.length ? kinds : KINDS) {
-      const route = this.outRoutes[kind].find((r) => r.sink === sink);
-      if (route) this.unroute(route);
-    }
+    for (const route of this.outRoutes.to(sink, kinds)) this.outRoutes.remove(route);
   }
 
   unroute(route: Route): void {
-    this.outRoutes[route.kind] = this.outRoutes[route.kind].filter((r) => r !== route);
-    route.sink.detachRoute(route);
+    this.outRoutes.remove(route);
   }
 
   /** Sinks currently fed by this peer (for the object layer and tests). */
   sinks(kind: MediaKind): MediaPeer[] {
-    return this.outRoutes[kind].map((r) => r.sink as WeriftMediaPeer);
+    return this.outRoutes.of(kind).map((r) => r.sink as WeriftMediaPeer);
   }
 
   /**
@@ -568,9 +553,8 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
 
   private async doClose(): Promise<void> {
     // Sinks learn at once that nothing flows to them any more (KMS: MediaFlowOut NOT_FLOWING).
+    this.outRoutes.clear();
     for (const kind of KINDS) {
-      for (const r of this.outRoutes[kind]) r.sink.detachRoute(r);
-      this.outRoutes[kind] = [];
       const inR = this.inRoutes[kind];
       if (inR) inR.source.unroute(inR);
     }

@@ -8,8 +8,8 @@
 // the ends know nothing of threads, so a test can join them with a plain function call.
 import { RTCRtpCodecParameters, RtpPacket } from 'werift';
 import type { SinkBandwidth } from './bandwidth';
-import { Route, type ReceivedParameters, type RouteSource } from './forwarder';
-import { GopCache } from './gop-cache';
+import { RouteSet, type ReceivedParameters, type Route, type RouteSource } from './forwarder';
+import { GopCache, gopCodecOf } from './gop-cache';
 import type { WeriftMediaPeer } from './peer';
 import { addTicking, removeTicking, TICK_MS, type Ticking } from './ticker';
 import type { MediaKind } from './types';
@@ -95,7 +95,7 @@ export class PipeOut {
  * goes (and tells the source's worker), or when the source is gone.
  */
 export class PipeSource implements RouteSource, Ticking {
-  private routes: Record<MediaKind, Route[]> = { audio: [], video: [] };
+  private readonly routes = new RouteSet(this);
   private params: Partial<Record<MediaKind, ReceivedParameters>> = {};
   private sending: Partial<Record<MediaKind, number>> = {};
   private readonly gop = new GopCache();
@@ -112,27 +112,16 @@ export class PipeSource implements RouteSource, Ticking {
   get isClosed(): boolean { return this.closed; }
 
   connect(sink: WeriftMediaPeer, kinds: readonly MediaKind[]): void {
-    if (this.closed) return;
-    for (const kind of kinds.length ? kinds : KINDS) {
-      if (sink.sourceOf(kind) === this) continue;
-      const route = new Route(this, sink, kind);
-      this.routes[kind] = [...this.routes[kind], route];
-      sink.attachRoute(route);
-      if (kind === 'video' && !this.gop.packets) this.requestKeyframe();
-    }
+    if (!this.closed) this.routes.add(sink, kinds);
   }
 
   disconnect(sink: WeriftMediaPeer, kinds: readonly MediaKind[]): void {
-    for (const kind of kinds.length ? kinds : KINDS) {
-      const route = this.routes[kind].find((r) => r.sink === sink);
-      if (route) this.unroute(route);
-    }
+    for (const route of this.routes.to(sink, kinds)) this.unroute(route);
   }
 
   unroute(route: Route): void {
-    this.routes[route.kind] = this.routes[route.kind].filter((r) => r !== route);
-    route.sink.detachRoute(route);
-    if (this.routes.audio.length === 0 && this.routes.video.length === 0) this.close(true);
+    this.routes.remove(route);
+    if (this.routes.isEmpty) this.close(true);
   }
 
   /** Downstream messages for this source. */
@@ -149,18 +138,16 @@ export class PipeSource implements RouteSource, Ticking {
       this.params[kind] = w && { codecs: w.codecs.map((c) => new RTCRtpCodecParameters(c as never)), headerExtensions: w.headerExtensions };
     }
     this.sending = m.sending;
-    const name = this.sendingCodec('video')?.mimeType.toLowerCase();
-    const gopCodec = name === 'video/vp8' ? 'vp8' : name === 'video/h264' ? 'h264' : null;
+    const gopCodec = gopCodecOf(this.sendingCodec('video')?.mimeType);
     if (gopCodec !== this.gopCodec) { this.gopCodec = gopCodec; this.gop.clear(); }
     for (const kind of KINDS) {
-      for (const r of this.routes[kind]) { r.invalidate(); r.check(this.sendingCodec(kind)); }
+      for (const r of this.routes.of(kind)) { r.invalidate(); r.check(this.sendingCodec(kind)); }
     }
   }
 
   private forward(kind: MediaKind, rtp: RtpPacket): void {
     if (kind === 'video' && this.gopCodec) this.gop.push(rtp, this.gopCodec);
-    const routes = this.routes[kind];
-    for (let i = 0; i < routes.length; i++) routes[i]!.forward(rtp);
+    this.routes.forward(kind, rtp);
   }
 
   receivedParameters(kind: MediaKind): ReceivedParameters | undefined {
@@ -187,7 +174,7 @@ export class PipeSource implements RouteSource, Ticking {
     this.ticks = 0;
     const now = Date.now();
     const sinks: WireBandwidth[] = [];
-    for (const r of this.routes.video) {
+    for (const r of this.routes.of('video')) {
       const s = r.sink as WeriftMediaPeer;
       const e = s.remoteEstimate;
       if (e) sinks.push({ bps: e.bps, age: now - e.at, min: s.minVideoSendKbps, max: s.maxVideoSendKbps });
@@ -200,11 +187,7 @@ export class PipeSource implements RouteSource, Ticking {
     if (this.closed) return;
     this.closed = true;
     removeTicking(this);
-    for (const kind of KINDS) {
-      const routes = this.routes[kind];
-      this.routes[kind] = [];
-      for (const r of routes) r.sink.detachRoute(r);
-    }
+    this.routes.clear();
     this.gop.clear();
     if (tell) this.send({ t: 'close', s: this.sourceId });
     this.onClose();

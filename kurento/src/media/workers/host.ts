@@ -51,7 +51,7 @@ export class MediaWorkerHost {
       case 'connect': return this.connect(m);
       case 'disconnect': return this.disconnect(m);
       case 'tap': return this.tap(m);
-      case 'inspect': return this.toMain({ op: 'counts', id: m.id, counts: this.counts() });
+      case 'inspect': return this.toMain({ op: 'counts', id: m.id, counts: this.counts(m.collect) });
     }
   }
 
@@ -189,8 +189,8 @@ export class MediaWorkerHost {
     byWorker.set(to, new PipeOut(peer, source, (down) => port.postMessage(down)));
   }
 
-  private counts(): WorkerCounts {
-    const gc = exposedGc();
+  private counts(collect: boolean): WorkerCounts {
+    const gc = collect ? exposedGc() : null;
     if (gc) { gc(); gc(); }
     const media: WorkerCounts['media'] = { packetsIn: { audio: 0, video: 0 }, packetsOut: { audio: 0, video: 0 }, keyframeRequestsSent: 0, keyframeRequestsReceived: 0 };
     for (const p of this.peers.values()) {

@@ -71,12 +71,12 @@ class MediaWorker implements PeerWorker {
     });
   }
 
-  inspect(): Promise<WorkerCounts> {
+  inspect(collect: boolean): Promise<WorkerCounts> {
     const id = this.nextCall++;
     if (!this.alive) return Promise.reject(new Error(`media worker ${this.index} stopped`));
     return new Promise((resolve, reject) => {
       this.inspections.set(id, { resolve: (r) => resolve(r.value as WorkerCounts), reject });
-      this.send({ op: 'inspect', id });
+      this.send({ op: 'inspect', id, collect });
     });
   }
 
@@ -157,9 +157,12 @@ export class MediaWorkers {
     return peer instanceof WorkerPeer ? peer.worker.index : -1;
   }
 
-  /** Each worker's counts (peers, pipes, sockets, heap, packets), in worker order. */
-  inspect(): Promise<WorkerCounts[]> {
-    return Promise.all(this.workers.filter((w) => w.isAlive).map((w) => w.inspect()));
+  /**
+   * Each live worker's counts (peers, pipes, sockets, heap, packets), in worker order. `collectGarbage`:
+   * each collects first, for a heap figure without garbage (leak tests); it stalls its media meanwhile.
+   */
+  inspect(options: { collectGarbage?: boolean } = {}): Promise<WorkerCounts[]> {
+    return Promise.all(this.workers.filter((w) => w.isAlive).map((w) => w.inspect(options.collectGarbage ?? false)));
   }
 
   /** Ends one worker's thread as a crash would (tests): its peers report the loss, new ones go elsewhere. */

@@ -25,7 +25,8 @@ export type ToWorker =
   | { op: 'connect'; source: number; from: number; sink: number; kinds: MediaKind[] }
   | { op: 'disconnect'; source: number; from: number; sink: number; kinds: MediaKind[] }
   | { op: 'tap'; peer: number; kind: MediaKind; on: boolean }
-  | { op: 'inspect'; id: number };
+  /** `collect`: a full garbage collection first, so heapUsed is what is still referenced. */
+  | { op: 'inspect'; id: number; collect: boolean };
 
 export interface WorkerCounts {
   peers: number;
@@ -34,7 +35,7 @@ export interface WorkerCounts {
   /** Pipe openings waiting for a peer this worker has not been told to create yet. */
   waitingOpens: number;
   udpSockets: number;
-  /** This worker's V8 heap in use, after a full collection when the process exposes gc. */
+  /** This worker's V8 heap in use (after a full collection when the inspection asked for one). */
   heapUsed: number;
   /** This worker's peers' stats() summed: RTP packets from and to their remotes, keyframe requests. */
   media: {
