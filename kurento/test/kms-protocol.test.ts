@@ -91,7 +91,7 @@ test('KMS error objects: unknown object, type, method and event; bad parameters;
   // An unknown type is 40100 MEDIA_OBJECT_TYPE_NOT_FOUND (KMS 7 says 40108; see kurento/README.md).
   expect(await err('create', { type: 'TeleportEndpoint', constructorParams: {} })).toEqual({ code: 40100, message: "Factory 'TeleportEndpoint' not found", data: { type: 'MEDIA_OBJECT_TYPE_NOT_FOUND' } });
   // KMS types this engine does not implement.
-  expect(await err('create', { type: 'PlayerEndpoint', constructorParams: { mediaPipeline: pipeline, uri: 'file:///x.webm' } })).toMatchObject({ code: 40100, data: { type: 'MEDIA_OBJECT_TYPE_NOT_FOUND' } });
+  expect(await err('create', { type: 'RtpEndpoint', constructorParams: { mediaPipeline: pipeline } })).toMatchObject({ code: 40100, data: { type: 'MEDIA_OBJECT_TYPE_NOT_FOUND' } });
   // An unknown operation is 40105 MEDIA_OBJECT_METHOD_NOT_FOUND (KMS 7 says 40008; see kurento/README.md).
   expect(await err('invoke', { object: a, operation: 'fly', operationParams: { height: 3 } })).toEqual({ code: 40105, message: "Method 'fly' with 1 parameters not found", data: { type: 'MEDIA_OBJECT_METHOD_NOT_FOUND' } });
   expect(await err('subscribe', { object: a, type: 'EndOfStream' })).toEqual({ code: 40106, message: "Event 'EndOfStream' not supported", data: { type: 'MEDIA_OBJECT_EVENT_NOT_SUPPORTED' } });

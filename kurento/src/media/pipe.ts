@@ -12,7 +12,7 @@ import { RouteSet, type ReceivedParameters, type Route, type RouteSource } from 
 import { GopCache, gopCodecOf } from './gop-cache';
 import type { WeriftMediaPeer } from './peer';
 import { addTicking, removeTicking, TICK_MS, type Ticking } from './ticker';
-import type { MediaKind } from './types';
+import type { MediaKind, MediaPeerEvents, RtpTap } from './types';
 
 const KINDS: readonly MediaKind[] = ['audio', 'video'];
 
@@ -37,14 +37,31 @@ export type PipeDownstream =
 
 export type PipeMessage = PipeUpstream | PipeDownstream;
 
-/** The source's end: taps the peer and sends what it receives down the pipe. */
+/**
+ * What a pipe's source end needs of the source: a peer in a worker, or a file played on the main
+ * thread (player/player-source.ts) feeding sinks in the workers.
+ */
+export interface PipedSource {
+  receivedParameters(kind: MediaKind): ReceivedParameters | undefined;
+  sendingCodec(kind: MediaKind): RTCRtpCodecParameters | undefined;
+  keyframeCache(): readonly RtpPacket[] | null;
+  /** Every RTP packet of `kind` the source sends on (its listener gets werift RtpPackets). */
+  tap(kind: MediaKind, listener: RtpTap): () => void;
+  requestKeyframe(): void;
+  /** Far sinks' bandwidth, for the source's REMB (a file has no sender to tell: it ignores them). */
+  addFarSinks(sinks: () => readonly SinkBandwidth[]): () => void;
+  on(event: 'received-codec', listener: (...args: MediaPeerEvents['received-codec']) => void): unknown;
+  off(event: 'received-codec', listener: (...args: MediaPeerEvents['received-codec']) => void): unknown;
+}
+
+/** The source's end: taps the source and sends what it receives down the pipe. */
 export class PipeOut {
   private readonly untap: (() => void)[] = [];
   private far: SinkBandwidth[] = [];
   private closed = false;
 
-  /** `sourceId`: the peer's id in the engine (both workers name it so). */
-  constructor(readonly peer: WeriftMediaPeer, private readonly sourceId: number, private readonly send: (m: PipeDownstream) => void) {
+  /** `sourceId`: the source's id in the engine (both ends name it so). */
+  constructor(readonly peer: PipedSource, private readonly sourceId: number, private readonly send: (m: PipeDownstream) => void) {
     const s = sourceId;
     this.sendParameters();
     // The keyframe group first, so the far side can start its sinks at once as a local source would.

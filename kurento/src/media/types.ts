@@ -72,12 +72,27 @@ export interface MediaPeerEvents {
 }
 
 /**
+ * What sinks take media from: a peer (what its remote sends), or a played file (player/). connect()
+ * makes `sink` (a peer of the same engine) receive this source's `kinds`.
+ */
+export interface MediaSource {
+  connect(sink: MediaPeer, kinds: readonly MediaKind[]): void;
+  disconnect(sink: MediaPeer, kinds: readonly MediaKind[]): void;
+  /** Every RTP packet of `kind` this source sends on; returns the function that stops the tap. */
+  tap(kind: MediaKind, listener: RtpTap): () => void;
+  /** Mime type (e.g. video/VP8) of what the source sends or said it would send. */
+  receivedCodec(kind: MediaKind): string | undefined;
+  /** Asks for a keyframe (rate-limited; a file cannot make one and ignores it). */
+  requestKeyframe(): void;
+}
+
+/**
  * One WebRTC peer on the server side. SDP methods throw SdpError for SDP they cannot use.
  * connect() makes `this` a source for `sink`: RTP of the given kinds is forwarded without
  * transcoding, with payload types, SSRCs and header extension ids rewritten for the sink, and
  * the sink's keyframe requests (PLI/FIR) forwarded to this peer's remote sender, rate-limited.
  */
-export interface MediaPeer extends EventEmitter {
+export interface MediaPeer extends EventEmitter, MediaSource {
   processOffer(offer: string): Promise<string>;
   generateOffer(): Promise<string>;
   processAnswer(answer: string): Promise<string>;

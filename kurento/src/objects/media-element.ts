@@ -2,6 +2,7 @@
 // rules: connect() without a type connects AUDIO, VIDEO and DATA; a sink has at most one source
 // per (type, sink description), so a new source replaces the old one; elements of different
 // pipelines cannot be connected; ElementConnected/ElementDisconnected are raised by the source.
+import type { MediaSource } from '../media/types';
 import { KurentoError } from '../protocol/errors';
 import { complexType } from './complex-types';
 import { MediaObject, MEDIA_OBJECT_EVENTS, type ObjectHost, type ObjectKind, type Operation } from './media-object';
@@ -77,6 +78,14 @@ export abstract class MediaElement extends MediaObject {
    */
   mediaOrigin(_type: KmsMediaType, _seen: Set<MediaElement>): MediaElement | null {
     return this;
+  }
+
+  /**
+   * What sinks fed by this origin take their media from: a WebRtcEndpoint's peer, a PlayerEndpoint's
+   * file (null: this element sends nothing on its own). `create`: make it if it is not there yet.
+   */
+  mediaSource(_create: boolean): MediaSource | null {
+    return null;
   }
 
   /** The elements where media entering this one ends up: itself, or for a PassThrough its sinks' terminals. */

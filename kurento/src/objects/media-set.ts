@@ -6,13 +6,14 @@ import { MediaPipeline, isMediaPipeline } from './media-pipeline';
 import { Params } from './params';
 import { ServerManager, SERVER_MANAGER_ID } from './server-manager';
 import { PassThrough } from './pass-through';
+import { PlayerEndpoint } from './player-endpoint';
 import { RecorderEndpoint } from './recorder-endpoint';
 import { WebRtcEndpoint, type EndpointDefaults, type PeerFactory } from './webrtc-endpoint';
 
 /** Types KMS ships (core, elements, filters) that this engine does not implement. */
 const KMS_TYPES_NOT_IMPLEMENTED = [
   'HubPort', 'AlphaBlending', 'Composite', 'Dispatcher', 'DispatcherOneToMany', 'Mixer',
-  'HttpPostEndpoint', 'PlayerEndpoint', 'RtpEndpoint',
+  'HttpPostEndpoint', 'RtpEndpoint',
   'FaceOverlayFilter', 'GStreamerFilter', 'ImageOverlayFilter', 'OpenCVFilter', 'ZBarFilter',
 ];
 
@@ -54,7 +55,7 @@ export class MediaSet {
       sessions: options.sessions,
       modules: {
         core: ['MediaPipeline', 'PassThrough'],
-        elements: ['WebRtcEndpoint', 'RecorderEndpoint'],
+        elements: ['WebRtcEndpoint', 'RecorderEndpoint', 'PlayerEndpoint'],
         filters: [],
       },
       metadata: options.metadata ?? '',
@@ -83,6 +84,8 @@ export class MediaSet {
         return new MediaPipeline(this.host);
       case 'PassThrough':
         return new PassThrough(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline));
+      case 'PlayerEndpoint':
+        return PlayerEndpoint.create(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline), params);
       case 'RecorderEndpoint':
         return RecorderEndpoint.create(this.host, params.object('mediaPipeline', 'MediaPipeline', isMediaPipeline), params);
       case 'WebRtcEndpoint': {

@@ -6,13 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MediaWriter, RtpFrames, type Container, type FrameCodec } from '../media/record';
-import type { MediaKind } from '../media/types';
+import type { MediaKind, MediaSource } from '../media/types';
 import { KurentoError } from '../protocol/errors';
 import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
 import type { ObjectHost, ObjectKind, Operation } from './media-object';
 import type { MediaPipeline } from './media-pipeline';
 import type { KmsMediaType, Params } from './params';
-import { WebRtcEndpoint } from './webrtc-endpoint';
 
 export const RECORDER_ENDPOINT_KIND: ObjectKind = {
   type: 'RecorderEndpoint',
@@ -42,13 +41,14 @@ export class RecorderEndpoint extends MediaElement {
   private state: UriState = 'STOP';
   private readonly profile: Profile;
   private readonly filePath: string;
-  private readonly fedBy: Partial<Record<MediaKind, WebRtcEndpoint>> = {};
+  /** The origin (an endpoint's peer, a player's file) recorded, per kind. */
+  private readonly fedBy: Partial<Record<MediaKind, MediaElement>> = {};
   private readonly untap: Partial<Record<MediaKind, () => void>> = {};
   private writer: MediaWriter | null = null;
   private readonly frames = new RtpFrames({
     clock: () => this.elapsedSeconds(),
     onFrame: (f) => this.writer?.write(f),
-    onLoss: (kind) => this.fedBy[kind]?.peer.requestKeyframe(),
+    onLoss: (kind) => this.sourceOf(kind)?.requestKeyframe(),
   });
   private stopping: Promise<void> | null = null;
   /** Recording clock: ms recorded before the current START, and when it began (paused time is left out, as KMS does). */
@@ -83,7 +83,7 @@ export class RecorderEndpoint extends MediaElement {
   protected feedFrom(type: KmsMediaType, origin: MediaElement | null): void {
     const kind: MediaKind | null = type === 'AUDIO' ? 'audio' : type === 'VIDEO' ? 'video' : null;
     if (!kind || !this.profile.kinds.includes(kind)) return;
-    const next = origin instanceof WebRtcEndpoint ? origin : undefined;
+    const next = origin ?? undefined;
     if (this.fedBy[kind] === next) return;
     this.untap[kind]?.();
     delete this.untap[kind];
@@ -100,12 +100,18 @@ export class RecorderEndpoint extends MediaElement {
   private tapOrigin(kind: MediaKind): void {
     const origin = this.fedBy[kind];
     if (!origin || origin.isReleased || this.untap[kind]) return;
-    const peer = origin.peer;
+    const peer = origin.mediaSource(true);
+    if (!peer) return;
     this.untap[kind] = peer.tap(kind, (rtp) => {
       if (this.state !== 'START' || !this.writer) return;
       const codec = CODECS[peer.receivedCodec(kind)?.toLowerCase() ?? ''];
       if (codec) this.frames.push(kind, codec, { payload: rtp.payload, marker: rtp.header.marker, timestamp: rtp.header.timestamp, sequenceNumber: rtp.header.sequenceNumber });
     });
+  }
+
+  private sourceOf(kind: MediaKind): MediaSource | null {
+    const origin = this.fedBy[kind];
+    return origin && !origin.isReleased ? origin.mediaSource(true) : null;
   }
 
   private elapsedSeconds(): number {
@@ -127,7 +133,7 @@ export class RecorderEndpoint extends MediaElement {
     this.setState('START', 'Recording');
     for (const kind of this.profile.kinds) {
       this.tapOrigin(kind);
-      if (kind === 'video') this.fedBy.video?.peer.requestKeyframe(); // the resumed part starts decodable
+      if (kind === 'video') this.sourceOf('video')?.requestKeyframe(); // the resumed part starts decodable
     }
   }
 
@@ -152,7 +158,7 @@ export class RecorderEndpoint extends MediaElement {
   }
 
   private openWriter(): MediaWriter {
-    const codecOf = (kind: MediaKind) => CODECS[this.fedBy[kind]?.peer.receivedCodec(kind)?.toLowerCase() ?? ''];
+    const codecOf = (kind: MediaKind) => CODECS[this.sourceOf(kind)?.receivedCodec(kind)?.toLowerCase() ?? ''];
     const fed = this.profile.kinds.filter((k) => this.fedBy[k]);
     // Tracks: the profile's kinds that have a source now (all of them when none has one yet).
     const kinds = fed.length ? fed : this.profile.kinds;
@@ -166,7 +172,7 @@ export class RecorderEndpoint extends MediaElement {
       fs.mkdirSync(path.dirname(this.filePath), { recursive: true });
       const writer = new MediaWriter({
         path: this.filePath, container, video: video as 'vp8' | 'h264' | undefined, audio,
-        onKeyframeWanted: () => this.fedBy.video?.peer.requestKeyframe(),
+        onKeyframeWanted: () => this.sourceOf('video')?.requestKeyframe(),
       });
       writer.on('error', (e) => this.raiseError('UNEXPECTED_ERROR', `Recording to ${this.uri} failed: ${e.message}`, 40003));
       return writer;

@@ -2,7 +2,7 @@
 // object-level rules (SDP negotiation states and their errors, properties with get/set, states
 // for getMediaState/getConnectionState) and turns the peer's events into KMS events.
 import { KurentoError, type KmsErrorType } from '../protocol/errors';
-import { SdpError, type MediaKind, type MediaPeer, type PeerOptions } from '../media/types';
+import { SdpError, type MediaKind, type MediaPeer, type MediaSource, type PeerOptions } from '../media/types';
 import { rejectingAnswer } from '../media/sdp';
 import { complexType } from './complex-types';
 import { endpointStats } from './stats';
@@ -199,18 +199,23 @@ export class WebRtcEndpoint extends MediaElement {
     }
   }
 
-  /** Which endpoint's peer feeds this one, per kind (resolved through PassThroughs). */
-  private readonly fedBy: Partial<Record<MediaKind, WebRtcEndpoint>> = {};
+  mediaSource(create: boolean): MediaSource | null {
+    return create ? this.peer : this.peerInstance;
+  }
+
+  /** Which origin (an endpoint's peer, a player's file) feeds this one, per kind (resolved through PassThroughs). */
+  private readonly fedBy: Partial<Record<MediaKind, MediaElement>> = {};
 
   protected feedFrom(type: KmsMediaType, origin: MediaElement | null): void {
     const kind = mediaKind(type);
     if (!kind) return;
-    const next = origin instanceof WebRtcEndpoint && origin !== this ? origin : undefined;
+    const next = origin && origin !== this ? origin : undefined;
     const current = this.fedBy[kind];
     if (current === next) return;
-    if (current?.peerInstance && this.peerInstance) current.peerInstance.disconnect(this.peerInstance, [kind]);
+    const currentSource = current?.mediaSource(false);
+    if (currentSource && this.peerInstance) currentSource.disconnect(this.peerInstance, [kind]);
     if (next) this.fedBy[kind] = next; else delete this.fedBy[kind];
-    if (next && !next.isReleased && !this.isReleased) next.peer.connect(this.peer, [kind]);
+    if (next && !next.isReleased && !this.isReleased) next.mediaSource(true)?.connect(this.peer, [kind]);
   }
 
   isFlowingIn(type: KmsMediaType): boolean {

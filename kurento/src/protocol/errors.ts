@@ -39,6 +39,7 @@ export const KmsErrorCode = {
   ICE_GATHER_CANDIDATES_ERROR: 40400,
   ICE_ADD_CANDIDATE_ERROR: 40401,
   SERVER_MANAGER_ERROR_KMD_NOT_FOUND: 40500,
+  PLAYER_SEEK_FAIL: 40700,
 } as const;
 
 export type KmsErrorType = keyof typeof KmsErrorCode;

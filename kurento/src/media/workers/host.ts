@@ -8,7 +8,7 @@ import { WeriftMediaPeer, type WeriftPeerOptions } from '../peer';
 import { PipeOut, PipeSource, type PipeDownstream, type PipeMessage, type PipeUpstream } from '../pipe';
 import { prepareDtlsKeys } from '../dtls-identity';
 import { SdpError, type MediaPeerEvents } from '../types';
-import type { FromWorker, ToWorker, WorkerCounts, WorkerData } from './protocol';
+import { MAIN_THREAD, type FromWorker, type ToWorker, type WorkerCounts, type WorkerData } from './protocol';
 
 const EVENTS: readonly (keyof MediaPeerEvents)[] = [
   'candidate', 'gathering-done', 'ice-component-state', 'candidate-pair-selected', 'connection-state', 'flow-in', 'flow-out', 'error', 'received-codec',
@@ -51,6 +51,7 @@ export class MediaWorkerHost {
       case 'connect': return this.connect(m);
       case 'disconnect': return this.disconnect(m);
       case 'tap': return this.tap(m);
+      case 'pipe': return this.pipesIn.get(m.m.s)?.receive(m.m);
       case 'inspect': return this.toMain({ op: 'counts', id: m.id, counts: this.counts(m.collect) });
     }
   }
@@ -105,9 +106,10 @@ export class MediaWorkerHost {
       }
       let pipe = this.pipesIn.get(m.source);
       if (!pipe || pipe.isClosed) {
-        const port = this.data.ports[m.from]!;
+        const port = this.data.ports[m.from];
         const source = m.source;
-        pipe = new PipeSource(source, m.from, (up: PipeUpstream) => port.postMessage(up), () => {
+        const up = m.from === MAIN_THREAD ? (u: PipeUpstream) => this.toMain({ op: 'pipe', m: u }) : (u: PipeUpstream) => port!.postMessage(u);
+        pipe = new PipeSource(source, m.from, up, () => {
           if (this.pipesIn.get(source) === pipe) this.pipesIn.delete(source);
         });
         this.pipesIn.set(source, pipe);

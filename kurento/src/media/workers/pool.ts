@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { PipeOut, type PipeUpstream } from '../pipe';
 import type { MediaPeer, PeerOptions } from '../types';
 import type { FromWorker, PeerCall, SdpState, ToWorker, WorkerCounts, WorkerData } from './protocol';
-import { callError, WorkerPeer, type PeerWorker } from './worker-peer';
+import { callError, WorkerPeer, type MainThreadSource, type PeerWorker } from './worker-peer';
 
 /**
  * How a worker thread is started: the built entry (dist/), or, when the engine runs from the source
@@ -25,6 +26,8 @@ type Pending = { resolve: (r: { value: unknown; sdp?: SdpState }) => void; rejec
 class MediaWorker implements PeerWorker {
   private readonly thread: Worker;
   readonly peers = new Map<number, WorkerPeer>();
+  /** Main-thread sources feeding peers here, by id, and the pipe from each once the worker opened it. */
+  private readonly sources = new Map<number, { source: MainThreadSource; out: PipeOut | null }>();
   private readonly pending = new Map<number, Pending>();
   private readonly inspections = new Map<number, Pending>();
   private nextCall = 1;
@@ -62,6 +65,31 @@ class MediaWorker implements PeerWorker {
     if (this.alive) this.thread.postMessage(m);
   }
 
+  adoptSource(source: MainThreadSource): void {
+    if (this.sources.has(source.id) || source.isClosed) return;
+    this.sources.set(source.id, { source, out: null });
+    // The source goes: its pipe tells the worker ('gone'), whose sinks stop as for a closed presenter.
+    source.once('@closed', () => {
+      this.sources.get(source.id)?.out?.close(true);
+      this.sources.delete(source.id);
+    });
+  }
+
+  /** The worker's end of a main-thread source's pipe speaks (pipe.ts): open, close, keyframe, budget. */
+  private fromPipe(m: PipeUpstream): void {
+    const entry = this.sources.get(m.s);
+    if (m.t === 'open') {
+      if (!entry) { this.send({ op: 'pipe', m: { t: 'gone', s: m.s } }); return; }
+      entry.out?.close(false);
+      entry.out = new PipeOut(entry.source, m.s, (down) => this.send({ op: 'pipe', m: down }));
+    } else if (m.t === 'close') {
+      entry?.out?.close(false);
+      if (entry) entry.out = null;
+    } else {
+      entry?.out?.receive(m);
+    }
+  }
+
   call(peer: number, method: PeerCall, args: unknown[]): Promise<{ value: unknown; sdp?: SdpState }> {
     if (!this.alive) return Promise.reject(new Error(`media worker ${this.index} stopped`));
     const id = this.nextCall++;
@@ -94,7 +122,9 @@ class MediaWorker implements PeerWorker {
       case 'counts': {
         this.inspections.get(m.id)?.resolve({ value: m.counts });
         this.inspections.delete(m.id);
+        return;
       }
+      case 'pipe': return this.fromPipe(m.m);
     }
   }
 
@@ -103,6 +133,8 @@ class MediaWorker implements PeerWorker {
     for (const p of [...this.pending.values(), ...this.inspections.values()]) p.reject(new Error(`media worker ${this.index} stopped`));
     this.pending.clear();
     this.inspections.clear();
+    for (const { out } of this.sources.values()) out?.close(false);
+    this.sources.clear();
     if (!this.stopping) for (const peer of this.peers.values()) peer.workerLost();
   }
 

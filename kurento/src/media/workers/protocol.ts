@@ -2,7 +2,11 @@
 // media workers (werift peers). One typed list, used by both ends. Worker-to-worker media goes over
 // pipes (../pipe.ts), not through here.
 import type { MessagePort } from 'node:worker_threads';
+import type { PipeDownstream, PipeUpstream } from '../pipe';
 import type { MediaKind, MediaPeerEvents, PeerOptions } from '../types';
+
+/** The `from` of a route whose source is on the main thread (a played file, player/player-source.ts). */
+export const MAIN_THREAD = -1;
 
 /** MediaPeer methods the main thread calls and awaits. */
 export type PeerCall = 'processOffer' | 'generateOffer' | 'processAnswer' | 'gatherCandidates' | 'addIceCandidate' | 'rtpStats' | 'close';
@@ -21,10 +25,12 @@ export type ToWorker =
   | { op: 'create'; peer: number; options: PeerOptions }
   | { op: 'call'; id: number; peer: number; method: PeerCall; args: unknown[] }
   | { op: 'post'; peer: number; method: PeerPost; args: number[] }
-  /** Sent to the sink's worker; `from` is the source's worker (the same one: a local route). */
+  /** Sent to the sink's worker; `from` is the source's worker (the same one: a local route; MAIN_THREAD: a source here). */
   | { op: 'connect'; source: number; from: number; sink: number; kinds: MediaKind[] }
   | { op: 'disconnect'; source: number; from: number; sink: number; kinds: MediaKind[] }
   | { op: 'tap'; peer: number; kind: MediaKind; on: boolean }
+  /** The pipe from a main-thread source to this worker's sinks (its messages as between workers). */
+  | { op: 'pipe'; m: PipeDownstream }
   /** `collect`: a full garbage collection first, so heapUsed is what is still referenced. */
   | { op: 'inspect'; id: number; collect: boolean };
 
@@ -55,4 +61,5 @@ export type FromWorker =
   | { op: 'reply'; id: number; ok: false; message: string; sdpKind?: string }
   | { [E in keyof MediaPeerEvents]: { op: 'event'; peer: number; name: E; args: MediaPeerEvents[E] } }[keyof MediaPeerEvents]
   | { op: 'rtp'; peer: number; kind: MediaKind; payload: Uint8Array; marker: boolean; timestamp: number; sequenceNumber: number }
-  | { op: 'counts'; id: number; counts: WorkerCounts };
+  | { op: 'counts'; id: number; counts: WorkerCounts }
+  | { op: 'pipe'; m: PipeUpstream };

@@ -2,14 +2,24 @@
 // uses, with every call sent to the worker and every event brought back. What MediaPeer answers
 // synchronously (descriptions, flow states, the received codec) is mirrored from replies and events.
 import { EventEmitter } from 'node:events';
+import type { PipedSource } from '../pipe';
 import { SdpError, type IceCandidateInit, type MediaKind, type MediaPeer, type MediaPeerEvents, type RtpStreamStats, type RtpTap } from '../types';
-import type { FromWorker, PeerCall, PeerPost, SdpState, ToWorker } from './protocol';
+import { MAIN_THREAD, type FromWorker, type PeerCall, type PeerPost, type SdpState, type ToWorker } from './protocol';
+
+/** A source on the main thread (a played file) that feeds peers in workers through pipes. */
+export interface MainThreadSource extends PipedSource {
+  readonly id: number;
+  readonly isClosed: boolean;
+  once(event: '@closed', listener: () => void): unknown;
+}
 
 /** What a WorkerPeer needs of its worker (pool.ts). */
 export interface PeerWorker {
   readonly index: number;
   send(m: ToWorker): void;
   call(peer: number, method: PeerCall, args: unknown[]): Promise<{ value: unknown; sdp?: SdpState }>;
+  /** Makes `source` known to the worker's pipes from this thread (it opens one when a sink asks). */
+  adoptSource(source: MainThreadSource): void;
 }
 
 export class WorkerPeer extends EventEmitter implements MediaPeer {
@@ -85,6 +95,17 @@ export class WorkerPeer extends EventEmitter implements MediaPeer {
   disconnect(sink: MediaPeer, kinds: readonly MediaKind[]): void {
     if (!(sink instanceof WorkerPeer) || sink.closed) return;
     sink.worker.send({ op: 'disconnect', source: this.id, from: this.worker.index, sink: sink.id, kinds: [...kinds] });
+  }
+
+  /** `source`, on the main thread, feeds this peer the `kinds` (a pipe from here to the worker). */
+  feedFrom(source: MainThreadSource, kinds: readonly MediaKind[]): void {
+    if (this.closed) throw new Error('sink is closed');
+    this.worker.adoptSource(source);
+    this.worker.send({ op: 'connect', source: source.id, from: MAIN_THREAD, sink: this.id, kinds: [...kinds] });
+  }
+
+  unfeedFrom(source: MainThreadSource, kinds: readonly MediaKind[]): void {
+    if (!this.closed) this.worker.send({ op: 'disconnect', source: source.id, from: MAIN_THREAD, sink: this.id, kinds: [...kinds] });
   }
 
   tap(kind: MediaKind, listener: RtpTap): () => void {
