@@ -1,5 +1,5 @@
 // PlayerEndpoint (issue 13), driven by the unmodified kurento-client 7.2.0: files made by ffmpeg
-// (WebM VP8 + Opus, MP4 H.264 + Opus) played to real WebRTC viewers (libwebrtc, decoding), recorded
+// (WebM VP8 + Opus, MP4 H.264 + Opus), from disk or over http, played to real WebRTC viewers (libwebrtc, decoding), recorded
 // again by a RecorderEndpoint, and KMS's state machine, events and errors (kms-elements'
 // PlayerEndpointImpl / UriEndpointImpl): START / PAUSE / STOP with UriEndpointStateChanged, STOP then
 // EndOfStream at the end, play() after it starts over, INVALID_URI / INVALID_MEDIA errors, seek in ms
@@ -8,7 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import express from 'express';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { waitFor } from '../../test-support/ports';
 import { complexType, negotiateThroughKms, nextEvent } from './kms-client-support';
@@ -180,6 +183,32 @@ describe.each([{ workers: 0 }, { workers: 2 }])('media workers: $workers', ({ wo
     await pipeline.release();
   });
 
+  test('an http:// URL plays as a file does (range requests); one that answers 404 is INVALID_URI', async () => {
+    const app = express();
+    let ranges = 0;
+    app.use((req, _res, next) => { if (req.headers.range) ranges++; next(); });
+    app.use(express.static(dir));
+    const server = await new Promise<http.Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+    bed.stops.push(() => new Promise((r) => server.close(r)));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const pipeline = await bed.kms.create('MediaPipeline');
+    const player = await pipeline.create('PlayerEndpoint', { uri: `${base}/busk.webm` });
+    expect(await player.getUri()).toBe(`${base}/busk.webm`);
+    const { viewer } = await viewerOf(pipeline, player);
+    const ended = nextEvent(player, 'EndOfStream');
+    await player.play();
+    await ended;
+    expect(await viewer.frames()).toBeGreaterThanOrEqual(35);
+    expect(ranges).toBeGreaterThan(0);
+
+    const gone = await pipeline.create('PlayerEndpoint', { uri: `${base}/gone.webm` });
+    const error = nextEvent(gone, 'Error');
+    await gone.play();
+    expect(await error).toMatchObject({ type: 'INVALID_URI', errorCode: 0 });
+    expect((await error).description).toMatch(/404/);
+    await pipeline.release();
+  });
+
   test('player → RecorderEndpoint: the recording holds the file\'s VP8 and Opus, about as long', async () => {
     const pipeline = await bed.kms.create('MediaPipeline');
     const player = await pipeline.create('PlayerEndpoint', { uri: uriOf(WEBM) });
@@ -237,7 +266,7 @@ describe.each([{ workers: 0 }, { workers: 2 }])('media workers: $workers', ({ wo
     expect(await bad).toMatchObject({ type: 'INVALID_MEDIA', errorCode: 0 });
     expect((await bad).description).toMatch(/pcm/i);
 
-    expect(await failure((cb) => pipeline.create('PlayerEndpoint', { uri: 'rtsp://127.0.0.1/busk' }, cb))).toMatchObject({ code: 40107, data: { type: 'MEDIA_OBJECT_ILLEGAL_PARAM_ERROR' } });
+    for (const uri of ['rtsp://127.0.0.1/busk', '/no/scheme.webm', 'http://']) expect(await failure((cb) => pipeline.create('PlayerEndpoint', { uri }, cb))).toMatchObject({ code: 40107, data: { type: 'MEDIA_OBJECT_ILLEGAL_PARAM_ERROR' } });
     await pipeline.release();
     expect(bed.server.stats.objects).toBe(0);
   });

@@ -1,4 +1,4 @@
-// kurento.PlayerEndpoint: plays a file:// WebM or MP4 (VP8, H.264, Opus) into the pipeline without
+// kurento.PlayerEndpoint: plays a file:// or http(s):// WebM or MP4 (VP8, H.264, Opus) into the pipeline without
 // re-encoding (kurento/src/media/player). KMS's API and state machine (kms-elements'
 // PlayerEndpointImpl and UriEndpointImpl): play / pause / stop with UriEndpointStateChanged
 // STOP → START ⇄ PAUSE → STOP; at the end of the file the state goes back to STOP, then EndOfStream,
@@ -28,15 +28,16 @@ export class PlayerEndpoint extends MediaElement {
   private readonly player: PlayerSource;
 
   constructor(host: ObjectHost, pipeline: MediaPipeline, readonly uri: string) {
-    let file: string;
+    let location: string;
     try {
-      if (!uri.startsWith('file://')) throw new Error('not a file URI');
-      file = fileURLToPath(uri);
+      if (/^https?:\/\//i.test(uri)) location = new URL(uri).href;
+      else if (uri.startsWith('file://')) location = fileURLToPath(uri);
+      else throw new Error('not a file or http(s) URI');
     } catch {
-      throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', `Invalid URI '${uri}': the embedded engine plays file:// URIs only`);
+      throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', `Invalid URI '${uri}': the embedded engine plays file:// and http(s):// URIs`);
     }
     super(host, PLAYER_ENDPOINT_KIND, pipeline);
-    this.player = new PlayerSource(file);
+    this.player = new PlayerSource(location);
     this.player.on('state', (state) => this.raise('UriEndpointStateChanged', { state: URI_STATE[state] }));
     this.player.on('end-of-stream', () => this.raise('EndOfStream'));
     this.player.on('flow-out', ({ kind, flowing }) => this.raise('MediaFlowOutStateChanged', {

@@ -1,8 +1,9 @@
 // A WebM or MP4 file read for playing (mediabunny demuxes): its audio and video tracks in the codecs
 // the engine forwards (VP8, H.264, Opus), its duration, and its frames in presentation order from a
-// position, read as they are needed rather than all at once (a long recording stays on disk).
+// position, read as they are needed rather than all at once (a long recording stays on disk, or on
+// its web server: an http(s) URL is read with range requests, as KMS's PlayerEndpoint plays one).
 import fs from 'node:fs';
-import { ALL_FORMATS, EncodedPacketSink, FilePathSource, Input, type EncodedPacket } from 'mediabunny';
+import { ALL_FORMATS, EncodedPacketSink, FilePathSource, Input, UrlSource, type EncodedPacket, type Source } from 'mediabunny';
 import type { FrameCodec } from '../record';
 import type { MediaKind } from '../types';
 import { parseAvcC, type H264Parameters } from './packetize';
@@ -24,18 +25,16 @@ const CODECS: Record<string, FrameCodec> = { vp8: 'vp8', avc: 'h264', opus: 'opu
 export class MediaFile {
   private constructor(private readonly input: Input, readonly tracks: Partial<Record<MediaKind, FileTrack>>, readonly durationSec: number) {}
 
-  /** Opens `path`; PlayerError when it is missing, not a container mediabunny reads, or has no track in a codec the engine forwards. */
+  /**
+   * Opens `path` (a file path, or an http(s) URL); PlayerError when it is missing, not a container
+   * mediabunny reads, or has no track in a codec the engine forwards.
+   */
   static async open(path: string): Promise<MediaFile> {
-    let regular: boolean;
-    try {
-      await fs.promises.access(path, fs.constants.R_OK);
-      regular = (await fs.promises.stat(path)).isFile();
-    } catch (e) {
-      throw new PlayerError(`Cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 'NOT_FOUND');
-    }
-    // A directory, device or FIFO is no media file, and opening a FIFO would block a libuv thread.
-    if (!regular) throw new PlayerError(`${path} is not a regular file`, 'UNREADABLE');
-    const input = new Input({ source: new FilePathSource(path), formats: ALL_FORMATS });
+    const input = new Input({ source: isUrl(path) ? await urlSource(path) : await fileSource(path), formats: ALL_FORMATS });
+    return MediaFile.read(input, path);
+  }
+
+  private static async read(input: Input, path: string): Promise<MediaFile> {
     try {
       const tracks: Partial<Record<MediaKind, FileTrack>> = {};
       const skipped: string[] = [];
@@ -107,4 +106,40 @@ export class MediaFile {
   close(): void {
     this.input.dispose();
   }
+}
+
+const isUrl = (location: string) => /^https?:\/\//i.test(location);
+
+async function fileSource(path: string): Promise<Source> {
+  let regular: boolean;
+  try {
+    await fs.promises.access(path, fs.constants.R_OK);
+    regular = (await fs.promises.stat(path)).isFile();
+  } catch (e) {
+    throw new PlayerError(`Cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 'NOT_FOUND');
+  }
+  // A directory, device or FIFO is no media file, and opening a FIFO would block a libuv thread.
+  if (!regular) throw new PlayerError(`${path} is not a regular file`, 'UNREADABLE');
+  return new FilePathSource(path);
+}
+
+/** How long the first request for a URL may take before it counts as unreachable. */
+const URL_PROBE_MS = 10_000;
+
+/**
+ * A URL's first byte is asked for before the demuxer reads it: an unreachable server or an error
+ * status is INVALID_URI at once, where mediabunny would retry with backoff indefinitely. Its own
+ * reads then retry twice, and it caches 8 MiB per player (its default is 64).
+ */
+async function urlSource(url: string): Promise<Source> {
+  let status: number;
+  try {
+    const res = await fetch(url, { headers: { Range: 'bytes=0-0' }, signal: AbortSignal.timeout(URL_PROBE_MS) });
+    status = res.status;
+    await res.body?.cancel();
+  } catch (e) {
+    throw new PlayerError(`Cannot fetch ${url}: ${(e as Error)?.message ?? String(e)}`, 'NOT_FOUND');
+  }
+  if (status >= 400) throw new PlayerError(`Cannot fetch ${url}: HTTP ${status}`, 'NOT_FOUND');
+  return new UrlSource(url, { maxCacheSize: 8 * 1024 * 1024, getRetryDelay: (attempts) => (attempts < 2 ? 0.5 : null) });
 }

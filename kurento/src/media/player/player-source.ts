@@ -64,7 +64,7 @@ export class PlayerSource extends EventEmitter implements RouteSource, PipedSour
   private readonly epoch = performance.now();
   private closed = false;
 
-  constructor(readonly path: string) {
+  constructor(readonly location: string) {
     super();
     const rnd = (n: number) => crypto.randomBytes(n).readUIntBE(0, n);
     this.rtp = {
@@ -161,12 +161,12 @@ export class PlayerSource extends EventEmitter implements RouteSource, PipedSour
     } catch (e) {
       if (gen !== this.generation) return;
       this.stopFlows();
-      this.emitSafe('error', new PlayerError(`Cannot play ${this.path}: ${(e as Error)?.message ?? String(e)}`, 'UNREADABLE'));
+      this.emitSafe('error', new PlayerError(`Cannot play ${this.location}: ${(e as Error)?.message ?? String(e)}`, 'UNREADABLE'));
     }
   }
 
   private open(): Promise<MediaFile> {
-    this.opening ??= MediaFile.open(this.path).then((f) => {
+    this.opening ??= MediaFile.open(this.location).then((f) => {
       if (this.closed) { f.close(); throw new PlayerError('The player was released', 'UNREADABLE'); }
       this.file = f;
       for (const kind of KINDS) {
