@@ -388,7 +388,7 @@ function writeReports(runs: RunResult[], profiles: any, metricsText: string, sta
     setup: {
       viewers: N, sequentialViewers: N_SEQ, burstRounds: ROUNDS, engineWorkers: WORKERS, order: 'sequential A, sequential B, then bursts A B | B A | ... (ABBA against drift)',
       presenter: '@roamhq/wrtc (libwebrtc), synthetic 640x480 VP8 video at 15 fps + Opus, child process, live through the busking protocol',
-      viewerPeers: 'werift 0.24 receive-only peers (audio+video recvonly offer), no decoding, one child process for all; same peers and offers in both phases',
+      viewerPeers: 'werift 0.24 receive-only peers (audio+video recvonly offer), no decoding, one child process for all; same peers and offers in both phases; a viewer stops decrypting what arrives once its first keyframe is in (what is measured ends there; real viewers decrypt on their own devices, not on the engine’s two cores)',
       phaseA: 'through our layer: lean STOMP 1.2 client per viewer over WebSocket (anonymous), SEND /app/busk.{id}.offer, answer and ICE on /user/queue/busk.{id}; broker → BuskService.viewerOffer → kurento-client → embedded engine',
       phaseB: 'no signaling: the offer goes over IPC to the service process, where a separate kurento-client connection to the same engine runs create WebRtcEndpoint in the busk pipeline, subscribe IceCandidateFound, presenter.connect, processOffer, (answer over IPC), addIceCandidate, gatherCandidates',
       clock: 'every time is measured in the viewers process: t0 just before the offer is written to its socket/IPC; all 200 offers leave in one synchronous loop',

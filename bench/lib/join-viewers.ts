@@ -85,7 +85,26 @@ async function makeViewer(i: number): Promise<V> {
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   v.offer = pc.localDescription?.sdp ?? offer.sdp;
+  restAfterKeyframe(pc, v);
   return v;
+}
+
+/**
+ * Once its first keyframe is in, a viewer stops decrypting and parsing what arrives (its ICE and DTLS
+ * go on): what is measured ends there, and 200 werift receive pipelines would otherwise take the
+ * machine's second core from the engine for the rest of the storm, where real viewers decrypt on
+ * their own devices (issue 13: viewers light enough not to be the bottleneck).
+ */
+function restAfterKeyframe(pc: RTCPeerConnection, v: V): void {
+  const dtls = pc.getTransceivers()[0]?.dtlsTransport as any;
+  if (!dtls || typeof dtls.startSrtp !== 'function') return;
+  const startSrtp = dtls.startSrtp;
+  dtls.startSrtp = function (this: any) {
+    const onData = this.iceTransport.connection.onData;
+    const subscribe = onData.subscribe;
+    onData.subscribe = (fn: (data: Buffer) => void) => subscribe.call(onData, (data: Buffer) => { if (!v.t.key) fn(data); });
+    try { return startSrtp.call(this); } finally { onData.subscribe = subscribe; }
+  };
 }
 
 function sendCandidate(v: V, c: Cand): void {

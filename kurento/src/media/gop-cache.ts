@@ -13,7 +13,20 @@ export function gopCodecOf(mimeType: string | undefined): 'vp8' | 'h264' | null 
 /** Largest group kept (packets); a longer one (a sender that never makes keyframes) is dropped. */
 const MAX_PACKETS = 2500;
 
+/**
+ * Longest group a new sink is started from, for a source that can make a keyframe when asked (a
+ * browser's encoder): about 2-6 s of video. Beyond it, a keyframe is asked for instead. A browser
+ * makes keyframes only when asked, so a busk's group can be a minute old: replaying that to each of
+ * 200 viewers joining at once was 200 × up to 2,500 packets to encrypt and send (bench:join's slow
+ * rounds, 6-10 s to a first keyframe), and a burst of up to 3 MB into each viewer's link. One fresh
+ * keyframe serves the whole storm, and the joiners after it start from a short group again.
+ */
+export const REPLAY_MAX_PACKETS = 200;
+
 export class GopCache {
+  /** `replayMax`: the longest group `packets` offers (a file, which cannot make a keyframe on request, offers all it keeps). */
+  constructor(private readonly replayMax = REPLAY_MAX_PACKETS) {}
+
   /** Packets of the frame being received (an H.264 keyframe's SPS/PPS may precede its IDR packet). */
   private frame: RtpPacket[] = [];
   private frameTs = -1;
@@ -33,9 +46,9 @@ export class GopCache {
     }
   }
 
-  /** The packets from the last keyframe up to and including the latest one; null when none is kept. */
+  /** The packets from the last keyframe up to and including the latest one; null when none is kept or the group is longer than `replayMax`. */
   get packets(): readonly RtpPacket[] | null {
-    return this.gop;
+    return this.gop && this.gop.length <= this.replayMax ? this.gop : null;
   }
 
   clear(): void {

@@ -48,7 +48,8 @@ export class PlayerSource extends EventEmitter implements RouteSource, PipedSour
   readonly id = nextId--;
   private readonly routes = new RouteSet(this);
   private readonly taps: Record<MediaKind, RtpTap[]> = { audio: [], video: [] };
-  private readonly gop = new GopCache();
+  /** All the group it keeps: a file cannot make a keyframe when a sink joins. */
+  private readonly gop = new GopCache(Infinity);
   private readonly flowOut = new FlowMonitor((kind, flowing) => this.emitSafe('flow-out', { kind, flowing }));
   private file: MediaFile | null = null;
   private opening: Promise<MediaFile> | null = null;
