@@ -1,10 +1,20 @@
 // Reading `operationParams` / `constructorParams` the way KMS's generated marshalling code does:
 // a missing or mistyped parameter is MARSHALL_ERROR "'x' parameter should be a <type>".
+import type { MediaKind } from '../media/types';
 import { KurentoError } from '../protocol/errors';
 import type { MediaObject } from './media-object';
 
 export type KmsMediaType = 'AUDIO' | 'VIDEO' | 'DATA';
 export const MEDIA_TYPES: readonly KmsMediaType[] = ['AUDIO', 'VIDEO', 'DATA'];
+
+/** The media layer's kind for a KMS media type (DATA has none). */
+export function mediaKind(type: KmsMediaType): MediaKind | null {
+  return type === 'AUDIO' ? 'audio' : type === 'VIDEO' ? 'video' : null;
+}
+
+export function kmsType(kind: MediaKind): KmsMediaType {
+  return kind === 'audio' ? 'AUDIO' : 'VIDEO';
+}
 
 /** Resolves object ids found in parameters (a sink, a pipeline). */
 export type ObjectLookup = (id: string) => MediaObject;

@@ -8,13 +8,13 @@
 // outside the file); getVideoInfo with KMS's zeros before the file is open.
 import { fileURLToPath } from 'node:url';
 import { PlayerSource, type PlayerState } from '../media/player';
-import type { MediaKind, MediaSource } from '../media/types';
+import type { MediaSource } from '../media/types';
 import { KurentoError } from '../protocol/errors';
 import { complexType } from './complex-types';
 import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
 import type { ObjectHost, ObjectKind, Operation } from './media-object';
 import type { MediaPipeline } from './media-pipeline';
-import type { KmsMediaType, Params } from './params';
+import { kmsType, mediaKind, type KmsMediaType, type Params } from './params';
 
 export const PLAYER_ENDPOINT_KIND: ObjectKind = {
   type: 'PlayerEndpoint',
@@ -41,7 +41,7 @@ export class PlayerEndpoint extends MediaElement {
     this.player.on('state', (state) => this.raise('UriEndpointStateChanged', { state: URI_STATE[state] }));
     this.player.on('end-of-stream', () => this.raise('EndOfStream'));
     this.player.on('flow-out', ({ kind, flowing }) => this.raise('MediaFlowOutStateChanged', {
-      padName: 'default', mediaType: kind === 'audio' ? 'AUDIO' : 'VIDEO', state: flowing ? 'FLOWING' : 'NOT_FLOWING',
+      padName: 'default', mediaType: kmsType(kind), state: flowing ? 'FLOWING' : 'NOT_FLOWING',
     }));
     this.player.on('error', (e) => {
       // KMS: uridecodebin's "source" failing is INVALID_URI; a decodebin failing, INVALID_MEDIA.
@@ -55,7 +55,7 @@ export class PlayerEndpoint extends MediaElement {
   }
 
   isFlowingOut(type: KmsMediaType): boolean {
-    const kind: MediaKind | null = type === 'AUDIO' ? 'audio' : type === 'VIDEO' ? 'video' : null;
+    const kind = mediaKind(type);
     return !!kind && this.player.isMediaFlowingOut(kind);
   }
 

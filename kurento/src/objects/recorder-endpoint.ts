@@ -11,7 +11,7 @@ import { KurentoError } from '../protocol/errors';
 import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
 import type { ObjectHost, ObjectKind, Operation } from './media-object';
 import type { MediaPipeline } from './media-pipeline';
-import type { KmsMediaType, Params } from './params';
+import { mediaKind, type KmsMediaType, type Params } from './params';
 
 export const RECORDER_ENDPOINT_KIND: ObjectKind = {
   type: 'RecorderEndpoint',
@@ -81,7 +81,7 @@ export class RecorderEndpoint extends MediaElement {
   }
 
   protected feedFrom(type: KmsMediaType, origin: MediaElement | null): void {
-    const kind: MediaKind | null = type === 'AUDIO' ? 'audio' : type === 'VIDEO' ? 'video' : null;
+    const kind = mediaKind(type);
     if (!kind || !this.profile.kinds.includes(kind)) return;
     const next = origin ?? undefined;
     if (this.fedBy[kind] === next) return;
@@ -93,7 +93,7 @@ export class RecorderEndpoint extends MediaElement {
   }
 
   isFlowingIn(type: KmsMediaType): boolean {
-    const kind: MediaKind | null = type === 'AUDIO' ? 'audio' : type === 'VIDEO' ? 'video' : null;
+    const kind = mediaKind(type);
     return !!kind && !!this.fedBy[kind]?.isFlowingIn(type);
   }
 

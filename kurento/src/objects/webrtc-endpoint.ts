@@ -9,7 +9,7 @@ import { endpointStats } from './stats';
 import { MediaElement, MEDIA_ELEMENT_EVENTS } from './media-element';
 import type { ObjectHost, ObjectKind, Operation } from './media-object';
 import type { MediaPipeline } from './media-pipeline';
-import type { KmsMediaType } from './params';
+import { kmsType, mediaKind, type KmsMediaType } from './params';
 
 export const WEBRTC_ENDPOINT_KIND: ObjectKind = {
   type: 'WebRtcEndpoint',
@@ -297,14 +297,6 @@ export class WebRtcEndpoint extends MediaElement {
 
 function cap(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
-}
-
-function mediaKind(type: KmsMediaType): MediaKind | null {
-  return type === 'AUDIO' ? 'audio' : type === 'VIDEO' ? 'video' : null;
-}
-
-function kmsType(kind: MediaKind): KmsMediaType {
-  return kind === 'audio' ? 'AUDIO' : 'VIDEO';
 }
 
 /** KMS parses every SDP with GStreamer first; text without a version line is "Invalid SDP". */
