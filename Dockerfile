@@ -17,7 +17,9 @@
 # static build, so the runtime stage needs no apt-get and stays a copy of files.
 FROM mwader/static-ffmpeg:7.1 AS ffmpeg
 
-FROM node:24-bookworm-slim AS build
+# The full image, not -slim: it has python3, make and gcc, which build the media engine's native
+# addon (kurento/native, copied into dist/ by `npm run build`); the runtime stage needs none of them.
+FROM node:24-bookworm AS build
 WORKDIR /app
 # Dependencies first: this layer is reused until package.json or the lock file changes.
 COPY package.json package-lock.json ./

@@ -19,6 +19,8 @@ import { createMediaPeer, MediaWorkers, WeriftMediaPeer, type MediaPeer, type Ic
 import { PeerHost, negotiate } from '../kurento/test/media-support';
 import { installNativeEcdh } from '../kurento/src';
 import { Profiler, summarize } from './lib/cpuprofile';
+import { nativeState } from '../kurento/src/media/native';
+import { sendPaths } from '../kurento/src/media/rtp-send';
 
 const BIND = '127.0.0.1';
 const STEPS = (process.env.BENCH_MEDIA_STEPS ?? '50,100,200,300,400').split(',').map(Number);
@@ -257,6 +259,8 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtEnd: os.loadavg().map((x) => round(x, 2)) },
+    // Which send path the one-loop engine forwarded through (ENGINE_NATIVE_SEND), and how many packets took each.
+    sendPath: { native: nativeState(), packets: { ...sendPaths } },
     setup: {
       presenter: 'libwebrtc (@roamhq/wrtc) VP8 640x480 @15 fps + Opus, noisy synthetic frames; engine REMB cap 500 kbps',
       viewers: LIGHT
@@ -451,8 +455,13 @@ function profileSection(report: any): string {
   return `## Where the engine's CPU goes per forwarded packet (${last.viewers} viewers, a profiled 5 s after the window)
 
 Self time of the hottest functions, divided by the packets forwarded meanwhile (the process was idle ${last.profile.idlePct} % of it;
-GC ${last.profile.gcPct} %). Unnamed entries are native: \`send\` is the UDP send system call, \`initiv\`/\`CipherBase\`/\`update\`/\`final\`
-OpenSSL setting up and running a cipher for one packet (node:crypto has no way to reuse one with a new IV).
+GC ${last.profile.gcPct} %). Entries without a file are native. With the native send path, \`(anonymous)\` is mostly the addon's
+call (SRTP with the sender's keyed OpenSSL context, then sendto()); the sampler counts wall time, so it is also charged with
+the moments the engine is descheduled right after a send wakes a viewer process on this shared 2-core machine, and
+\`usPerForwardedPacket\` in the table (process CPU time) is the figure to compare. On loopback, sendto() also runs the
+receiving side's UDP processing: about 4 µs of system time per 1,200-byte datagram on this machine when idle, measured in C.
+\`send\` is dgram's (werift's RTCP and DTLS); without the addon, \`initiv\`/\`CipherBase\`/\`update\`/\`final\` are node:crypto setting up a
+cipher per packet.
 
 | function | per forwarded packet | share of the profile |
 |---|---|---|
@@ -470,6 +479,8 @@ function writeReports(report: any): void {
   const md = `# Media benchmark (embedded engine)
 
 ${report.date} · ${report.machine.cpus} × ${report.machine.model} · Node ${report.machine.node} · ${report.durationS} s
+
+Send path of forwarded RTP: ${report.sendPath?.native?.loaded ? 'the native addon (kurento/native: SRTP and sendto() in one call)' : `JavaScript (${report.sendPath?.native?.reason})`}; packets through it on one event loop: ${report.sendPath ? `native ${report.sendPath.packets.native}, JavaScript ${report.sendPath.packets.javascript}` : '–'}.
 
 Setup: ${report.setup.presenter}. Viewers: ${report.setup.viewers}. Each row is measured over a ${report.setup.windowMs / 1000} s window
 after every viewer's sink reported flow-out FLOWING. Server CPU is \`process.cpuUsage()\` of the engine's process only

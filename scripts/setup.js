@@ -60,6 +60,7 @@ function build() {
   run('npx tsc -p tsconfig.build.json');
   run('node scripts/copy-migrations.js');
   if (fs.existsSync(path.join(root, 'web', 'build.js'))) run('node web/build.js');
+  require('./build-native').build();
 }
 
 ensureNodeModules();

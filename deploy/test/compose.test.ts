@@ -16,7 +16,7 @@ const CONFIG_NAMES = new Set(CONFIG_VARS.map((v) => v.name));
 /** Read by docker-compose.yml alone (for the kms and coturn containers), documented in .env.example. */
 const COMPOSE_ONLY = ['PUBLIC_IP', 'KMS_TURN_URL', 'TURN_ALLOWED_PEER_IPS', 'GRAFANA_ADMIN_PASSWORD', 'POSTGRES_PASSWORD'];
 /** CONFIG_VARS the signaling container does not take from .env: the embedded engine's and the sidecar's. */
-const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'ENGINE_WORKERS', 'KMS_ACCESS_TOKEN', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
+const NOT_FOR_SIGNALING = ['EMBEDDED_KMS_PORT', 'ENGINE_WORKERS', 'ENGINE_NATIVE_SEND', 'KMS_ACCESS_TOKEN', 'KMS_HOST', 'KMS_PORT', 'RTP_MIN_PORT', 'RTP_MAX_PORT', 'TURN_SIDECAR_BROKER', 'TURN_SIDECAR_TOKEN', 'TURN_SIDECAR_METRICS'];
 /** The `monitoring` profile: started only with `docker compose --profile monitoring up`. */
 const MONITORING = ['grafana', 'prometheus'];
 

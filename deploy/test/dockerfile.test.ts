@@ -16,11 +16,12 @@ describe('Dockerfile (static)', () => {
   const build = dockerfile.stages.find((s) => s.name === 'build');
   const runtime = dockerfile.stages[dockerfile.stages.length - 1];
 
-  test('build and runtime on node:24-bookworm-slim (the current LTS), and a pinned static ffmpeg image for its files', () => {
+  test('build on node:24-bookworm (a C toolchain for the engine\'s native addon), runtime on node:24-bookworm-slim (the current LTS), and a pinned static ffmpeg image for its files', () => {
     expect(dockerfile.stages.map((s) => s.name)).toEqual(['ffmpeg', 'build', 'runtime']);
     expect(dockerfile.stages[0].image).toMatch(/^mwader\/static-ffmpeg:\d+\.\d+/);
     expect(dockerfile.stages[0].instructions).toEqual([]);
-    for (const s of dockerfile.stages.slice(1)) expect(s.image).toBe('node:24-bookworm-slim');
+    expect(dockerfile.stages[1].image).toBe('node:24-bookworm');
+    expect(dockerfile.stages[2].image).toBe('node:24-bookworm-slim');
   });
 
   test('package.json engines admits the image\'s Node major (and the Node 20 CI also runs)', () => {
@@ -37,7 +38,7 @@ describe('Dockerfile (static)', () => {
     expect(runs).toContain('npm run build');
     expect(runs[runs.length - 1]).toMatch(/^npm prune --omit=dev\b/);
     const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/copy-migrations.js && node web/build.js');
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/copy-migrations.js && node web/build.js && node scripts/build-native.js');
   });
 
   test('runtime stage: only package.json, node_modules and dist from the build, non-root user, /readyz health check', () => {
@@ -83,6 +84,8 @@ describe('Dockerfile build and start, without Docker', () => {
     // What the runtime image holds: the built service and web app, production dependencies only.
     expect(fs.existsSync(path.join(rt.workdir, 'dist', 'signaling', 'src', 'main.js'))).toBe(true);
     expect(fs.existsSync(path.join(rt.workdir, 'dist', 'kurento', 'src', 'cli.js'))).toBe(true);
+    // The engine's native send path, built in the build stage (kurento/src/media/native.ts finds it there).
+    expect(fs.existsSync(path.join(rt.workdir, 'dist', 'kurento', 'native', 'srtp_send.node'))).toBe(true);
     expect(fs.existsSync(path.join(rt.workdir, 'dist', 'web'))).toBe(true);
     expect(fs.existsSync(path.join(rt.workdir, 'node_modules', 'express'))).toBe(true);
     for (const dev of ['typescript', 'jest', 'esbuild', '@swc/core', 'playwright-core']) {

@@ -1,6 +1,6 @@
 // `npm run kms`: the embedded media engine as a standalone server, standing in for a KMS
 // container. Endpoint defaults come from kurento/config (the files docker-compose gives KMS);
-// STUN_URLS, RTP_MIN_PORT/RTP_MAX_PORT and ENGINE_WORKERS override them, KMS_ACCESS_TOKEN requires a shared secret: the same variables, with the same meaning,
+// STUN_URLS, RTP_MIN_PORT/RTP_MAX_PORT, ENGINE_WORKERS and ENGINE_NATIVE_SEND override them, KMS_ACCESS_TOKEN requires a shared secret: the same variables, with the same meaning,
 // as the signaling service's (signaling/src/config.ts), read here so that the engine stands alone.
 import { defaultKmsConfigDir } from './kms-config';
 import { startMediaServer, type MediaServerOptions } from './index';
@@ -26,6 +26,10 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): MediaServerOptions {
   const workers = Number(env.ENGINE_WORKERS || '0');
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new Error(`ENGINE_WORKERS must be 0 to 64, got "${env.ENGINE_WORKERS}"`);
   if (workers > 0) opts.workers = workers;
+  // As signaling/src/config.ts reads a boolean.
+  const nativeSend = (env.ENGINE_NATIVE_SEND || 'on').trim().toLowerCase();
+  if (['0', 'false', 'no', 'off'].includes(nativeSend)) opts.nativeSend = false;
+  else if (!['1', 'true', 'yes', 'on'].includes(nativeSend)) throw new Error(`ENGINE_NATIVE_SEND must be on or off, got "${env.ENGINE_NATIVE_SEND}"`);
   return opts;
 }
 
@@ -44,7 +48,7 @@ function portRangeFromEnv(env: NodeJS.ProcessEnv): { min: number; max: number } 
 
 async function main(): Promise<void> {
   const server = await startMediaServer(optionsFromEnv(process.env));
-  console.log(`media server (Kurento Protocol) listening on ${server.url}`);
+  console.log(`media server (Kurento Protocol) listening on ${server.url}; forwarded RTP send path: ${server.sendPath}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -11,6 +11,7 @@ import { DEFAULT_OBJECT_LIMITS, RpcProcessor, type ObjectLimits } from './protoc
 import { SessionTable } from './protocol/sessions';
 import { Subscriptions } from './protocol/subscriptions';
 import { WebSocketTransport } from './protocol/transport';
+import { nativeState, setNativeSend } from './media/native';
 
 export interface MediaServerOptions {
   host?: string;
@@ -45,6 +46,12 @@ export interface MediaServerOptions {
    */
   workers?: number;
   /**
+   * Forwarded RTP through the native addon (media/native.ts: SRTP and sendto() in one call) where it
+   * is built; false keeps the JavaScript path (the same bytes, more CPU per packet). Default true.
+   * Process-wide: it applies to every engine and worker of this process.
+   */
+  nativeSend?: boolean;
+  /**
    * Shared secret clients must send as `?access_token=` (kurento-client: the `access_token`
    * option). KMS has none, so neither has the engine by default; the signaling service sets one
    * when it runs the engine in-process.
@@ -66,6 +73,8 @@ export interface MediaServer {
   readonly stats: { objects: number; pipelines: number; sessions: number; sockets: number; subscriptions: number };
   /** The media workers when the engine runs them (options.workers), for inspection; null otherwise. */
   readonly workers: MediaWorkers | null;
+  /** Which path forwarded RTP takes: the native addon, or JavaScript and why (options.nativeSend, media/native.ts). */
+  readonly sendPath: string;
   /** Drops every control socket from the server side, as a network failure would (objects stay). */
   dropConnections(): void;
 }
@@ -74,7 +83,8 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
   const host = opts.host ?? '127.0.0.1';
   const path = (opts.path ?? '/kurento').replace(/\/+$/, '') || '/kurento';
   await prepareDtlsKeys(); // every endpoint its own DTLS certificate, the first one too
-  const workers = !opts.createPeer && (opts.workers ?? 0) > 0 ? await MediaWorkers.start(opts.workers!) : null;
+  setNativeSend(opts.nativeSend !== false);
+  const workers = !opts.createPeer && (opts.workers ?? 0) > 0 ? await MediaWorkers.start(opts.workers!, opts.nativeSend !== false) : null;
   const fromFiles: EndpointDefaults = opts.kmsConfigDir ? readKmsConfig(opts.kmsConfigDir) : {};
   const endpointDefaults: EndpointDefaults = {
     stunServerAddress: opts.stunServerAddress ?? fromFiles.stunServerAddress,
@@ -132,6 +142,7 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
       return { objects: media.size - 1, pipelines: media.pipelines().length, sessions: sessions.ids().length, sockets: transport.socketCount, subscriptions: subs.size };
     },
     workers,
+    sendPath: describeSendPath(),
     dropConnections: () => transport.dropSockets(),
     close: () => {
       closing ??= (async () => {
@@ -146,6 +157,12 @@ export async function startMediaServer(opts: MediaServerOptions = {}): Promise<M
       return closing;
     },
   };
+}
+
+/** For the start-up log: "native" or "JavaScript (<why>)". */
+function describeSendPath(): string {
+  const s = nativeState();
+  return s.loaded ? 'native' : `JavaScript (${s.reason})`;
 }
 
 export { readKmsConfig, defaultKmsConfigDir } from './kms-config';

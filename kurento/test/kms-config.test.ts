@@ -53,4 +53,8 @@ test('cli options: KMS_HOST/KMS_PORT, STUN_URLS and RTP port range override the 
   expect(optionsFromEnv({ ENGINE_WORKERS: '2' }).workers).toBe(2);
   expect(optionsFromEnv({ ENGINE_WORKERS: '0' }).workers).toBeUndefined();
   for (const bad of ['-1', '65', 'two', '1.5']) expect(() => optionsFromEnv({ ENGINE_WORKERS: bad })).toThrow(/ENGINE_WORKERS must be 0 to 64/);
+  expect(optionsFromEnv({}).nativeSend).toBeUndefined(); // on where built
+  expect(optionsFromEnv({ ENGINE_NATIVE_SEND: 'off' }).nativeSend).toBe(false);
+  expect(optionsFromEnv({ ENGINE_NATIVE_SEND: 'on' }).nativeSend).toBeUndefined();
+  expect(() => optionsFromEnv({ ENGINE_NATIVE_SEND: 'fast' })).toThrow(/ENGINE_NATIVE_SEND must be on or off/);
 });

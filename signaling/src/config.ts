@@ -21,6 +21,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'RTP_MIN_PORT', default: '0', description: 'Lowest UDP port the embedded engine uses for media (0 with RTP_MAX_PORT 0: any free port).' },
   { name: 'RTP_MAX_PORT', default: '0', description: 'Highest UDP port the embedded engine uses for media.' },
   { name: 'ENGINE_WORKERS', default: '0', description: 'Media worker threads of the embedded engine (in-process and `npm run kms`): 0 keeps every WebRTC peer on the engine\'s own event loop; N puts them on N threads, a busk\'s viewers spread over all and fed through pipes from the presenter\'s thread, so one busk uses N cores; more than the cores only costs memory (figures: bench/reports/media.md).' },
+  { name: 'ENGINE_NATIVE_SEND', default: 'on', description: 'Embedded engine (in-process and `npm run kms`): on sends forwarded RTP through its native addon (kurento/native: SRTP and the UDP send in one C call, a third less CPU per forwarded packet: bench/reports/media.md; built by the set-up with python3, make and a C compiler), off through JavaScript (the same bytes). Where the addon is not built the engine uses JavaScript and says so at start.' },
   { name: 'REDIS_URL', default: '', description: 'redis://host:6379. Empty: in-memory state (one node). Set: shared state, GEO index and cross-node messaging.' },
   { name: 'REDIS_TIMEOUT_MS', default: '2000', description: 'Longest wait for one Redis operation before the request that needs it gets `unavailable` (a connection that hangs, e.g. through a proxy that lost its backend, would otherwise hold requests and presence refreshes indefinitely).' },
   { name: 'JWT_SECRET', default: '', description: 'HS256 secret for verifying tokens. Mutually exclusive with JWT_PUBLIC_KEY.' },
@@ -150,6 +151,8 @@ export interface Config {
   embeddedKmsPort: number;
   /** The embedded engine's media worker threads (ENGINE_WORKERS; 0: none). */
   engineWorkers: number;
+  /** Forwarded RTP through the engine's native addon where built (ENGINE_NATIVE_SEND=on). */
+  engineNativeSend: boolean;
   /** The embedded engine's shared secret (KMS_ACCESS_TOKEN); empty: one per process. */
   kmsAccessToken: string;
   rtpPortRange: { min: number; max: number } | null;
@@ -228,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
     kmsUrls,
     embeddedKmsPort: int(env, 'EMBEDDED_KMS_PORT'),
     engineWorkers: engineWorkers(env),
+    engineNativeSend: bool(env, 'ENGINE_NATIVE_SEND'),
     kmsAccessToken: raw(env, 'KMS_ACCESS_TOKEN'),
     rtpPortRange: rtpMin > 0 && rtpMax >= rtpMin ? { min: rtpMin, max: rtpMax } : null,
     redisUrl: raw(env, 'REDIS_URL'),

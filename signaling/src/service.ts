@@ -133,12 +133,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         bindAddress: config.host === '127.0.0.1' || config.host === 'localhost' ? '127.0.0.1' : undefined,
         portRange: config.rtpPortRange ?? undefined,
         workers: config.engineWorkers,
+        nativeSend: config.engineNativeSend,
         stunServerAddress: stun?.[1], stunServerPort: stun?.[2] ? Number(stun[2]) : undefined,
       });
       const e = engine;
       cleanups.push(() => e.close());
       kmsUrls = [engine.url];
-      log.info('media', `embedded media engine at ${engine.url}${engine.workers ? ` on ${engine.workers.size} media workers` : ''}`);
+      log.info('media', `embedded media engine at ${engine.url}${engine.workers ? ` on ${engine.workers.size} media workers` : ''}; forwarded RTP send path: ${engine.sendPath}`);
     }
     const media = new MediaPool(engine ? [engine.clientUrl] : kmsUrls, config.mediaTimeoutMs);
     cleanups.push(() => media.close());

@@ -3,8 +3,10 @@
 // RTCRtpSender.sendRtp builds two RtpHeader objects per packet (fifteen defineProperty calls each),
 // maps, filters and sorts the extension list, formats the NTP time through a string, and chains three
 // promises down to the socket. This writes the sink's header straight into bytes, encrypts with the
-// sender's own SRTP session keys (node:crypto, AES-GCM or AES-CM + HMAC-SHA1, byte for byte what
-// werift's ciphers produce: kurento/test/rtp-send.test.ts) and hands the datagram to the socket.
+// sender's own SRTP session keys (AES-GCM or AES-CM + HMAC-SHA1, byte for byte what werift's ciphers
+// produce: kurento/test/rtp-send.test.ts) and sends the datagram on the pair's socket: through the
+// native addon (native.ts: a keyed cipher per sender, sendto() on werift's socket, one call) where it
+// is built, else with node:crypto and dgram.
 //
 // What werift's sender keeps per packet is kept the same way, so everything else in werift works on
 // it unchanged: sequence number and timestamp (its replaceRTP offsets), the SRTP rollover counter,
@@ -15,7 +17,9 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type dgram from 'node:dgram';
 import { RtpHeader, type RTCRtpSender, type RtpPacket } from 'werift';
+import { nativeSend, socketFd, socketHandle, type NativeContext, type NativeSend } from './native';
 
 /** werift's RTP_HISTORY_SIZE: its NACK handler looks a sequence number up at `seq % 128`. */
 const HISTORY = 128;
@@ -54,7 +58,11 @@ function tick(): void {
 }
 
 // ---- SRTP ------------------------------------------------------------------------------------
-export interface SrtpKeys { gcm: boolean; key: crypto.KeyObject; salt: Buffer; auth: Buffer | null; tagLength: number }
+export interface SrtpKeys {
+  gcm: boolean; key: crypto.KeyObject; salt: Buffer; auth: Buffer | null; tagLength: number;
+  /** The key's bytes, for the native addon's context (made on the first native send; null: keys it refused). */
+  raw?: Buffer; native?: NativeContext | null;
+}
 interface SrtpContextLike {
   profile: number;
   cipher: { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag?: Buffer };
@@ -68,7 +76,7 @@ function keys(ctx: SrtpContextLike): SrtpKeys | null {
     const c = ctx.cipher;
     const gcm = ctx.profile === GCM_PROFILE;
     k = (gcm || ctx.profile === CM_PROFILE) && Buffer.isBuffer(c?.srtpSessionKey) && Buffer.isBuffer(c.srtpSessionSalt) && (gcm || Buffer.isBuffer(c.srtpSessionAuthTag))
-      ? { gcm, key: crypto.createSecretKey(c.srtpSessionKey), salt: c.srtpSessionSalt, auth: gcm ? null : c.srtpSessionAuthTag!, tagLength: gcm ? 16 : 10 }
+      ? { gcm, key: crypto.createSecretKey(c.srtpSessionKey), raw: c.srtpSessionKey, salt: c.srtpSessionSalt, auth: gcm ? null : c.srtpSessionAuthTag!, tagLength: gcm ? 16 : 10 }
       : null;
     keysOf.set(ctx.cipher, k);
   }
@@ -174,13 +182,15 @@ interface SenderInternals {
     iceTransport: { connection: { nominated?: PairLike; canSendApplicationData?(): boolean; send(d: Buffer): Promise<void> } };
   };
 }
-interface PairLike { remoteAddr: [string, number]; packetsSent: number; bytesSent: number; protocol: { transport?: { type?: string; closed?: boolean; socket?: { send(b: Buffer, port: number, host: string): void } } } }
+interface PairLike { remoteAddr: [string, number]; packetsSent: number; bytesSent: number; protocol: { transport?: { type?: string; closed?: boolean; socket?: dgram.Socket } } }
 
 /** The sender's own extensions, per packet: mid / rid / rrid values (fixed) and where abs-send-time goes. */
 interface Stamp {
   of: SenderInternals['headerExtensions']; mid?: string; fixed: Extension[]; absSendTimeId: number; fast: boolean;
   /** The SRTP rollover state of the sender's SSRC in its current session (werift keeps them in a dictionary keyed by SSRC). */
   srtp?: { ctx: SrtpContextLike; ssrc: number; state: { rolloverCounter: number } };
+  /** The keys of the sender's current SRTP session (a new DTLS session brings a new cipher object). */
+  cipher?: object; keys?: SrtpKeys | null;
 }
 const stamps = new WeakMap<object, Stamp>();
 function stampOf(s: SenderInternals): Stamp {
@@ -214,7 +224,11 @@ export function sendForwarded(sender: RTCRtpSender, src: RtpPacket, payloadType:
   const dtls = s.dtlsTransport;
   const ctx = dtls.srtp?.localContext;
   const st = stampOf(s);
-  const k = ctx && st.fast ? keys(ctx) : null;
+  let k: SrtpKeys | null = null;
+  if (ctx && st.fast) {
+    if (st.cipher !== ctx.cipher) { st.cipher = ctx.cipher; st.keys = keys(ctx); }
+    k = st.keys ?? null;
+  }
   const pair = dtls.iceTransport.connection.nominated;
   const transport = pair?.protocol.transport;
   if (!k || !ctx || !pair || transport?.type !== 'udp' || !transport.socket || typeof s.runRtcp !== 'function' || !Array.isArray(s.rtpCache) || !directAddress(pair)) return false;
@@ -232,13 +246,17 @@ export function sendForwarded(sender: RTCRtpSender, src: RtpPacket, payloadType:
   let exts: Extension[] = st.fixed;
   if (st.absSendTimeId || extensions.length > 0) {
     exts = st.fixed.slice();
-    if (st.absSendTimeId) exts.push({ id: st.absSendTimeId, payload: Buffer.from(absSendTime) });
+    // The shared clock bytes, not a copy: writeHeader copies them into this packet's header at once.
+    if (st.absSendTimeId) exts.push({ id: st.absSendTimeId, payload: absSendTime });
     for (let i = 0; i < extensions.length; i++) {
       const e = extensions[i]!;
-      const same = exts.findIndex((x) => x.id === e.id);
+      let same = -1;
+      for (let j = 0; j < exts.length; j++) if (exts[j]!.id === e.id) { same = j; break; }
       if (same >= 0) exts[same] = e; else exts.push(e);
     }
-    if (exts.length > 1) exts.sort((a, b) => a.id - b.id);
+    let sorted = true;
+    for (let i = 1; i < exts.length && sorted; i++) sorted = exts[i - 1]!.id < exts[i]!.id;
+    if (!sorted) exts.sort((a, b) => a.id - b.id);
   }
   const hdr = writeHeader({ marker: h.marker, payloadType, sequenceNumber: seq, timestamp: ts, ssrc: s.ssrc, csrc: h.csrc, extensions: exts });
 
@@ -246,7 +264,7 @@ export function sendForwarded(sender: RTCRtpSender, src: RtpPacket, payloadType:
   if (!srtp || srtp.ctx !== ctx || srtp.ssrc !== s.ssrc) srtp = st.srtp = { ctx, ssrc: s.ssrc, state: ctx.getSrtpSsrcState(s.ssrc) };
   const state = srtp.state;
   ctx.updateRolloverCount(seq, state);
-  const out = protectRtp(k, hdr, src.payload, s.ssrc, seq, state.rolloverCounter);
+  const sent = sendSrtp(k, hdr, src.payload, s.ssrc, seq, state.rolloverCounter, transport.socket, pair);
 
   s.ntpTimestamp = ntpNow;
   s.rtpTimestamp = ts;
@@ -255,12 +273,73 @@ export function sendForwarded(sender: RTCRtpSender, src: RtpPacket, payloadType:
   s.packetCount = (s.packetCount + 1) >>> 0;
   s.rtpCache[seq % HISTORY] = new SentRtp(hdr, src.payload);
   if (!s.rtcpRunning) s.runRtcp();
-  dtls.bytesSent += out.length;
+  dtls.bytesSent += sent;
   dtls.packetsSent++;
-  transport.socket.send(out, pair.remoteAddr[1], pair.remoteAddr[0]);
   pair.packetsSent++;
-  pair.bytesSent += out.length;
+  pair.bytesSent += sent;
   return true;
+}
+
+/** Forwarded packets sent per path, since the process (or worker) started: benchmarks and tests read them. */
+export const sendPaths = { native: 0, javascript: 0 };
+
+/**
+ * Protects and sends one packet to the pair's remote; returns the SRTP packet's length. The native
+ * addon sends at once with sendto(); when the socket's buffer is full (EAGAIN) or the send fails, the
+ * same bytes go through dgram, which queues them or reports the error as for werift's own packets.
+ */
+function sendSrtp(k: SrtpKeys, hdr: Buffer, payload: Buffer, ssrc: number, seq: number, roc: number, socket: dgram.Socket, pair: PairLike): number {
+  const n = nativeSend();
+  const [host, port] = pair.remoteAddr;
+  if (n && k.raw) {
+    const dest = destinationOf(n, pair, socket);
+    const fd = dest.fd;
+    const to = dest.to;
+    if (to) {
+      const c = k.native === undefined ? nativeContext(n, k) : k.native;
+      if (c) {
+        const sent = n.send(fd, c, hdr, payload, ssrc, seq, roc, to);
+        sendPaths.native++;
+        if (sent >= 0) return sent;
+        const out = n.protect(c, hdr, payload, ssrc, seq, roc);
+        socket.send(out, port, host);
+        return out.length;
+      }
+    }
+  }
+  sendPaths.javascript++;
+  const out = protectRtp(k, hdr, payload, ssrc, seq, roc);
+  socket.send(out, port, host);
+  return out.length;
+}
+
+/** The addon's keyed context for `k`, made once; keys it refuses stay on the JavaScript path (same bytes). */
+function nativeContext(n: NativeSend, k: SrtpKeys): NativeContext | null {
+  try {
+    k.native = n.context(k.gcm, k.raw!, k.salt, k.auth ?? undefined);
+  } catch {
+    k.native = null;
+  }
+  return k.native;
+}
+
+/**
+ * The pair's socket descriptor and remote as a sockaddr for it (`to` undefined: dgram sends), made
+ * once per pair and open socket handle: a closed socket has no handle, so its old number is not used.
+ */
+interface Destination { handle: object | null; fd: number; to: Buffer | undefined }
+const destinations = new WeakMap<object, Destination>();
+const CLOSED: Destination = { handle: null, fd: -1, to: undefined };
+function destinationOf(n: NativeSend, pair: PairLike, socket: dgram.Socket): Destination {
+  const handle = socketHandle(socket);
+  if (!handle) return CLOSED;
+  let d = destinations.get(pair);
+  if (!d || d.handle !== handle) {
+    const fd = socketFd(socket);
+    d = { handle, fd, to: fd >= 0 ? n.sockaddr(fd, pair.remoteAddr[0], pair.remoteAddr[1]) : undefined };
+    destinations.set(pair, d);
+  }
+  return d;
 }
 
 /** Whether the pair's remote is an IP address (werift resolves names with a callback per packet). */

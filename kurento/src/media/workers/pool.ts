@@ -36,9 +36,9 @@ class MediaWorker implements PeerWorker {
   private stopping = false;
   readonly ready: Promise<void>;
 
-  constructor(readonly index: number, private readonly step: number, ports: (MessagePort | null)[]) {
+  constructor(readonly index: number, private readonly step: number, ports: (MessagePort | null)[], nativeSend: boolean) {
     const { file, argv } = workerScript();
-    const data: WorkerData = { index, step, ports };
+    const data: WorkerData = { index, step, ports, nativeSend };
     this.thread = new Worker(file, { argv, workerData: data, transferList: ports.filter((p): p is MessagePort => p !== null) });
     this.ready = new Promise((resolve, reject) => {
       this.thread.once('error', reject);
@@ -152,8 +152,11 @@ class MediaWorker implements PeerWorker {
 export class MediaWorkers {
   private constructor(private readonly workers: MediaWorker[]) {}
 
-  /** Starts `count` workers (at least 1), each ready to make peers when this resolves. */
-  static async start(count: number): Promise<MediaWorkers> {
+  /**
+   * Starts `count` workers (at least 1), each ready to make peers when this resolves; `nativeSend`
+   * false keeps their forwarded RTP on the JavaScript send path (media/native.ts).
+   */
+  static async start(count: number, nativeSend = true): Promise<MediaWorkers> {
     const n = Math.max(1, Math.floor(count));
     // A port for every pair of workers: ports[i][j] is i's end of the i–j pipe.
     const ports: (MessagePort | null)[][] = Array.from({ length: n }, () => Array<MessagePort | null>(n).fill(null));
@@ -164,7 +167,7 @@ export class MediaWorkers {
         ports[j]![i] = port2;
       }
     }
-    const workers = ports.map((p, i) => new MediaWorker(i, n, p));
+    const workers = ports.map((p, i) => new MediaWorker(i, n, p, nativeSend));
     try {
       await Promise.all(workers.map((w) => w.ready));
     } catch (e) {

@@ -19,6 +19,8 @@ export interface WorkerData {
   step: number;
   /** Ports to the other workers, by their index (this worker's own slot is empty). */
   ports: (MessagePort | null)[];
+  /** Whether forwarded RTP goes out through the native addon (media/native.ts) when it is built. */
+  nativeSend: boolean;
 }
 
 export type ToWorker =
