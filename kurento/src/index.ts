@@ -3,7 +3,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMediaPeer, MediaWorkers } from './media';
-import { prepareDtlsKeys } from './media/dtls-identity';
 import { readKmsConfig } from './kms-config';
 import { MediaSet } from './objects/media-set';
 import type { EndpointDefaults, PeerFactory } from './objects/webrtc-endpoint';
@@ -82,7 +81,6 @@ export interface MediaServer {
 export async function startMediaServer(opts: MediaServerOptions = {}): Promise<MediaServer> {
   const host = opts.host ?? '127.0.0.1';
   const path = (opts.path ?? '/kurento').replace(/\/+$/, '') || '/kurento';
-  await prepareDtlsKeys(); // every endpoint its own DTLS certificate, the first one too
   setNativeSend(opts.nativeSend !== false);
   const workers = !opts.createPeer && (opts.workers ?? 0) > 0 ? await MediaWorkers.start(opts.workers!, opts.nativeSend !== false) : null;
   const fromFiles: EndpointDefaults = opts.kmsConfigDir ? readKmsConfig(opts.kmsConfigDir) : {};

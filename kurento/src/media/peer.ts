@@ -9,7 +9,7 @@ import { serverCodecs, serverHeaderExtensions } from './codecs';
 import { FlowMonitor } from './flow';
 import { RouteSet, type ReceivedParameters, type Route, type RouteSink, type RouteSource } from './forwarder';
 import { iceConfig } from './ice-config';
-import { takeDtlsKeys } from './dtls-identity';
+import { newDtlsKeys } from './dtls-identity';
 import { installDtlsRetransmitFix } from './dtls-retransmit';
 import { installEarlyDtlsStart } from './dtls-start';
 import { installNativeEcdh } from './dtls-ecdh';
@@ -85,7 +85,7 @@ export class WeriftMediaPeer extends EventEmitter implements MediaPeer, RouteSin
     installDtlsRetransmitFix();
     installEarlyDtlsStart();
     installNativeEcdh();
-    this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: takeDtlsKeys() } });
+    this.pc = new RTCPeerConnection({ ...iceConfig(opts), codecs: serverCodecs(), headerExtensions: serverHeaderExtensions(), dtls: { keys: newDtlsKeys() } });
     routeFeedbackByMediaSource(this.pc, {
       onRemb: (bps) => { this.remb = { bps, at: Date.now() }; },
       onLoss: (fraction) => this.loss.report(fraction, this.sentBps, Date.now()),

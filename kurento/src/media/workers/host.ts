@@ -6,7 +6,6 @@ import vm from 'node:vm';
 import type { MessagePort } from 'node:worker_threads';
 import { WeriftMediaPeer, type WeriftPeerOptions } from '../peer';
 import { PipeOut, PipeSource, type PipeDownstream, type PipeMessage, type PipeUpstream } from '../pipe';
-import { prepareDtlsKeys } from '../dtls-identity';
 import { SdpError, type MediaPeerEvents } from '../types';
 import { MAIN_THREAD, type FromWorker, type ToWorker, type WorkerCounts, type WorkerData } from './protocol';
 
@@ -35,7 +34,6 @@ export class MediaWorkerHost {
   }
 
   async start(): Promise<void> {
-    await prepareDtlsKeys();
     this.toMain({ op: 'ready' });
   }
 
