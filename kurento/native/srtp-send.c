@@ -187,20 +187,21 @@ static napi_value Protect(napi_env env, napi_callback_info info) {
   packet_args p;
   if (argc < 6) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "protect(context, header, payload, ssrc, seq, roc)"); return NULL; }
   if (!packet_from(env, argv, &p)) return NULL;
-  void *out;
-  napi_value buf;
-  if (napi_create_buffer(env, p.hlen + p.plen + GCM_TAG, &out, &buf) != napi_ok) return NULL;
+  unsigned char stack[STACK_PACKET];
+  size_t need = p.hlen + p.plen + GCM_TAG;
+  unsigned char *out = need <= sizeof stack ? stack : malloc(need);
+  if (!out) { napi_throw_error(env, "ERR_SRTP_MEMORY", "out of memory"); return NULL; }
   size_t n = protect(p.c, p.hdr, p.hlen, p.payload, p.plen, p.ssrc, p.seq, p.roc, out);
-  if (n == 0) { napi_throw_error(env, "ERR_SRTP_OPENSSL", "OpenSSL failed to protect the packet"); return NULL; }
-  // A view of the first n bytes (the buffer was sized for the longer tag).
-  napi_value sub, fn, args[2] = {number(env, 0), number(env, (double)n)};
-  napi_get_named_property(env, buf, "subarray", &fn);
-  napi_call_function(env, buf, fn, 2, args, &sub);
-  return sub;
+  napi_value buf = NULL;
+  if (n == 0) napi_throw_error(env, "ERR_SRTP_OPENSSL", "OpenSSL failed to protect the packet");
+  else napi_create_buffer_copy(env, n, out, NULL, &buf);
+  if (out != stack) free(out);
+  return buf;
 }
 
-// send(fd, context, header, payload, ssrc, seq, roc, sockaddr) → bytes sent, or -errno (EAGAIN: the
-// socket's buffer is full, the caller queues it through dgram instead; anything else: the packet is lost).
+// send(fd, context, header, payload, ssrc, seq, roc, sockaddr) → bytes sent, or -errno with nothing
+// sent (EAGAIN: the socket's buffer is full); the caller then sends the same bytes through dgram,
+// which queues them or reports the error as for any other packet.
 static napi_value Send(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
