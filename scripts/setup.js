@@ -21,6 +21,10 @@ const TEST_PROGRAMS = [
   { bin: 'ffmpeg', pkg: 'ffmpeg', why: 'cutting shorts (stream copy) and making test recordings' },
   { bin: 'ffprobe', pkg: 'ffmpeg', why: 'durations of recordings and shorts; reading the files RecorderEndpoint writes' },
   { bin: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'the SQL tests against a real PostgreSQL 15 (a private cluster per test)' },
+  // The media engine's native addon (kurento/native), built by node-gyp; its tests fail without it.
+  { bin: 'cc', pkg: 'gcc', why: 'compiling the media engine\'s native send path (kurento/native)' },
+  { bin: 'make', pkg: 'make', why: 'node-gyp\'s build of kurento/native' },
+  { bin: 'python3', pkg: 'python3', why: 'node-gyp (it is a Python program)' },
 ];
 
 function log(msg) { process.stderr.write(`[setup] ${msg}\n`); }

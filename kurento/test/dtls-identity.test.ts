@@ -49,7 +49,7 @@ function link() {
   /* eslint-enable @typescript-eslint/no-explicit-any */
 }
 
-test('werift\'s DTLS client and server complete a handshake on two such certificates, each side holding the other's', async () => {
+test('werift\'s DTLS client and server complete a handshake on two such certificates, each side holding the other\'s', async () => {
   const { clientSide, serverSide } = link();
   const [c, s] = [newDtlsKeys(), newDtlsKeys()];
   const server = new DtlsServer({ cert: s.certPem, key: s.keyPem, signatureHash: s.signatureHash, transport: serverSide, certificateRequest: true, extendedMasterSecret: true });
