@@ -23,6 +23,19 @@ function header(seq: number, extensions: { id: number; payload: Buffer }[], csrc
 }
 const exts = [{ id: 1, payload: Buffer.from('0') }, { id: 2, payload: Buffer.from([1, 2, 3]) }, { id: 4, payload: Buffer.from([0x81]) }];
 
+/** Random SRTP session keys and werift's own GCM and CM ciphers on them: the reference bytes. */
+function weriftCiphers() {
+  const key = crypto.randomBytes(16);
+  const gcmSalt = crypto.randomBytes(12);
+  const cmSalt = crypto.randomBytes(14);
+  const auth = crypto.randomBytes(20);
+  return {
+    key, gcmSalt, cmSalt, auth,
+    gcm: new gcmModule.CipherAesGcm(key, gcmSalt, key, gcmSalt),
+    ctr: new ctrModule.CipherAesCtr(key, cmSalt, key, cmSalt, auth, auth),
+  };
+}
+
 describe('bytes', () => {
   test('the header is what werift writes (no extensions, one-byte extensions, CSRCs)', () => {
     for (const [e, csrc] of [[[], []], [exts, []], [exts.slice(1), [7, 8]]] as const) {
@@ -41,12 +54,7 @@ describe('bytes', () => {
   });
 
   test('SRTP: AES-GCM and AES-CM/HMAC-SHA1-80 packets are byte for byte werift\'s, rollover counter included', () => {
-    const key = crypto.randomBytes(16);
-    const gcmSalt = crypto.randomBytes(12);
-    const cmSalt = crypto.randomBytes(14);
-    const auth = crypto.randomBytes(20);
-    const gcm = new gcmModule.CipherAesGcm(key, gcmSalt, key, gcmSalt);
-    const ctr = new ctrModule.CipherAesCtr(key, cmSalt, key, cmSalt, auth, auth);
+    const { key, gcmSalt, cmSalt, auth, gcm, ctr } = weriftCiphers();
     const gcmKeys: SrtpKeys = { gcm: true, key: crypto.createSecretKey(key), salt: gcmSalt, auth: null, tagLength: 16 };
     const cmKeys: SrtpKeys = { gcm: false, key: crypto.createSecretKey(key), salt: cmSalt, auth, tagLength: 10 };
     for (const [seq, roc, size] of [[0, 0, 1], [65535, 3, 1100], [4097, 70000, 333]]) {
@@ -68,12 +76,7 @@ describe('the native addon (kurento/native)', () => {
   });
 
   test('SRTP packets byte for byte werift\'s (GCM and CM/HMAC-SHA1-80), one keyed context reused across packets', () => {
-    const key = crypto.randomBytes(16);
-    const gcmSalt = crypto.randomBytes(12);
-    const cmSalt = crypto.randomBytes(14);
-    const auth = crypto.randomBytes(20);
-    const gcm = new gcmModule.CipherAesGcm(key, gcmSalt, key, gcmSalt);
-    const ctr = new ctrModule.CipherAesCtr(key, cmSalt, key, cmSalt, auth, auth);
+    const { key, gcmSalt, cmSalt, auth, gcm, ctr } = weriftCiphers();
     const nGcm = n.context(true, key, gcmSalt);
     const nCm = n.context(false, key, cmSalt, auth);
     for (const [seq, roc, size] of [[0, 0, 1], [65535, 3, 1100], [4097, 70000, 333], [4098, 70000, 1400], [1, 0, 0]]) {
